@@ -1,0 +1,1 @@
+"""Pure domain logic: no SQL, no HTTP, and `now` is always passed in."""

@@ -1,0 +1,139 @@
+"""PaperRecord, what every source produces, and the policy for merging it into a stored paper."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import orjson
+
+from dailypapers.core.ranking import trending_score
+
+
+@dataclass(slots=True)
+class PaperRecord:
+    """One paper as read from one source, already normalised (clean text, id without version)."""
+
+    arxiv_id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    version: int | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    code_urls: list[str] = field(default_factory=list)
+    project_url: str | None = None
+    withdrawn: bool = False
+    # Upvotes counted elsewhere (the Hub) and imported with the record; None when unknown.
+    upvotes: int | None = None
+    # Days this source featured the paper, with the moment it was featured.
+    feed_entries: list[tuple[date, datetime]] = field(default_factory=list)
+    source: str = "import"
+
+
+# Columns of `papers` that merge_records decides; the store adds bookkeeping columns.
+CONTENT_FIELDS = (
+    "version", "title", "abstract", "authors", "categories", "primary_category", "comment",
+    "journal_ref", "doi", "published_at", "updated_at", "code_urls", "project_url", "withdrawn",
+    "imported_upvotes", "vote_count", "first_featured_at", "trending_score",
+)  # fmt: skip
+
+_FILL_FIELDS = ("title", "abstract", "comment", "journal_ref", "doi", "published_at", "updated_at",
+                "project_url")  # fmt: skip
+
+
+def _union(first: list[str], second: list[str]) -> list[str]:
+    return list(dict.fromkeys([*first, *second]))
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def merge_records(stored: dict[str, Any] | None, rec: PaperRecord, now: datetime) -> dict[str, Any]:
+    """Merge a record into the stored paper row (None for a new paper); returns the new content.
+
+    Policy: a strictly newer arXiv version overwrites every field it has; an equal or unknown
+    version only fills fields that are empty. Categories and code links are unioned (a cross-list
+    adds categories; the newer record's primary comes first). Imported upvotes take the maximum,
+    so re-importing an older capture never lowers them. The result does not depend on `now`
+    unless the paper has no date at all (then `now` is the first-seen time, stored once).
+    """
+    first_feature = min((at for _, at in rec.feed_entries), default=None)
+    if stored is None:
+        row: dict[str, Any] = {
+            "version": rec.version,
+            "title": rec.title,
+            "abstract": rec.abstract,
+            "authors": list(rec.authors),
+            "categories": list(dict.fromkeys(rec.categories)),
+            "comment": rec.comment,
+            "journal_ref": rec.journal_ref,
+            "doi": rec.doi,
+            "published_at": _utc(rec.published_at),
+            "updated_at": _utc(rec.updated_at),
+            "code_urls": list(dict.fromkeys(rec.code_urls)),
+            "project_url": rec.project_url,
+            "withdrawn": rec.withdrawn,
+            "imported_upvotes": max(rec.upvotes or 0, 0),
+            "vote_count": 0,
+            "first_featured_at": _utc(first_feature),
+            "created_at": now,
+        }
+    else:
+        row = {k: stored[k] for k in CONTENT_FIELDS if k in stored}
+        row["created_at"] = stored["created_at"]
+        for key in ("published_at", "updated_at", "first_featured_at", "created_at"):
+            row[key] = _utc(row.get(key))
+        newer = rec.version is not None and (row["version"] is None or rec.version > row["version"])
+        if newer:
+            row["version"] = rec.version
+            for key in _FILL_FIELDS:
+                value = getattr(rec, key)
+                if value:
+                    row[key] = _utc(value) if isinstance(value, datetime) else value
+            if rec.authors:
+                row["authors"] = list(rec.authors)
+            row["categories"] = _union(rec.categories, row["categories"] or [])
+            # A newer version decides the withdrawal state (a replacement can un-withdraw).
+            row["withdrawn"] = rec.withdrawn
+        else:
+            for key in _FILL_FIELDS:
+                value = getattr(rec, key)
+                if value and not row.get(key):
+                    row[key] = _utc(value) if isinstance(value, datetime) else value
+            if rec.authors and not row["authors"]:
+                row["authors"] = list(rec.authors)
+            row["categories"] = _union(row["categories"] or [], rec.categories)
+            row["withdrawn"] = bool(row["withdrawn"] or rec.withdrawn)
+        row["code_urls"] = _union(row["code_urls"] or [], rec.code_urls)
+        row["imported_upvotes"] = max(row["imported_upvotes"] or 0, rec.upvotes or 0)
+        if first_feature is not None:
+            first_feature = _utc(first_feature)
+            current = row.get("first_featured_at")
+            row["first_featured_at"] = first_feature if current is None else min(current, first_feature)
+    row["primary_category"] = row["categories"][0] if row["categories"] else None
+    reference = row["first_featured_at"] or row["published_at"] or row["created_at"]
+    row["trending_score"] = trending_score(row["imported_upvotes"] + row["vote_count"], reference)
+    return row
+
+
+def content_hash(row: dict[str, Any]) -> str:
+    """A stable hash of a paper row's content, to skip writes that would change nothing."""
+    values = []
+    for key in CONTENT_FIELDS:
+        v = row.get(key)
+        if isinstance(v, datetime):
+            v = _utc(v).isoformat()
+        elif isinstance(v, float):
+            v = round(v, 9)
+        values.append(v)
+    return hashlib.blake2b(orjson.dumps(values), digest_size=16).hexdigest()

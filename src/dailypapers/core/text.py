@@ -1,0 +1,210 @@
+"""Paper text: abstract clean-up, link extraction, withdrawal detection, LaTeX math to MathML and Unicode."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import nh3
+from markupsafe import Markup, escape
+
+# --- clean-up -------------------------------------------------------------------------------
+
+def clean_title(text: str) -> str:
+    """Collapse the line wrapping and runs of spaces arXiv leaves in titles."""
+    return " ".join((text or "").split())
+
+
+def clean_abstract(text: str) -> str:
+    """Join arXiv's hard-wrapped abstract lines, keeping real paragraph breaks.
+
+    arXiv wraps abstracts at ~80 columns; a new paragraph is a line that starts with spaces
+    (or an empty line). Everything else is a soft wrap.
+    """
+    text = (text or "").strip()
+    if "\n " not in text and "\n\t" not in text and "\n\n" not in text:
+        return " ".join(text.split())  # the common case: one paragraph
+    paragraphs: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if not line.strip():
+            if paragraphs[-1]:
+                paragraphs.append([])
+            continue
+        if line[:1] in (" ", "\t") and paragraphs[-1]:
+            paragraphs.append([])
+        paragraphs[-1].append(" ".join(line.split()))
+    return "\n\n".join(" ".join(p) for p in paragraphs if p)
+
+
+# --- links ----------------------------------------------------------------------------------
+
+_URL_RE = re.compile(r"https?://[^\s<>\"'{}|\\^`\[\]]+", re.IGNORECASE)
+_CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org", "huggingface.co")
+_PAGE_HINT_RE = re.compile(r"(project|page|website|homepage|site|demo)\W*$", re.IGNORECASE)
+_NOT_PROJECT_HOSTS = ("arxiv.org", "doi.org", "dx.doi.org", "creativecommons.org")
+
+
+def _trim_url(url: str) -> str:
+    # Sentence punctuation and closing brackets glued to a URL in running text are not part of it.
+    url = url.rstrip(".,;:!?'\"")
+    while url.endswith(")") and url.count(")") > url.count("("):
+        url = url[:-1].rstrip(".,;:!?")
+    return url
+
+
+def _host(url: str) -> str:
+    host = url.split("://", 1)[1].split("/", 1)[0].lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def _is_code_url(url: str) -> bool:
+    host = _host(url)
+    if host == "huggingface.co":
+        # Only model/dataset repos are code-like; HF paper pages are not.
+        path = url.split("huggingface.co/", 1)[1] if "huggingface.co/" in url else ""
+        return bool(path) and not path.startswith(("papers", "spaces/"))
+    path = url.split(host, 1)[1].strip("/") if host in url else ""
+    # A bare host ("github.com") is not a repository; an owner/repo path is.
+    return host in _CODE_HOSTS and path.count("/") >= 1
+
+
+def extract_links(*texts: str | None) -> tuple[list[str], str | None]:
+    """Find code repository URLs and a project page URL in an abstract and comment."""
+    code: list[str] = []
+    project: str | None = None
+    project_fallback: str | None = None
+    for text in texts:
+        if not text or "://" not in text:
+            continue
+        for m in _URL_RE.finditer(text):
+            url = _trim_url(m.group(0))
+            if "://" not in url or not _host(url):
+                continue
+            if _is_code_url(url):
+                if url not in code:
+                    code.append(url)
+                continue
+            host = _host(url)
+            if host in _NOT_PROJECT_HOSTS or host.endswith(".arxiv.org"):
+                continue
+            if project is None and _PAGE_HINT_RE.search(text[max(0, m.start() - 30) : m.start()]):
+                project = url
+            elif project_fallback is None and host.endswith((".github.io", ".gitlab.io")):
+                project_fallback = url
+    return code, project or project_fallback
+
+
+# --- withdrawals ----------------------------------------------------------------------------
+
+_WITHDRAWN_RE = re.compile(
+    r"(\b(paper|submission|article|manuscript|version)\s+(has\s+been|is|was)\s+withdrawn\b)"
+    r"|(^\s*withdrawn\b)",
+    re.IGNORECASE,
+)
+
+
+def is_withdrawal(comment: str | None, abstract: str | None = None) -> bool:
+    """True when arXiv's comment or abstract says the paper was withdrawn."""
+    # The substring test first: the regex is only needed for the rare texts that mention it.
+    return any(t and "withdrawn" in t.lower() and _WITHDRAWN_RE.search(t) for t in (comment, abstract))
+
+
+# --- LaTeX math -----------------------------------------------------------------------------
+
+# $$…$$ and \[…\] are display math; $…$ and \(…\) inline. A lone "$" (prices) is left alone:
+# an inline span must not start or end with whitespace and must close within the paragraph.
+_MATH_RE = re.compile(
+    r"\$\$(?P<d1>.+?)\$\$"
+    r"|\\\[(?P<d2>.+?)\\\]"
+    r"|\\\((?P<i1>.+?)\\\)"
+    r"|(?<![\\$])\$(?P<i2>[^\s$](?:[^$\n]*?[^\s\\$])?)\$(?!\d)",
+    re.DOTALL,
+)
+
+_MATHML_TAGS = {
+    "math", "mi", "mn", "mo", "ms", "mtext", "mspace", "mrow", "mfrac", "msqrt", "mroot",
+    "msub", "msup", "msubsup", "munder", "mover", "munderover", "mtable", "mtr", "mtd",
+    "mstyle", "mpadded", "mphantom", "menclose", "semantics", "annotation", "merror",
+}  # fmt: skip
+_MATHML_ATTRS = {
+    "display", "xmlns", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace",
+    "columnalign", "rowspacing", "columnspacing", "displaystyle", "scriptlevel", "accent",
+    "accentunder", "movablelimits", "linethickness", "width", "height", "depth", "notation",
+    "minsize", "maxsize", "symmetric", "form", "largeop", "encoding",
+}  # fmt: skip
+_HTML_TAGS = {"p", "span", "code"}
+_ALLOWED_ATTRS = {tag: _MATHML_ATTRS for tag in _MATHML_TAGS} | {"span": {"class"}, "code": {"class"}}
+
+
+@lru_cache(maxsize=4096)
+def _to_mathml(latex: str, display: bool) -> str | None:
+    from latex2mathml.converter import convert
+
+    try:
+        return convert(latex, display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - any LaTeX the converter cannot handle is shown as source
+        return None
+
+
+def abstract_html(text: str) -> Markup:
+    """Render an abstract as sanitized HTML paragraphs with its LaTeX math as MathML."""
+    paragraphs = []
+    for para in (text or "").split("\n\n"):
+        out: list[str] = []
+        pos = 0
+        for m in _MATH_RE.finditer(para):
+            out.append(str(escape(para[pos : m.start()])))
+            latex = m.group("d1") or m.group("d2") or m.group("i1") or m.group("i2")
+            display = bool(m.group("d1") or m.group("d2"))
+            mathml = _to_mathml(latex.strip(), display)
+            out.append(mathml if mathml else f'<code class="tex">{escape(m.group(0))}</code>')
+            pos = m.end()
+        out.append(str(escape(para[pos:])))
+        paragraphs.append("<p>" + "".join(out) + "</p>")
+    html = nh3.clean(
+        "".join(paragraphs),
+        tags=_MATHML_TAGS | _HTML_TAGS,
+        attributes=_ALLOWED_ATTRS,
+        link_rel=None,
+    )
+    return Markup(html)
+
+
+@lru_cache(maxsize=4096)
+def _math_to_unicode(latex: str) -> str:
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    try:
+        return LatexNodes2Text(math_mode="text").latex_to_text(latex).strip()
+    except Exception:  # noqa: BLE001 - fall back to the source rather than lose the text
+        return latex
+
+
+def latex_to_unicode(text: str) -> str:
+    """Replace the LaTeX math spans of a text by readable Unicode; leave the rest untouched.
+
+    Only math spans are converted: running text contains "%" and other characters that mean
+    something else to LaTeX.
+    """
+
+    def repl(m: re.Match[str]) -> str:
+        latex = m.group("d1") or m.group("d2") or m.group("i1") or m.group("i2")
+        return _math_to_unicode(latex.strip())
+
+    return _MATH_RE.sub(repl, text or "")
+
+
+def excerpt(text: str, limit: int = 280) -> str:
+    """A plain-text excerpt of an abstract (math as Unicode), cut at a word boundary."""
+    plain = " ".join(latex_to_unicode(text).split())
+    if len(plain) <= limit:
+        return plain
+    cut = plain[:limit].rsplit(" ", 1)[0].rstrip(",;:.")
+    return cut + "…"
+
+
+def short_authors(authors: list[str], limit: int = 3) -> str:
+    """'A, B, C et al.' style author line for cards."""
+    if len(authors) <= limit + 1:
+        return ", ".join(authors)
+    return ", ".join(authors[:limit]) + f" +{len(authors) - limit} authors"

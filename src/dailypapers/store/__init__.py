@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy engine, tables, queries and migrations, for SQLite and PostgreSQL alike."""

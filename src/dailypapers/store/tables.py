@@ -1,0 +1,89 @@
+"""The schema. Change it only together with a new migration in migrations/versions/."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+# JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("arxiv_id", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("abstract", sa.Text, nullable=False, server_default=""),
+    sa.Column("authors", Json, nullable=False),
+    sa.Column("categories", Json, nullable=False),
+    sa.Column("primary_category", sa.String(32), nullable=True, index=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("journal_ref", sa.Text, nullable=True),
+    sa.Column("doi", sa.String(255), nullable=True),
+    sa.Column("published_at", Timestamp, nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=True),
+    sa.Column("code_urls", Json, nullable=False),
+    sa.Column("project_url", sa.Text, nullable=True),
+    sa.Column("withdrawn", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("imported_upvotes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("vote_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("first_featured_at", Timestamp, nullable=True),
+    sa.Column("trending_score", sa.Float, nullable=False, index=True),
+    sa.Column("content_hash", sa.String(32), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("modified_at", Timestamp, nullable=False),
+)
+
+feed_entries = sa.Table(
+    "feed_entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("feed_date", sa.Date, nullable=False),
+    sa.Column(
+        "arxiv_id",
+        sa.String(32),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("featured_by", sa.String(64), nullable=False),
+    sa.Column("featured_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("feed_date", "arxiv_id"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("role", sa.String(16), nullable=False, server_default="reader"),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.CheckConstraint("role IN ('reader', 'curator', 'admin')", name="role"),
+)
+
+votes = sa.Table(
+    "votes",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "arxiv_id",
+        sa.String(32),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+    sa.Column("created_at", Timestamp, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Support for the test suite and benchmarks: throwaway PostgreSQL clusters."""
