@@ -1,0 +1,125 @@
+"""Public shapes returned by the services and served as JSON, named by purpose."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from dailypapers.core.arxiv_ids import abs_url, pdf_url
+from dailypapers.core.text import excerpt, short_authors
+
+
+class PaperCard(BaseModel):
+    """A paper as listed on a feed page."""
+
+    arxiv_id: str
+    title: str
+    authors: list[str]
+    authors_short: str
+    categories: list[str]
+    upvotes: int
+    excerpt: str
+    code_url: str | None
+    withdrawn: bool
+    trending_score: float
+    first_featured_at: datetime | None
+    url: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> PaperCard:
+        """Build a card from a papers row (with an `upvotes` column)."""
+        return cls(
+            arxiv_id=row["arxiv_id"],
+            title=row["title"],
+            authors=row["authors"],
+            authors_short=short_authors(row["authors"]),
+            categories=row["categories"],
+            upvotes=row["upvotes"],
+            excerpt=excerpt(row["abstract"]),
+            code_url=(row["code_urls"] or [None])[0],
+            withdrawn=row["withdrawn"],
+            trending_score=row["trending_score"],
+            first_featured_at=row["first_featured_at"],
+            url=f"/papers/{row['arxiv_id']}",
+        )
+
+
+class PeriodLink(BaseModel):
+    """A link to a neighbouring feed period."""
+
+    key: str
+    label: str
+    url: str
+
+
+class FeedPage(BaseModel):
+    """One page of a feed period: the papers and the navigation around them."""
+
+    kind: str
+    key: str
+    label: str
+    start: date
+    end: date
+    sort: str
+    page: int
+    page_size: int
+    total: int
+    pages: int
+    papers: list[PaperCard]
+    # The same feed as a day (its newest feed day), a week and a month.
+    views: dict[str, PeriodLink]
+    previous: PeriodLink | None
+    next: PeriodLink | None
+
+
+class PaperPublic(BaseModel):
+    """Everything the paper page shows."""
+
+    arxiv_id: str
+    version: int | None
+    title: str
+    authors: list[str]
+    abstract: str
+    categories: list[str]
+    primary_category: str | None
+    comment: str | None
+    journal_ref: str | None
+    doi: str | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    feed_days: list[date]
+    upvotes: int
+    withdrawn: bool
+    abs_url: str
+    pdf_url: str
+    code_urls: list[str]
+    project_url: str | None
+    trending_score: float
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], feed_days: list[date]) -> PaperPublic:
+        """Build the public paper from a papers row and its feed days."""
+        return cls(
+            arxiv_id=row["arxiv_id"],
+            version=row["version"],
+            title=row["title"],
+            authors=row["authors"],
+            abstract=row["abstract"],
+            categories=row["categories"],
+            primary_category=row["primary_category"],
+            comment=row["comment"],
+            journal_ref=row["journal_ref"],
+            doi=row["doi"],
+            published_at=row["published_at"],
+            updated_at=row["updated_at"],
+            feed_days=feed_days,
+            upvotes=row["imported_upvotes"] + row["vote_count"],
+            withdrawn=row["withdrawn"],
+            abs_url=abs_url(row["arxiv_id"], row["version"]),
+            pdf_url=pdf_url(row["arxiv_id"], row["version"]),
+            code_urls=row["code_urls"],
+            project_url=row["project_url"],
+            trending_score=row["trending_score"],
+        )

@@ -1,0 +1,75 @@
+"""Pages: the feed (day, week, month) and the paper page; each answers as HTML or JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from dailypapers import services
+from dailypapers.core.periods import InvalidPeriod, Period, parse_period
+from dailypapers.schemas import FeedPage
+from dailypapers.settings import Settings
+from dailypapers.store.db import Database
+from dailypapers.web.app import render, wants_json
+
+router = APIRouter()
+
+
+def _db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+DbDep = Annotated[Database, Depends(_db)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+SortParam = Annotated[str | None, Query(description="trending (default), upvotes or newest")]
+PageParam = Annotated[str | None, Query(description="page number, from 1")]
+
+
+def _strip_json(key: str) -> str:
+    return key[:-5] if key.endswith(".json") else key
+
+
+def _feed_response(request: Request, db: Database, settings: Settings, period: Period,
+                   sort: str | None, page: str | None) -> Response:  # fmt: skip
+    result: FeedPage = services.feed_page(
+        db, period, services.parse_sort(sort), services.parse_page(page), settings.page_size
+    )
+    if wants_json(request):
+        return JSONResponse(result.model_dump(mode="json"))
+    return render(request, "feed.html", {"feed": result, "title": result.label})
+
+
+@router.get("/", summary="The latest feed day")
+@router.get("/index.json", include_in_schema=False)
+def home(request: Request, db: DbDep, settings: SettingsDep, sort: SortParam = None, page: PageParam = None):
+    """The newest day of the feed."""
+    return _feed_response(request, db, settings, services.latest_period(db), sort, page)
+
+
+@router.get("/papers/{kind}/{key}", summary="The feed of a day, ISO week or month")
+def feed(request: Request, kind: str, key: str, db: DbDep, settings: SettingsDep,
+         sort: SortParam = None, page: PageParam = None):  # fmt: skip
+    """`/papers/date/2026-06-30`, `/papers/week/2026-W27`, `/papers/month/2026-06` (+ `.json`)."""
+    if kind not in ("date", "week", "month"):
+        # /papers/<old-style id> such as /papers/hep-th/9901001 also has two segments.
+        return paper(request, f"{kind}/{key}", db)
+    try:
+        period = parse_period(kind, _strip_json(key))
+    except InvalidPeriod as exc:
+        raise services.BadRequest(str(exc)) from None
+    return _feed_response(request, db, settings, period, sort, page)
+
+
+@router.get("/papers/{arxiv_id}", summary="One paper")
+def paper(request: Request, arxiv_id: str, db: DbDep):
+    """The paper page: full abstract with math, all authors, links (+ `.json`)."""
+    detail = services.paper_detail(db, _strip_json(arxiv_id))
+    if wants_json(request):
+        return JSONResponse(detail.model_dump(mode="json"))
+    return render(request, "paper.html", {"paper": detail, "title": detail.title})
