@@ -1,0 +1,62 @@
+"""Shared fixtures: a fresh database per test on SQLite and on PostgreSQL, and test data paths."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from dailypapers.store.db import Database
+from dailypapers.store.tables import metadata
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """DAILYPAPERS_TEST_POSTGRES_URL, or a private throwaway cluster started for this session."""
+    url = os.environ.get("DAILYPAPERS_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    from dailypapers.testing.postgres import throwaway_cluster
+
+    with throwaway_cluster() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def _postgres_db(postgres_url: str) -> Iterator[Database]:
+    db = Database(postgres_url)
+    with db.engine.begin() as conn:
+        # Start from nothing, even on a reused server given by URL.
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    db.migrate()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty, migrated database: a new SQLite file, or the session's PostgreSQL emptied."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'test.db'}")
+        database.migrate()
+        yield database
+        database.dispose()
+        return
+    database = request.getfixturevalue("_postgres_db")
+    yield database
+    with database.engine.begin() as conn:
+        names = ", ".join(t.name for t in reversed(metadata.sorted_tables))
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def data() -> Path:
+    """The folder of recorded real test files."""
+    return DATA
