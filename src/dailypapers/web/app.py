@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -75,6 +75,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:  # pragma: no cover - last resort
         return error_response(request, 500, "An unexpected error occurred; it has been logged.")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def _favicon() -> Response:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     from dailypapers.web import pages
