@@ -7,8 +7,9 @@ from typing import NamedTuple
 
 # New-style ids: YYMM.NNNN (2007-2014) or YYMM.NNNNN (2015-); old-style: archive[.SUBJ]/YYMMNNN.
 _NEW = r"(?P<new>\d{4}\.\d{4,5})"
-_OLD = r"(?P<old>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})"
-_ID_RE = re.compile(rf"^(?:{_NEW}|{_OLD})(?:v(?P<version>\d+))?$")
+_OLD = r"(?P<old>[a-z][a-z\-]{0,15}(?:\.[A-Z]{2})?/\d{7})"
+# ASCII only: \d would otherwise accept Arabic-Indic or fullwidth digits. Versions stay small.
+_ID_RE = re.compile(rf"(?:{_NEW}|{_OLD})(?:v(?P<version>[1-9]\d{{0,3}}))?", re.ASCII)
 _PREFIX_RE = re.compile(
     r"^(?:arxiv:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)", re.IGNORECASE
 )
@@ -32,7 +33,7 @@ def parse_arxiv_id(text: str) -> ArxivId:
     s = s.split("?", 1)[0].split("#", 1)[0].rstrip("/")
     if s.endswith(".pdf"):
         s = s[:-4]
-    m = _ID_RE.match(s)
+    m = _ID_RE.fullmatch(s)
     if not m:
         raise InvalidArxivId(f"not an arXiv id: {raw[:80]!r}")
     version = m.group("version")

@@ -9,9 +9,9 @@ from typing import Literal
 
 PeriodKind = Literal["date", "week", "month"]
 
-_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WEEK_RE = re.compile(r"(\d{4})-W(\d{2})", re.ASCII)
+_MONTH_RE = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 class InvalidPeriod(ValueError):
@@ -73,26 +73,26 @@ def period_containing(kind: PeriodKind, day: date) -> Period:
 def parse_period(kind: str, text: str) -> Period:
     """Parse the URL form of a period, raising InvalidPeriod with a message saying what is wrong."""
     if kind == "date":
-        if not _DATE_RE.match(text):
+        if not _DATE_RE.fullmatch(text):
             raise InvalidPeriod(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2026-06-30")
         try:
             return day_period(date.fromisoformat(text))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise InvalidPeriod(f"invalid date {text!r}: {exc}") from None
     if kind == "week":
-        m = _WEEK_RE.match(text)
+        m = _WEEK_RE.fullmatch(text)
         if not m:
             raise InvalidPeriod(f"invalid week {text!r}: expected YYYY-Www, e.g. 2026-W27")
         try:
             return week_period(date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise InvalidPeriod(f"invalid week {text!r}: {exc}") from None
     if kind == "month":
-        m = _MONTH_RE.match(text)
+        m = _MONTH_RE.fullmatch(text)
         if not m:
             raise InvalidPeriod(f"invalid month {text!r}: expected YYYY-MM, e.g. 2026-06")
         try:
             return month_period(date(int(m.group(1)), int(m.group(2)), 1))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise InvalidPeriod(f"invalid month {text!r}: {exc}") from None
     raise InvalidPeriod(f"unknown period kind {kind!r}: expected date, week or month")

@@ -61,9 +61,11 @@ def _is_code_url(url: str) -> bool:
     host = _host(url)
     if host == "huggingface.co":
         # Only model/dataset repos are code-like; HF paper pages are not.
-        path = url.split("huggingface.co/", 1)[1] if "huggingface.co/" in url else ""
+        rest = url.split("://", 1)[1]
+        path = rest.split("/", 1)[1] if "/" in rest else ""
         return bool(path) and not path.startswith(("papers", "spaces/"))
-    path = url.split(host, 1)[1].strip("/") if host in url else ""
+    rest = url.split("://", 1)[1]
+    path = rest.split("/", 1)[1].strip("/") if "/" in rest else ""
     # A bare host ("github.com") is not a repository; an owner/repo path is.
     return host in _CODE_HOSTS and path.count("/") >= 1
 
