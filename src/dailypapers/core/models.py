@@ -52,7 +52,7 @@ def _union(first: list[str], second: list[str]) -> list[str]:
     return list(dict.fromkeys([*first, *second]))
 
 
-def _utc(dt: datetime | None) -> datetime | None:
+def as_utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
@@ -78,28 +78,28 @@ def merge_records(stored: dict[str, Any] | None, rec: PaperRecord, now: datetime
             "comment": rec.comment,
             "journal_ref": rec.journal_ref,
             "doi": rec.doi,
-            "published_at": _utc(rec.published_at),
-            "updated_at": _utc(rec.updated_at),
+            "published_at": as_utc(rec.published_at),
+            "updated_at": as_utc(rec.updated_at),
             "code_urls": list(dict.fromkeys(rec.code_urls)),
             "project_url": rec.project_url,
             "withdrawn": rec.withdrawn,
             "imported_upvotes": max(rec.upvotes or 0, 0),
             "vote_count": 0,
-            "first_featured_at": _utc(first_feature),
+            "first_featured_at": as_utc(first_feature),
             "created_at": now,
         }
     else:
         row = {k: stored[k] for k in CONTENT_FIELDS if k in stored}
         row["created_at"] = stored["created_at"]
         for key in ("published_at", "updated_at", "first_featured_at", "created_at"):
-            row[key] = _utc(row.get(key))
+            row[key] = as_utc(row.get(key))
         newer = rec.version is not None and (row["version"] is None or rec.version > row["version"])
         if newer:
             row["version"] = rec.version
             for key in _FILL_FIELDS:
                 value = getattr(rec, key)
                 if value:
-                    row[key] = _utc(value) if isinstance(value, datetime) else value
+                    row[key] = as_utc(value) if isinstance(value, datetime) else value
             if rec.authors:
                 row["authors"] = list(rec.authors)
             row["categories"] = _union(rec.categories, row["categories"] or [])
@@ -109,7 +109,7 @@ def merge_records(stored: dict[str, Any] | None, rec: PaperRecord, now: datetime
             for key in _FILL_FIELDS:
                 value = getattr(rec, key)
                 if value and not row.get(key):
-                    row[key] = _utc(value) if isinstance(value, datetime) else value
+                    row[key] = as_utc(value) if isinstance(value, datetime) else value
             if rec.authors and not row["authors"]:
                 row["authors"] = list(rec.authors)
             row["categories"] = _union(row["categories"] or [], rec.categories)
@@ -117,7 +117,7 @@ def merge_records(stored: dict[str, Any] | None, rec: PaperRecord, now: datetime
         row["code_urls"] = _union(row["code_urls"] or [], rec.code_urls)
         row["imported_upvotes"] = max(row["imported_upvotes"] or 0, rec.upvotes or 0)
         if first_feature is not None:
-            first_feature = _utc(first_feature)
+            first_feature = as_utc(first_feature)
             current = row.get("first_featured_at")
             row["first_featured_at"] = first_feature if current is None else min(current, first_feature)
     row["primary_category"] = row["categories"][0] if row["categories"] else None
@@ -126,14 +126,22 @@ def merge_records(stored: dict[str, Any] | None, rec: PaperRecord, now: datetime
     return row
 
 
+# The schema fixes the types of CONTENT_FIELDS: one float and three timestamps need care below.
+_SCORE_SLOT = CONTENT_FIELDS.index("trending_score")
+_TIME_SLOTS = tuple(CONTENT_FIELDS.index(k) for k in ("published_at", "updated_at", "first_featured_at"))
+
+
 def content_hash(row: dict[str, Any]) -> str:
     """A stable hash of a paper row's content, to skip writes that would change nothing."""
-    values = []
-    for key in CONTENT_FIELDS:
-        v = row.get(key)
-        if isinstance(v, datetime):
-            v = _utc(v).isoformat()
-        elif isinstance(v, float):
-            v = round(v, 9)
-        values.append(v)
-    return hashlib.blake2b(orjson.dumps(values), digest_size=16).hexdigest()
+    values = [row.get(key) for key in CONTENT_FIELDS]
+    # The score is rounded so float noise in a recomputation does not count as a change.
+    score = values[_SCORE_SLOT]
+    if isinstance(score, float):
+        values[_SCORE_SLOT] = round(score, 9)
+    # orjson writes a UTC datetime as isoformat() does, and a naive one as UTC (OPT_NAIVE_UTC);
+    # only another offset must be converted first (merge_records already yields UTC).
+    for slot in _TIME_SLOTS:
+        value = values[slot]
+        if value is not None and value.tzinfo is not None and value.tzinfo is not timezone.utc:
+            values[slot] = as_utc(value)
+    return hashlib.blake2b(orjson.dumps(values, option=orjson.OPT_NAIVE_UTC), digest_size=16).hexdigest()
