@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from dailypapers.core.models import CONTENT_FIELDS, as_utc, PaperRecord, content_hash, merge_records
+from dailypapers.core.models import CONTENT_FIELDS, PaperRecord, as_utc, content_hash, merge_records
 from dailypapers.store.tables import feed_entries, papers
 
 # Stay far below SQLite's bound-parameter limit in IN (...) lookups.
