@@ -395,3 +395,16 @@ def test_short_authors(authors: list[str], expected: str) -> None:
 def test_short_authors_limit() -> None:
     assert short_authors(["A", "B", "C"], limit=1) == "A +2 authors"
     assert short_authors(["A", "B"], limit=1) == "A, B"
+
+
+def test_code_links_that_differ_only_in_form_are_listed_once() -> None:
+    code, _ = extract_links(
+        "Code: https://github.com/owner/Repo. Mirror at https://www.github.com/owner/repo.git and "
+        "https://github.com/owner/repo/ ; other https://github.com/owner/other"
+    )
+    assert code == ["https://github.com/owner/Repo", "https://github.com/owner/other"]
+
+
+def test_clean_abstract_fast_path_equals_split_join() -> None:
+    for text in ["a b\nc d", "a  b\nc", "a \nb", "a\tb\nc", "a\x1cb\nc", "caf\u00e9\nb\u2009c", " lead\ntrail "]:
+        assert clean_abstract(text) == " ".join(text.split()), repr(text)
