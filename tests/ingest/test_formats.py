@@ -594,3 +594,11 @@ def test_compact_hub_documents(data: Path, tmp_path: Path, name: str, count: int
 
 def test_rejected_str() -> None:
     assert str(Rejected("f.jsonl", 7, "missing title")) == "f.jsonl:7: missing title"
+
+
+def test_kaggle_author_string_affiliations_are_not_authors() -> None:
+    rec = parse_kaggle(
+        {"id": "0704.0001", "title": "T", "abstract": "x",
+         "authors": "A. Smith (MIT, CSAIL (Boston)), B. Jones and C. Wu (Tsinghua U.)"}  # fmt: skip
+    )
+    assert rec.authors == ["A. Smith", "B. Jones", "C. Wu"]

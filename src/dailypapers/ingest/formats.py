@@ -43,6 +43,7 @@ MAX_VERSION = 9999
 MAX_UPVOTES = 2**31 - 1
 MAX_CATEGORY = 32
 MAX_DOI = 255
+_AFFILIATION_RE = re.compile(r"\((?:[^()]|\([^()]*\))*\)")
 _CATEGORY_RE = re.compile(r"[a-z][a-z\-]*(?:\.[A-Za-z\-]+)?", re.ASCII)
 _FILENAME_DATE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
@@ -282,7 +283,10 @@ def _kaggle_authors(obj: dict[str, Any]) -> list[str]:
             names.append(_latex_name(" ".join(p for p in (first, last, suffix) if p).strip()))
         return [n for n in names if n]
     authors = _text(obj.get("authors"), "authors") or ""
-    parts = re.split(r",\s*|\s+and\s+", " ".join(authors.split()))
+    # arXiv's author string puts affiliations in parentheses ("A. B. (MIT, CSAIL), C. D."):
+    # drop them before splitting on commas, or they would become authors.
+    plain = _AFFILIATION_RE.sub(" ", " ".join(authors.split()))
+    parts = [p.strip() for p in re.split(r",\s*|\s+and\s+", plain)]
     return [n for n in (_latex_name(p) for p in parts if p) if n]
 
 
