@@ -48,8 +48,14 @@ def _feed_response(request: Request, db: Database, settings: Settings, period: P
 @router.get("/", summary="The latest feed day")
 @router.get("/index.json", include_in_schema=False)
 def home(request: Request, db: DbDep, settings: SettingsDep, sort: SortParam = None, page: PageParam = None):
-    """The newest day of the feed."""
-    return _feed_response(request, db, settings, services.latest_period(db), sort, page)
+    """The newest day of the feed (a welcome page with set-up steps while the feed is empty)."""
+    try:
+        period = services.latest_period(db)
+    except services.NotFound:
+        if wants_json(request):
+            raise
+        return render(request, "empty.html", {"title": "Welcome"})
+    return _feed_response(request, db, settings, period, sort, page)
 
 
 @router.get("/papers/{kind}/{key}", summary="The feed of a day, ISO week or month")
