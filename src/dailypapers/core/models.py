@@ -58,6 +58,30 @@ def as_utc(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
+def is_newer(version: int | None, than: int | None) -> bool:
+    """True when `version` is a known arXiv version strictly above `than` (None: unknown)."""
+    return version is not None and (than is None or version > than)
+
+
+def combine_records(first: PaperRecord, second: PaperRecord) -> PaperRecord:
+    """Two records of one paper read in the same batch, as one record (the same policy as
+    merge_records: the newer version is the base, the other only fills its gaps)."""
+    base, extra = (second, first) if is_newer(second.version, first.version) else (first, second)
+    for name in _FILL_FIELDS:
+        if not getattr(base, name) and getattr(extra, name):
+            setattr(base, name, getattr(extra, name))
+    if not base.authors:
+        base.authors = extra.authors
+    base.categories = _union(base.categories, extra.categories)
+    base.code_urls = _union(base.code_urls, extra.code_urls)
+    if extra.upvotes is not None:
+        base.upvotes = max(base.upvotes or 0, extra.upvotes)
+    seen = {d for d, _ in base.feed_entries}
+    # Feed entries keep the source of the base record: a mixed batch keeps one source.
+    base.feed_entries += [e for e in extra.feed_entries if e[0] not in seen]
+    return base
+
+
 def merge_records(stored: dict[str, Any] | None, rec: PaperRecord, now: datetime) -> dict[str, Any]:
     """Merge a record into the stored paper row (None for a new paper); returns the new content.
 
@@ -93,8 +117,7 @@ def merge_records(stored: dict[str, Any] | None, rec: PaperRecord, now: datetime
         row["created_at"] = stored["created_at"]
         for key in ("published_at", "updated_at", "first_featured_at", "created_at"):
             row[key] = as_utc(row.get(key))
-        newer = rec.version is not None and (row["version"] is None or rec.version > row["version"])
-        if newer:
+        if is_newer(rec.version, row["version"]):
             row["version"] = rec.version
             for key in _FILL_FIELDS:
                 value = getattr(rec, key)

@@ -68,15 +68,13 @@ def _host(url: str) -> str:
 
 def _is_code_url(url: str) -> bool:
     host = _host(url)
+    rest = url.split("://", 1)[1]
+    path = rest.split("/", 1)[1] if "/" in rest else ""
     if host == "huggingface.co":
         # Only model/dataset repos are code-like; HF paper pages are not.
-        rest = url.split("://", 1)[1]
-        path = rest.split("/", 1)[1] if "/" in rest else ""
         return bool(path) and not path.startswith(("papers", "spaces/"))
-    rest = url.split("://", 1)[1]
-    path = rest.split("/", 1)[1].strip("/") if "/" in rest else ""
     # A bare host ("github.com") is not a repository; an owner/repo path is.
-    return host in _CODE_HOSTS and path.count("/") >= 1
+    return host in _CODE_HOSTS and path.strip("/").count("/") >= 1
 
 
 def code_url_key(url: str) -> str:

@@ -480,7 +480,7 @@ class ParsedFile:
     lines: bool = False
 
 
-def _sniff(stream: IO[bytes]) -> tuple[str, bytes]:
+def _sniff(stream: IO[bytes]) -> str:
     """Peek at the start of a stream: 'jsonl' when the first line is a whole JSON object."""
     head = stream.peek(_BUFFER)  # type: ignore[attr-defined]
     first = head.lstrip().split(b"\n", 1)[0].strip()
@@ -488,16 +488,16 @@ def _sniff(stream: IO[bytes]) -> tuple[str, bytes]:
         try:
             obj = orjson.loads(first)
             if isinstance(obj, dict) and detect_jsonl_format(obj) is not None:
-                return "jsonl", head
+                return "jsonl"
         except orjson.JSONDecodeError:
             pass
-    return "json", head
+    return "json"
 
 
 def read_file(path: Path, stream: IO[bytes]) -> ParsedFile:
     """Detect the format of an open (already un-gzipped) stream and parse it lazily."""
     buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream, _BUFFER)  # type: ignore[arg-type]
-    kind, _ = _sniff(buffered)
+    kind = _sniff(buffered)
     if kind == "jsonl":
         return _read_jsonl(path, buffered)
     data = buffered.read()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dailypapers.core.models import PaperRecord
+from dailypapers.core.models import PaperRecord, combine_records
 from dailypapers.ingest.formats import ParseWorker, Rejected, UnreadableFile, open_binary, read_file
 from dailypapers.store.db import Database
 from dailypapers.store.papers import UpsertCounts, upsert_batch
@@ -50,29 +50,6 @@ class ImportSummary:
 ProgressHook = Callable[[int, int], None]
 
 
-def _merge_into(batch: dict[str, PaperRecord], rec: PaperRecord) -> None:
-    """Fold a record into the batch, merging duplicates of one paper within the batch."""
-    prev = batch.get(rec.arxiv_id)
-    if prev is None:
-        batch[rec.arxiv_id] = rec
-        return
-    newer = rec.version is not None and (prev.version is None or rec.version > prev.version)
-    base, extra = (rec, prev) if newer else (prev, rec)
-    for name in ("abstract", "comment", "journal_ref", "doi", "published_at", "updated_at", "project_url"):
-        if not getattr(base, name) and getattr(extra, name):
-            setattr(base, name, getattr(extra, name))
-    if not base.authors:
-        base.authors = extra.authors
-    base.categories = list(dict.fromkeys([*base.categories, *extra.categories]))
-    base.code_urls = list(dict.fromkeys([*base.code_urls, *extra.code_urls]))
-    if extra.upvotes is not None:
-        base.upvotes = max(base.upvotes or 0, extra.upvotes)
-    seen = {d for d, _ in base.feed_entries}
-    base.feed_entries += [e for e in extra.feed_entries if e[0] not in seen]
-    # Feed entries keep the source that featured them; a mixed batch keeps the first source.
-    batch[rec.arxiv_id] = base
-
-
 @dataclass(slots=True)
 class _Batch:
     """The records of one write transaction, with what was read and rejected on the way."""
@@ -100,7 +77,8 @@ def _batches(
                 rejected.append(item)
                 continue
             read += 1
-            _merge_into(batch, item)
+            prev = batch.get(item.arxiv_id)
+            batch[item.arxiv_id] = item if prev is None else combine_records(prev, item)
             if len(batch) >= batch_size:
                 yield _Batch(list(batch.values()), read, rejected, position() if position else 0, last=False)
                 batch, read, rejected = {}, 0, []
