@@ -35,6 +35,84 @@ class Settings(BaseSettings):
         description="SQLite file `dailypapers demo` builds from the bundled corpus and serves.",
     )
 
+    # --- ingest: remote sources, politeness, schedules ---------------------------------------
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query", description="arXiv search API endpoint (`ingest arxiv-api`)."
+    )
+    arxiv_oai_url: str = Field(
+        "https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH endpoint (`ingest arxiv-oai`)."
+    )
+    arxiv_rss_url: str = Field(
+        "https://rss.arxiv.org/rss",
+        description="arXiv announcement feeds; the categories are appended (`/cs.LG+cs.CV`). "
+        "An `/atom` address works too.",
+    )
+    hub_api_url: str = Field(
+        "https://huggingface.co/api", description="Hugging Face Hub API root (`ingest hf-daily`)."
+    )
+    arxiv_categories: str = Field(
+        "cs.LG,cs.CV,cs.CL,cs.AI",
+        description="Comma-separated arXiv categories the arXiv API and RSS sources follow.",
+    )
+    arxiv_oai_set: str = Field(
+        "cs", description="OAI-PMH set harvested by `arxiv-oai` (an archive: `cs`, `math`, `physics:hep-th`)."
+    )
+    contact_email: str = Field(
+        "",
+        description="Contact address sent in the User-Agent of every request, as arXiv asks of harvesters.",
+    )
+    arxiv_request_interval: float = Field(
+        3.0, ge=0, description="Seconds between two requests to an arXiv host (arXiv asks for at least 3)."
+    )
+    hub_request_interval: float = Field(1.0, ge=0, description="Seconds between two requests to the Hub.")
+    http_timeout: float = Field(60.0, gt=0, description="Seconds to wait for a response before retrying.")
+    http_retries: int = Field(
+        6, ge=0, le=20, description="Retries of a request after 429, 5xx, timeouts and network errors."
+    )
+    http_max_wait: float = Field(
+        900.0,
+        gt=0,
+        description="Longest single wait before a retry, in seconds; a longer Retry-After is an error.",
+    )
+    feature_policy: str = Field(
+        "all",
+        pattern="^(all|arxiv-new|community)$",
+        description="Which ingested papers appear on a day's feed: `arxiv-new` (every paper arXiv "
+        "announces as new or cross-listed in the feature categories, on its announcement day), "
+        "`community` (only days of a mirrored community feed such as the Hub's), or `all` (both).",
+    )
+    feature_categories: str = Field(
+        "",
+        description="Comma-separated categories whose new papers `arxiv-new` features; empty: "
+        "the setting arxiv_categories.",
+    )
+    worker_sources: str = Field(
+        "arxiv-rss,hf-daily",
+        description="Comma-separated sources `dailypapers worker` runs: arxiv-rss, arxiv-api, "
+        "arxiv-oai, hf-daily.",
+    )
+    worker_interval: float = Field(
+        3600.0, ge=1, description="Seconds between two runs of the same source by the worker."
+    )
+    worker_retry_interval: float = Field(
+        600.0, ge=1, description="Seconds before the worker retries a source whose last run failed."
+    )
+    hub_refresh_days: int = Field(
+        3, ge=0, le=60, description="Recent Hub days fetched again on each run, to refresh upvotes."
+    )
+    ingest_start_days: int = Field(
+        7, ge=0, le=3650, description="How many days back a source's first run starts (without --since)."
+    )
+
+    def category_list(self) -> list[str]:
+        """arxiv_categories as a list."""
+        return [c.strip() for c in self.arxiv_categories.split(",") if c.strip()]
+
+    def feature_category_list(self) -> list[str]:
+        """The categories `arxiv-new` features."""
+        own = [c.strip() for c in self.feature_categories.split(",") if c.strip()]
+        return own or self.category_list()
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

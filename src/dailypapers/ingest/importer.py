@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from dailypapers.core.models import PaperRecord, combine_records
-from dailypapers.ingest.formats import ParseWorker, Rejected, UnreadableFile, open_binary, read_file
+from dailypapers.ingest.formats import ParseWorker, RecordError, Rejected, UnreadableFile, open_binary, read_file
 from dailypapers.store.db import Database
 from dailypapers.store.papers import UpsertCounts, upsert_batch
 
@@ -123,6 +123,9 @@ def _import_file(
     parse_in_worker: bool | None,
 ) -> None:
     """Import one file into `summary`; a file that cannot be read is noted there, not raised."""
+    if path.suffix == ".abs":
+        _import_abs(db, path, summary, now, on_file)
+        return
     try:
         stream, raw = open_binary(path)
     except OSError as exc:
@@ -153,6 +156,29 @@ def _import_file(
     with ParseWorker(path) as worker:
         batches = _batches(path, worker, batch_size, lambda: worker.position)
         _import_batches(db, batches, summary, now, progress, size)
+
+
+def _import_abs(
+    db: Database, path: Path, summary: ImportSummary, now: datetime | None, on_file: Callable[[Path, int], None] | None
+) -> None:
+    """One arXiv .abs metadata file: one paper."""
+    from dailypapers.ingest.abs_files import parse_abs
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        summary.unreadable.append(f"{path}: {exc.strerror or exc}")
+        return
+    if on_file:
+        on_file(path, len(data))
+    try:
+        record = parse_abs(data)
+    except RecordError as exc:
+        summary.rejected.append(Rejected(str(path), 1, str(exc)))
+        return
+    summary.read += 1
+    with db.write() as conn:
+        summary.counts.add(upsert_batch(conn, [record], now or datetime.now(timezone.utc)))
 
 
 def _import_batches(

@@ -87,3 +87,19 @@ votes = sa.Table(
     ),
     sa.Column("created_at", Timestamp, nullable=False),
 )
+
+# One row per configured source (ingest/sources): its checkpoint, schedule and worker lease.
+source_state = sa.Table(
+    "source_state",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("state", Json, nullable=False),
+    sa.Column("last_run_at", Timestamp, nullable=True),
+    sa.Column("last_ok_at", Timestamp, nullable=True),
+    sa.Column("next_run_at", Timestamp, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_summary", sa.Text, nullable=True),
+    sa.Column("lease_owner", sa.String(200), nullable=True),
+    sa.Column("lease_until", Timestamp, nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)

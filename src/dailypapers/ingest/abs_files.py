@@ -1,0 +1,125 @@
+"""arXiv's native `.abs` metadata files (as in arXiv's own mirrors and the arxiv-browse service).
+
+A file is a header of `Key: value` lines (continuation lines are indented) between `\\\\`
+separators, then the abstract, closed by a last `\\\\`:
+
+    arXiv:0704.0001
+    From: …
+    Date: Mon, 2 Apr 2007 19:18:42 GMT   (443kb)
+    Date (revised v2): Tue, 24 Jul 2007 20:10:27 GMT   (370kb)
+    Title: …
+    Authors: C. Bal\\'azs, E. L. Berger, …
+    Categories: hep-ph
+    Comments / Journal-ref / DOI / Report-no / License …
+
+The version is the number of Date lines; the first is the publication, the last the update.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
+from dailypapers.core.models import PaperRecord
+from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
+from dailypapers.ingest.formats import (
+    MAX_CATEGORY,
+    MAX_DOI,
+    MAX_VERSION,
+    RecordError,
+    _AFFILIATION_RE,
+    _CATEGORY_RE,
+    _latex_name,
+)
+
+KIND = "arxiv-abs"
+MAX_ABS_BYTES = 1 << 20
+_KEY_RE = re.compile(r"^([A-Za-z][A-Za-z\- ]*(?:\(revised v(\d+)\))?):\s?(.*)$")
+_DATE_RE = re.compile(r"^(.*?\d{2}:\d{2}:\d{2}\s+\w+)")
+
+
+def _abs_date(value: str) -> datetime:
+    match = _DATE_RE.match(value.strip())
+    try:
+        dt = parsedate_to_datetime(match.group(1) if match else value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise RecordError(f"bad date {value.strip()[:60]!r}") from None
+    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _split_authors(text: str) -> list[str]:
+    plain = _AFFILIATION_RE.sub(" ", " ".join(text.split()))
+    parts = [p.strip() for p in re.split(r",\s*|\s+and\s+", plain)]
+    return [n for n in (_latex_name(p) for p in parts if p) if n]
+
+
+def parse_abs(data: bytes | str) -> PaperRecord:
+    """One .abs file as a PaperRecord; RecordError when it is not a readable .abs file."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_ABS_BYTES:
+            raise RecordError(f".abs file larger than {MAX_ABS_BYTES} bytes")
+        text = data.decode("utf-8", errors="replace")
+    else:
+        text = data
+    sections = [s for s in re.split(r"^\\\\\s*$", text.replace("\r\n", "\n"), flags=re.MULTILINE)]
+    # [preamble ("----" line), header, abstract, trailer]
+    header_at = next((i for i, s in enumerate(sections) if re.search(r"^\s*(arXiv:|Paper:)", s, re.M)), None)
+    if header_at is None:
+        raise RecordError("no 'arXiv:' id line: not an .abs file")
+    fields: dict[str, str] = {}
+    dates: list[tuple[int, datetime]] = []
+    key = None
+    for line in sections[header_at].split("\n"):
+        if not line.strip():
+            continue
+        if line[0] in " \t" and key:
+            fields[key] += " " + line.strip()
+            continue
+        match = _KEY_RE.match(line)
+        if not match:
+            key = None
+            continue
+        key, revised, value = match.group(1).strip(), match.group(2), match.group(3).strip()
+        if key == "Date" or key.startswith("Date ("):
+            version = int(revised) if revised else 1
+            if version > MAX_VERSION:
+                raise RecordError(f"version {version} out of range")
+            dates.append((version, _abs_date(value)))
+            key = None
+            continue
+        fields[key] = value
+    raw_id = fields.get("arXiv") or fields.get("Paper") or ""
+    try:
+        arxiv_id, _ = parse_arxiv_id(raw_id)
+    except InvalidArxivId as exc:
+        raise RecordError(str(exc)) from None
+    title = clean_title(fields.get("Title", ""))
+    if not title:
+        raise RecordError(f"{arxiv_id}: no title")
+    abstract = clean_abstract(sections[header_at + 1]) if len(sections) > header_at + 1 else ""
+    comment = " ".join(fields["Comments"].split()) if fields.get("Comments") else None
+    doi = fields.get("DOI") or None
+    if doi and len(doi) > MAX_DOI:
+        raise RecordError(f"{arxiv_id}: doi longer than {MAX_DOI} characters")
+    categories = [c for c in fields.get("Categories", "").split() if len(c) <= MAX_CATEGORY and _CATEGORY_RE.fullmatch(c)]
+    dates.sort()
+    code, project = extract_links(abstract, comment)
+    return PaperRecord(
+        arxiv_id=arxiv_id,
+        version=dates[-1][0] if dates else None,
+        title=title,
+        abstract=abstract,
+        authors=_split_authors(fields.get("Authors", "")),
+        categories=list(dict.fromkeys(categories)),
+        comment=comment,
+        journal_ref=fields.get("Journal-ref") or None,
+        doi=doi,
+        published_at=dates[0][1] if dates else None,
+        updated_at=dates[-1][1] if len(dates) > 1 else None,
+        code_urls=code,
+        project_url=project,
+        withdrawn=is_withdrawal(comment, abstract),
+        source=KIND,
+    )

@@ -1,0 +1,106 @@
+"""`dailypapers worker`: run the configured sources on their schedules, beside the web server.
+
+Each source (setting worker_sources) runs every worker_interval seconds, or worker_retry_interval
+after a failed run. The schedule lives in the database (source_state.next_run_at), so a restarted
+worker keeps it. Before running a source the worker takes its lease (renewed with every page), so
+several workers sharing one PostgreSQL database never run the same source at once; the lease of a
+killed worker ends when it expires, or at once when the killed process was on the same host.
+SIGTERM or Ctrl-C stops the worker after the page in progress is stored.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from types import FrameType
+
+from dailypapers.ingest.harvest import EXIT_ERROR, EXIT_NEW, EXIT_NOTHING_NEW, HarvestResult, harvest
+from dailypapers.ingest.sources import build_client, build_source
+from dailypapers.settings import Settings
+from dailypapers.store.checkpoints import acquire_lease, lease_owner_id, next_run_at, release_lease, schedule_next
+from dailypapers.store.db import Database
+
+LEASE_SECONDS = 600.0
+IDLE_CHECK_SECONDS = 60.0  # the longest sleep between two looks at the schedule
+
+
+class Worker:
+    """The scheduling loop; `stop()` (or SIGTERM) ends it after the current page."""
+
+    def __init__(self, db: Database, settings: Settings, log: Callable[[str], None] = print):
+        self.db = db
+        self.settings = settings
+        self.log = log
+        self.owner = lease_owner_id()
+        kinds = [k.strip() for k in settings.worker_sources.split(",") if k.strip()]
+        self.sources = [build_source(kind, settings) for kind in kinds]
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to end after the page in progress."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the worker gracefully; a second one stops it at once."""
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            if self._stop.is_set():
+                raise KeyboardInterrupt
+            self.log(f"{signal.Signals(signum).name}: stopping after the page in progress")
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run(self, once: bool = False) -> int:
+        """Run until stopped (or, with once, run every due source once); returns an exit status:
+        2 if a run failed, else 0 if new papers arrived, else 1."""
+        results: list[HarvestResult] = []
+        with build_client(self.settings) as client:
+            while not self.stopping:
+                wake_at = datetime.now(timezone.utc) + timedelta(seconds=IDLE_CHECK_SECONDS)
+                for source in self.sources:
+                    if self.stopping:
+                        break
+                    now = datetime.now(timezone.utc)
+                    with self.db.read() as conn:
+                        due = next_run_at(conn, source.name)
+                    if due is not None and due > now:
+                        wake_at = min(wake_at, due)
+                        continue
+                    with self.db.write() as conn:
+                        if not acquire_lease(conn, source.name, self.owner, now + timedelta(seconds=LEASE_SECONDS), now):
+                            continue
+                    try:
+                        result = harvest(
+                            self.db, source, client,
+                            policy=self.settings.feature_policy,
+                            categories=self.settings.feature_category_list(),
+                            should_stop=lambda: self.stopping,
+                            lease=(self.owner, LEASE_SECONDS),
+                        )  # fmt: skip
+                    finally:
+                        with self.db.write() as conn:
+                            release_lease(conn, source.name, self.owner)
+                    results.append(result)
+                    self.log(result.line())
+                    for rejected in result.rejected[:20]:
+                        self.log(f"  rejected {rejected}")
+                    if result.complete or result.error:
+                        wait = self.settings.worker_retry_interval if result.error else self.settings.worker_interval
+                        when = datetime.now(timezone.utc) + timedelta(seconds=wait)
+                        with self.db.write() as conn:
+                            schedule_next(conn, source.name, when, datetime.now(timezone.utc))
+                        wake_at = min(wake_at, when)
+                if once:
+                    break
+                self._stop.wait(max(0.0, (wake_at - datetime.now(timezone.utc)).total_seconds()))
+        if any(r.error for r in results):
+            return EXIT_ERROR
+        return EXIT_NEW if any(r.counts.new for r in results) else EXIT_NOTHING_NEW
