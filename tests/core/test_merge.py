@@ -353,3 +353,28 @@ def test_merge_invariants(records: list[PaperRecord]) -> None:
     assert row["primary_category"] == (row["categories"][0] if row["categories"] else None)
     firsts = [at for r in records for _, at in r.feed_entries]
     assert row["first_featured_at"] == (min(firsts) if firsts else None)
+
+
+def _day(d: int) -> datetime:
+    return datetime(2026, 5, d, tzinfo=UTC)
+
+
+def test_without_version_numbers_a_later_revision_day_is_newer() -> None:
+    # OAI-PMH's arXiv format has no version numbers: its `updated` day decides.
+    stored = _stored(merge_records(None, rec(version=2, title="v2", published_at=_day(1), updated_at=_day(3).replace(hour=17)), NOW))
+    same_day = merge_records(stored, rec(version=None, title="OAI v2", published_at=_day(1), updated_at=_day(3)), NOW)
+    assert same_day["title"] == "v2"  # the same revision, only a coarser date
+    later = merge_records(stored, rec(version=None, title="OAI v3", published_at=_day(1), updated_at=_day(20)), NOW)
+    assert later["title"] == "OAI v3"
+    assert later["version"] is None and later["updated_at"] == _day(20)
+
+
+def test_an_older_numbered_version_does_not_undo_a_later_unnumbered_revision() -> None:
+    stored = _stored(merge_records(None, rec(version=None, title="OAI v3", published_at=_day(1), updated_at=_day(20)), NOW))
+    older = merge_records(stored, rec(version=2, title="v2", published_at=_day(1), updated_at=_day(3)), NOW)
+    assert older["title"] == "OAI v3"
+    newer = merge_records(stored, rec(version=4, title="v4", published_at=_day(1), updated_at=_day(25)), NOW)
+    assert newer["title"] == "v4" and newer["version"] == 4
+    # A numbered record without dates (an RSS replacement) is newer than an unnumbered one.
+    undated = merge_records(stored, rec(version=5, title="v5"), NOW)
+    assert undated["title"] == "v5"

@@ -58,15 +58,33 @@ def as_utc(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
-def is_newer(version: int | None, than: int | None) -> bool:
-    """True when `version` is a known arXiv version strictly above `than` (None: unknown)."""
-    return version is not None and (than is None or version > than)
+def is_newer(
+    version: int | None, than: int | None, revised: datetime | None = None, than_revised: datetime | None = None
+) -> bool:
+    """True when a record (version, last revision time) is a newer arXiv version than a stored one.
+
+    Two known version numbers decide alone. When either is unknown (OAI-PMH's arXiv format and
+    the Hub carry none) but both revision times are known, a later revision *day* is newer (OAI
+    dates are days, the API's are instants: the same revision must not look newer). Otherwise a
+    known version is newer than an unknown one.
+    """
+    if version is not None and than is not None:
+        return version > than
+    if revised is not None and than_revised is not None:
+        return as_utc(revised).date() > as_utc(than_revised).date()
+    return version is not None and than is None
+
+
+def _revised(updated: datetime | None, published: datetime | None) -> datetime | None:
+    return updated or published
 
 
 def combine_records(first: PaperRecord, second: PaperRecord) -> PaperRecord:
     """Two records of one paper read in the same batch, as one record (the same policy as
     merge_records: the newer version is the base, the other only fills its gaps)."""
-    base, extra = (second, first) if is_newer(second.version, first.version) else (first, second)
+    newer = is_newer(second.version, first.version, _revised(second.updated_at, second.published_at),
+                     _revised(first.updated_at, first.published_at))  # fmt: skip
+    base, extra = (second, first) if newer else (first, second)
     for name in _FILL_FIELDS:
         if not getattr(base, name) and getattr(extra, name):
             setattr(base, name, getattr(extra, name))
@@ -117,7 +135,8 @@ def merge_records(stored: dict[str, Any] | None, rec: PaperRecord, now: datetime
         row["created_at"] = stored["created_at"]
         for key in ("published_at", "updated_at", "first_featured_at", "created_at"):
             row[key] = as_utc(row.get(key))
-        if is_newer(rec.version, row["version"]):
+        if is_newer(rec.version, row["version"], _revised(rec.updated_at, rec.published_at),
+                    _revised(row.get("updated_at"), row.get("published_at"))):  # fmt: skip
             row["version"] = rec.version
             for key in _FILL_FIELDS:
                 value = getattr(rec, key)
