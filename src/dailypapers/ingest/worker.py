@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import signal
 import threading
+import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from types import FrameType
 
 from dailypapers.ingest.harvest import EXIT_ERROR, EXIT_NEW, EXIT_NOTHING_NEW, HarvestResult, harvest
+from dailypapers.ingest.http import FetchError, PoliteClient
 from dailypapers.ingest.sources import build_client, build_source
+from dailypapers.ingest.sources.base import Source
 from dailypapers.settings import Settings
 from dailypapers.store.checkpoints import acquire_lease, lease_owner_id, next_run_at, release_lease, schedule_next
 from dailypapers.store.db import Database
@@ -58,45 +61,24 @@ class Worker:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
+    def _sleep(self, seconds: float) -> None:
+        """The client's waits (intervals, backoff, Retry-After), cut short by stop()."""
+        if self._stop.wait(seconds):
+            raise FetchError("worker stopping")
+
     def run(self, once: bool = False) -> int:
         """Run until stopped (or, with once, run every due source once); returns an exit status:
         2 if a run failed, else 0 if new papers arrived, else 1."""
         results: list[HarvestResult] = []
         with build_client(self.settings) as client:
+            client.sleep = self._sleep
             while not self.stopping:
                 wake_at = datetime.now(timezone.utc) + timedelta(seconds=IDLE_CHECK_SECONDS)
                 for source in self.sources:
                     if self.stopping:
                         break
-                    now = datetime.now(timezone.utc)
-                    with self.db.read() as conn:
-                        due = next_run_at(conn, source.name)
-                    if due is not None and due > now:
-                        wake_at = min(wake_at, due)
-                        continue
-                    with self.db.write() as conn:
-                        if not acquire_lease(conn, source.name, self.owner, now + timedelta(seconds=LEASE_SECONDS), now):
-                            continue
-                    try:
-                        result = harvest(
-                            self.db, source, client,
-                            policy=self.settings.feature_policy,
-                            categories=self.settings.feature_category_list(),
-                            should_stop=lambda: self.stopping,
-                            lease=(self.owner, LEASE_SECONDS),
-                        )  # fmt: skip
-                    finally:
-                        with self.db.write() as conn:
-                            release_lease(conn, source.name, self.owner)
-                    results.append(result)
-                    self.log(result.line())
-                    for rejected in result.rejected[:20]:
-                        self.log(f"  rejected {rejected}")
-                    if result.complete or result.error:
-                        wait = self.settings.worker_retry_interval if result.error else self.settings.worker_interval
-                        when = datetime.now(timezone.utc) + timedelta(seconds=wait)
-                        with self.db.write() as conn:
-                            schedule_next(conn, source.name, when, datetime.now(timezone.utc))
+                    when = self._run_source(source, client, results)
+                    if when is not None:
                         wake_at = min(wake_at, when)
                 if once:
                     break
@@ -104,3 +86,40 @@ class Worker:
         if any(r.error for r in results):
             return EXIT_ERROR
         return EXIT_NEW if any(r.counts.new for r in results) else EXIT_NOTHING_NEW
+
+    def _run_source(self, source: Source, client: PoliteClient, results: list[HarvestResult]) -> datetime | None:
+        """Run one source if it is due and free; returns when it is due next (None: unknown)."""
+        now = datetime.now(timezone.utc)
+        with self.db.read() as conn:
+            due = next_run_at(conn, source.name)
+        if due is not None and due > now:
+            return due
+        with self.db.write() as conn:
+            if not acquire_lease(conn, source.name, self.owner, now + timedelta(seconds=LEASE_SECONDS), now):
+                return None
+        try:
+            result = harvest(
+                self.db, source, client,
+                policy=self.settings.feature_policy,
+                categories=self.settings.feature_category_list(),
+                should_stop=lambda: self.stopping,
+                lease=(self.owner, LEASE_SECONDS),
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
+            self.log(f"{source.name}: unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            result = HarvestResult(source=source.name, error=f"unexpected {type(exc).__name__}: {exc}")
+        finally:
+            with self.db.write() as conn:
+                release_lease(conn, source.name, self.owner)
+        if self.stopping:  # interrupted on purpose: resumes at the next start, not an error
+            self.log(f"{source.name}: stopped after {result.pages} pages; the next start resumes there")
+            return None
+        results.append(result)
+        self.log(result.line())
+        for rejected in result.rejected[:20]:
+            self.log(f"  rejected {rejected}")
+        wait = self.settings.worker_retry_interval if result.error else self.settings.worker_interval
+        when = datetime.now(timezone.utc) + timedelta(seconds=wait)
+        with self.db.write() as conn:
+            schedule_next(conn, source.name, when, datetime.now(timezone.utc))
+        return when
