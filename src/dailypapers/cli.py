@@ -158,9 +158,25 @@ def ingest(
     def on_page(request, result) -> None:  # type: ignore[no-untyped-def]
         err.print(f"  {request.label}: read {result.read:,}, new {result.counts.new:,}", highlight=False, soft_wrap=True)
 
-    with build_client(settings) as client:
-        result = harvest(db, src, client, since=since_day, policy=settings.feature_policy,
-                         categories=settings.feature_category_list(), on_page=on_page)  # fmt: skip
+    from datetime import datetime, timedelta, timezone
+
+    from dailypapers.ingest.worker import LEASE_SECONDS
+    from dailypapers.store.checkpoints import acquire_lease, lease_owner_id, release_lease
+
+    owner, now = lease_owner_id(), datetime.now(timezone.utc)
+    with db.write() as conn:
+        # Two runs of one source at once would interleave their checkpoints.
+        if not acquire_lease(conn, src.name, owner, now + timedelta(seconds=LEASE_SECONDS), now):
+            err.print(f"[red]error[/red] {src.name} is being run by another process (a worker?); try later")
+            raise typer.Exit(EXIT_ERROR)
+    try:
+        with build_client(settings) as client:
+            result = harvest(db, src, client, since=since_day, policy=settings.feature_policy,
+                             categories=settings.feature_category_list(), on_page=on_page,
+                             lease=(owner, LEASE_SECONDS))  # fmt: skip
+    finally:
+        with db.write() as conn:
+            release_lease(conn, src.name, owner)
     for rejected in result.rejected[:MAX_REJECTIONS_SHOWN]:
         err.print(f"[red]rejected[/red] {rejected}", highlight=False)
     print(result.line())
