@@ -18,6 +18,7 @@ from dailypapers.core.text import (
     is_withdrawal,
     latex_to_unicode,
     short_authors,
+    split_authors,
 )
 
 
@@ -408,3 +409,35 @@ def test_code_links_that_differ_only_in_form_are_listed_once() -> None:
 def test_clean_abstract_fast_path_equals_split_join() -> None:
     for text in ["a b\nc d", "a  b\nc", "a \nb", "a\tb\nc", "a\x1cb\nc", "caf\u00e9\nb\u2009c", " lead\ntrail "]:
         assert clean_abstract(text) == " ".join(text.split()), repr(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("J. H. Jiang, Y. Y. Wang, and M. W. Wu", ["J. H. Jiang", "Y. Y. Wang", "M. W. Wu"]),
+        ("A. One (MIT, CSAIL), B. Two and C. Three", ["A. One", "B. Two", "C. Three"]),
+        ("Solo Author", ["Solo Author"]),
+        ("", []),
+    ],
+)
+def test_split_authors(text: str, names: list[str]) -> None:
+    assert split_authors(text) == names
+
+
+@pytest.mark.parametrize(
+    "comment",
+    ["paper withdrawn by author", "This has been withdrawn by arXiv administrators due to a dispute",
+     "Withdrawn: a fatal error in Lemma 2", "This paper has been withdrawn by the authors"],
+)  # fmt: skip
+def test_withdrawal_phrases(comment: str) -> None:
+    assert is_withdrawal(comment)
+
+
+def test_not_withdrawals() -> None:
+    assert not is_withdrawal("10 pages; the drug was withdrawn from the market in 2004")
+
+
+def test_closing_parentheses_after_a_url_are_trimmed() -> None:
+    code, _ = extract_links("code (see https://github.com/a/b))) and more")
+    assert code == ["https://github.com/a/b"]
+    assert extract_links("(https://en.wikipedia.org/wiki/Foo_(bar))")[1] is None

@@ -56,9 +56,15 @@ _NOT_PROJECT_HOSTS = ("arxiv.org", "doi.org", "dx.doi.org", "creativecommons.org
 def _trim_url(url: str) -> str:
     # Sentence punctuation and closing brackets glued to a URL in running text are not part of it.
     url = url.rstrip(".,;:!?'\"")
-    while url.endswith(")") and url.count(")") > url.count("("):
-        url = url[:-1].rstrip(".,;:!?")
-    return url
+    unmatched = url.count(")") - url.count("(")
+    end = len(url)
+    # Index arithmetic, not repeated slicing: a URL followed by 100,000 ")" stays linear.
+    while unmatched > 0 and end and url[end - 1] == ")":
+        end -= 1
+        unmatched -= 1
+        while end and url[end - 1] in ".,;:!?":
+            end -= 1
+    return url[:end]
 
 
 def _host(url: str) -> str:
@@ -89,6 +95,7 @@ def code_url_key(url: str) -> str:
 def extract_links(*texts: str | None) -> tuple[list[str], str | None]:
     """Find code repository URLs and a project page URL in an abstract and comment."""
     code: list[str] = []
+    code_keys: set[str] = set()
     project: str | None = None
     project_fallback: str | None = None
     for text in texts:
@@ -100,7 +107,8 @@ def extract_links(*texts: str | None) -> tuple[list[str], str | None]:
                 continue
             if _is_code_url(url):
                 key = code_url_key(url)
-                if all(code_url_key(c) != key for c in code):
+                if key not in code_keys:
+                    code_keys.add(key)
                     code.append(url)
                 continue
             host = _host(url)
@@ -113,10 +121,25 @@ def extract_links(*texts: str | None) -> tuple[list[str], str | None]:
     return code, project or project_fallback
 
 
+# --- author lists ---------------------------------------------------------------------------
+
+# arXiv's author strings put affiliations in parentheses ("A. B. (MIT, CSAIL), C. D."), and may end
+# with a serial "and" ("A, B, and C").
+_AFFILIATIONS_RE = re.compile(r"\((?:[^()]|\([^()]*\))*\)")
+_AUTHOR_SEPARATOR_RE = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
+
+
+def split_authors(text: str) -> list[str]:
+    """An author string ("A. One (MIT), B. Two, and C. Three") as names, affiliations dropped."""
+    plain = _AFFILIATIONS_RE.sub(" ", " ".join(text.split()))
+    return [" ".join(p.split()) for p in _AUTHOR_SEPARATOR_RE.split(plain) if p.strip()]
+
+
 # --- withdrawals ----------------------------------------------------------------------------
 
 _WITHDRAWN_RE = re.compile(
     r"(\b(paper|submission|article|manuscript|version)\s+(has\s+been|is|was)\s+withdrawn\b)"
+    r"|(\bwithdrawn\s+by\s+(the\s+)?(authors?|arxiv|admin))"
     r"|(^\s*withdrawn\b)",
     re.IGNORECASE,
 )

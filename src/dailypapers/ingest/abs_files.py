@@ -23,20 +23,17 @@ from email.utils import parsedate_to_datetime
 
 from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.models import PaperRecord
-from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
-from dailypapers.ingest.formats import (
-    MAX_CATEGORY,
-    MAX_DOI,
-    MAX_VERSION,
-    RecordError,
-    _AFFILIATION_RE,
-    _CATEGORY_RE,
-    _latex_name,
-)
+from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal, split_authors
+from dailypapers.ingest.formats import MAX_CATEGORY, MAX_VERSION, RecordError, _CATEGORY_RE, _doi, _latex_name
+from dailypapers.ingest.sources.base import plausible
 
 KIND = "arxiv-abs"
 MAX_ABS_BYTES = 1 << 20
 _KEY_RE = re.compile(r"^([A-Za-z][A-Za-z\- ]*(?:\(revised v(\d+)\))?):\s?(.*)$")
+# `[ \t]*`, not `\s*`: \s would also match line breaks and backtrack over every blank line.
+_ID_LINE_RE = re.compile(r"^[ \t]*(arXiv:|Paper:)", re.MULTILINE)
+# arXiv's last "version" of a withdrawn paper is an empty one: "(0kb,I)" on its Date line.
+_WITHDRAWN_SIZE = "(0kb,I)"
 _DATE_RE = re.compile(r"^(.*?\d{2}:\d{2}:\d{2}\s+\w+)")
 
 
@@ -46,36 +43,36 @@ def _abs_date(value: str) -> datetime:
         dt = parsedate_to_datetime(match.group(1) if match else value.strip())
     except (TypeError, ValueError, IndexError, OverflowError):
         raise RecordError(f"bad date {value.strip()[:60]!r}") from None
+    if not plausible(dt):
+        raise RecordError(f"date {value.strip()[:60]!r} out of range")
     return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-def _split_authors(text: str) -> list[str]:
-    plain = _AFFILIATION_RE.sub(" ", " ".join(text.split()))
-    parts = [p.strip() for p in re.split(r",\s*|\s+and\s+", plain)]
-    return [n for n in (_latex_name(p) for p in parts if p) if n]
 
 
 def parse_abs(data: bytes | str) -> PaperRecord:
     """One .abs file as a PaperRecord; RecordError when it is not a readable .abs file."""
+    if len(data) > MAX_ABS_BYTES:
+        raise RecordError(f".abs file larger than {MAX_ABS_BYTES} bytes")
     if isinstance(data, bytes):
-        if len(data) > MAX_ABS_BYTES:
-            raise RecordError(f".abs file larger than {MAX_ABS_BYTES} bytes")
-        text = data.decode("utf-8", errors="replace")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")  # older .abs files, as arXiv's own reader decodes them
     else:
         text = data
     sections = [s for s in re.split(r"^\\\\\s*$", text.replace("\r\n", "\n"), flags=re.MULTILINE)]
     # [preamble ("----" line), header, abstract, trailer]
-    header_at = next((i for i, s in enumerate(sections) if re.search(r"^\s*(arXiv:|Paper:)", s, re.M)), None)
+    header_at = next((i for i, s in enumerate(sections) if _ID_LINE_RE.search(s)), None)
     if header_at is None:
         raise RecordError("no 'arXiv:' id line: not an .abs file")
-    fields: dict[str, str] = {}
+    parts: dict[str, list[str]] = {}
     dates: list[tuple[int, datetime]] = []
+    withdrawn_version = False
     key = None
     for line in sections[header_at].split("\n"):
         if not line.strip():
             continue
         if line[0] in " \t" and key:
-            fields[key] += " " + line.strip()
+            parts[key].append(line.strip())
             continue
         match = _KEY_RE.match(line)
         if not match:
@@ -83,13 +80,15 @@ def parse_abs(data: bytes | str) -> PaperRecord:
             continue
         key, revised, value = match.group(1).strip(), match.group(2), match.group(3).strip()
         if key == "Date" or key.startswith("Date ("):
+            if revised and (len(revised) > 4 or not 1 <= int(revised) <= MAX_VERSION):
+                raise RecordError(f"version v{revised[:10]} out of range 1..{MAX_VERSION}")
             version = int(revised) if revised else 1
-            if version > MAX_VERSION:
-                raise RecordError(f"version {version} out of range")
             dates.append((version, _abs_date(value)))
+            withdrawn_version = _WITHDRAWN_SIZE in value
             key = None
             continue
-        fields[key] = value
+        parts[key] = [value]
+    fields = {k: " ".join(v) for k, v in parts.items()}
     raw_id = fields.get("arXiv") or fields.get("Paper") or ""
     try:
         arxiv_id, _ = parse_arxiv_id(raw_id)
@@ -100,9 +99,7 @@ def parse_abs(data: bytes | str) -> PaperRecord:
         raise RecordError(f"{arxiv_id}: no title")
     abstract = clean_abstract(sections[header_at + 1]) if len(sections) > header_at + 1 else ""
     comment = " ".join(fields["Comments"].split()) if fields.get("Comments") else None
-    doi = fields.get("DOI") or None
-    if doi and len(doi) > MAX_DOI:
-        raise RecordError(f"{arxiv_id}: doi longer than {MAX_DOI} characters")
+    doi = _doi(fields.get("DOI") or None)
     categories = [c for c in fields.get("Categories", "").split() if len(c) <= MAX_CATEGORY and _CATEGORY_RE.fullmatch(c)]
     dates.sort()
     code, project = extract_links(abstract, comment)
@@ -111,7 +108,7 @@ def parse_abs(data: bytes | str) -> PaperRecord:
         version=dates[-1][0] if dates else None,
         title=title,
         abstract=abstract,
-        authors=_split_authors(fields.get("Authors", "")),
+        authors=[n for n in map(_latex_name, split_authors(fields.get("Authors", ""))) if n],
         categories=list(dict.fromkeys(categories)),
         comment=comment,
         journal_ref=fields.get("Journal-ref") or None,
@@ -120,6 +117,6 @@ def parse_abs(data: bytes | str) -> PaperRecord:
         updated_at=dates[-1][1] if len(dates) > 1 else None,
         code_urls=code,
         project_url=project,
-        withdrawn=is_withdrawal(comment, abstract),
+        withdrawn=(withdrawn_version and dates[-1][0] > 1) or is_withdrawal(comment, abstract),
         source=KIND,
     )

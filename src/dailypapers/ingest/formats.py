@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import traceback
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import orjson
 
 from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.models import PaperRecord
-from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
+from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal, split_authors
 
 LISTING = "arxiv-listing"
 KAGGLE = "kaggle-oai"
@@ -43,7 +44,6 @@ MAX_VERSION = 9999
 MAX_UPVOTES = 2**31 - 1
 MAX_CATEGORY = 32
 MAX_DOI = 255
-_AFFILIATION_RE = re.compile(r"\((?:[^()]|\([^()]*\))*\)")
 _CATEGORY_RE = re.compile(r"[a-z][a-z\-]*(?:\.[A-Za-z\-]+)?", re.ASCII)
 _FILENAME_DATE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
@@ -141,7 +141,9 @@ def _categories(value: Any) -> list[str]:
 
 
 def _doi(value: Any) -> str | None:
+    # arXiv keeps several DOIs in one field ("10.1103/A 10.1103/B"): the first is the paper's.
     doi = _text(value, "doi")
+    doi = doi.split(maxsplit=1)[0] if doi and doi.strip() else None
     if doi and len(doi) > MAX_DOI:
         raise RecordError(f"doi is longer than {MAX_DOI} characters")
     return doi
@@ -282,12 +284,8 @@ def _kaggle_authors(obj: dict[str, Any]) -> list[str]:
             last, first, suffix = (list(parts) + ["", ""])[:3]
             names.append(_latex_name(" ".join(p for p in (first, last, suffix) if p).strip()))
         return [n for n in names if n]
-    authors = _text(obj.get("authors"), "authors") or ""
-    # arXiv's author string puts affiliations in parentheses ("A. B. (MIT, CSAIL), C. D."):
-    # drop them before splitting on commas, or they would become authors.
-    plain = _AFFILIATION_RE.sub(" ", " ".join(authors.split()))
-    parts = [p.strip() for p in re.split(r",\s*|\s+and\s+", plain)]
-    return [n for n in (_latex_name(p) for p in parts if p) if n]
+    # Affiliations in parentheses are dropped, a serial "and" is a separator (core.text.split_authors).
+    return [n for n in map(_latex_name, split_authors(_text(obj.get("authors"), "authors") or "")) if n]
 
 
 def _rfc2822(value: Any) -> datetime | None:
@@ -349,7 +347,11 @@ def _hub_item(item: Any) -> dict[str, Any]:
         if len(item) > _MAX_REPR_CHARS:
             raise RecordError("python-repr item too large")
         try:
-            item = ast.literal_eval(item)
+            with warnings.catch_warnings():
+                # Invalid escapes in saved reprs ("\ ") are tolerated by Python; don't warn on each.
+                warnings.simplefilter("ignore", SyntaxWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                item = ast.literal_eval(item)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
             raise RecordError(f"item is a string but not a Python literal: {type(exc).__name__}") from None
     if not isinstance(item, dict):

@@ -19,6 +19,13 @@ _LOOKUP_CHUNK = 900
 
 _ROW_COLUMNS = [papers.c[name] for name in (*CONTENT_FIELDS, "arxiv_id", "content_hash", "created_at")]
 
+# The lookups are built once, the ids passed as parameters: a statement built per batch holds its
+# ids in a reference cycle, which an import (fewer cycle collections) would keep for a long time.
+_SELECT_ROWS = sa.select(*_ROW_COLUMNS).where(papers.c.arxiv_id.in_(sa.bindparam("ids", expanding=True)))
+_SELECT_DAYS = sa.select(feed_entries.c.arxiv_id, feed_entries.c.feed_date).where(
+    feed_entries.c.arxiv_id.in_(sa.bindparam("ids", expanding=True))
+)
+
 
 @dataclass(slots=True)
 class UpsertCounts:
@@ -73,12 +80,9 @@ def _load_stored(
     stored: dict[str, dict[str, Any]] = {}
     known_days: dict[str, set[date]] = {}
     for chunk in _chunks(ids):
-        for row in conn.execute(sa.select(*_ROW_COLUMNS).where(papers.c.arxiv_id.in_(chunk))):
+        for row in conn.execute(_SELECT_ROWS, {"ids": chunk}):
             stored[row.arxiv_id] = row._asdict()
-        q = sa.select(feed_entries.c.arxiv_id, feed_entries.c.feed_date).where(
-            feed_entries.c.arxiv_id.in_(chunk)
-        )
-        for arxiv_id, feed_date in conn.execute(q):
+        for arxiv_id, feed_date in conn.execute(_SELECT_DAYS, {"ids": chunk}):
             known_days.setdefault(arxiv_id, set()).add(feed_date)
     return stored, known_days
 

@@ -20,8 +20,8 @@ from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.models import PaperRecord
 from dailypapers.core.schedule import announcement_day, listing_time
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
-from dailypapers.ingest.formats import MAX_CATEGORY, MAX_DOI, RecordError
-from dailypapers.ingest.sources.base import ANNOUNCEMENT, FeedError, Page, Request, Source, parse_xml, text_of
+from dailypapers.ingest.formats import MAX_CATEGORY, RecordError, _doi
+from dailypapers.ingest.sources.base import ANNOUNCEMENT, FeedError, Page, Request, Source, parse_xml, plausible, text_of
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -75,6 +75,8 @@ def _api_datetime(value: str | None, name: str) -> datetime | None:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise RecordError(f"{name} {value[:40]!r} is not an ISO date") from None
+    if not plausible(dt):
+        raise RecordError(f"{name} {value[:40]!r} is out of range")
     return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
@@ -105,9 +107,7 @@ def parse_api_entry(entry: Any, feature: bool = True) -> PaperRecord:
             categories.append(term)
     comment = text_of(entry, "arxiv:comment", NS)
     comment = " ".join(comment.split()) if comment else None
-    doi = text_of(entry, "arxiv:doi", NS)
-    if doi and len(doi) > MAX_DOI:
-        raise RecordError(f"{arxiv_id}: doi longer than {MAX_DOI} characters")
+    doi = _doi(text_of(entry, "arxiv:doi", NS))
     published = _api_datetime(text_of(entry, "atom:published", NS), "published")
     updated = _api_datetime(text_of(entry, "atom:updated", NS), "updated")
     code, project = extract_links(abstract, comment)

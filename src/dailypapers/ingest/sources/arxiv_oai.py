@@ -21,8 +21,8 @@ from typing import Any
 from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.models import PaperRecord
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
-from dailypapers.ingest.formats import MAX_CATEGORY, MAX_DOI, RecordError, _CATEGORY_RE
-from dailypapers.ingest.sources.base import NO_FEATURES, FeedError, Page, Request, Source, parse_xml, text_of
+from dailypapers.ingest.formats import MAX_CATEGORY, RecordError, _CATEGORY_RE, _doi
+from dailypapers.ingest.sources.base import NO_FEATURES, FeedError, Page, Request, Source, parse_xml, plausible, text_of
 
 NS = {"oai": "http://www.openarchives.org/OAI/2.0/", "arxiv": "http://arxiv.org/OAI/arXiv/"}
 KIND = "arxiv-oai"
@@ -54,7 +54,7 @@ def parse_oai_page(body: bytes) -> Page:
         info["token"] = (token.text or "").strip() or None
         for key, attr in (("complete_size", "completeListSize"), ("cursor", "cursor")):
             value = token.get(attr)
-            info[key] = int(value) if value and value.isdigit() else None
+            info[key] = int(value) if value and value.isascii() and value.isdigit() and len(value) <= 12 else None
     return Page(entries=listing.findall("oai:record", NS), info=info)
 
 
@@ -62,9 +62,12 @@ def _oai_day(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.combine(date.fromisoformat(value[:10]), time(0, 0), tzinfo=timezone.utc)
+        day = datetime.combine(date.fromisoformat(value[:10]), time(0, 0), tzinfo=timezone.utc)
     except ValueError:
         raise RecordError(f"{name} {value[:40]!r} is not a YYYY-MM-DD date") from None
+    if not plausible(day):
+        raise RecordError(f"{name} {value[:40]!r} is out of range")
+    return day
 
 
 def parse_oai_record(record: Any) -> PaperRecord | None:
@@ -98,9 +101,7 @@ def parse_oai_record(record: Any) -> PaperRecord | None:
     ]  # fmt: skip
     comment = text_of(meta, "arxiv:comments", NS)
     comment = " ".join(comment.split()) if comment else None
-    doi = text_of(meta, "arxiv:doi", NS)
-    if doi and len(doi) > MAX_DOI:
-        raise RecordError(f"{arxiv_id}: doi longer than {MAX_DOI} characters")
+    doi = _doi(text_of(meta, "arxiv:doi", NS))
     code, project = extract_links(abstract, comment)
     return PaperRecord(
         arxiv_id=arxiv_id,

@@ -22,9 +22,9 @@ from typing import Any
 from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.models import PaperRecord
 from dailypapers.core.schedule import ARXIV_TZ, listing_time
-from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
-from dailypapers.ingest.formats import MAX_CATEGORY, MAX_DOI, RecordError, _AFFILIATION_RE, _CATEGORY_RE
-from dailypapers.ingest.sources.base import ANNOUNCEMENT, FeedError, Page, Request, Source, parse_xml, text_of
+from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal, split_authors
+from dailypapers.ingest.formats import MAX_CATEGORY, RecordError, _CATEGORY_RE, _doi
+from dailypapers.ingest.sources.base import ANNOUNCEMENT, FeedError, Page, Request, Source, parse_xml, plausible, text_of
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -50,6 +50,8 @@ def _feed_time(value: str | None) -> datetime | None:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
+    if not plausible(dt):
+        return None
     return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
@@ -72,13 +74,6 @@ def parse_rss_feed(body: bytes) -> Page:
         raise FeedError(f"not an RSS or Atom feed (root element {root.tag[:80]!r})", retryable=True)
     day = stamp.astimezone(ARXIV_TZ).date() if stamp else None
     return Page(entries=items, info={"day": day.isoformat() if day else None, "format": fmt})
-
-
-def split_authors(creator: str) -> list[str]:
-    """dc:creator "A. One (MIT), B. Two and C. Three" as names, affiliations dropped."""
-    plain = _AFFILIATION_RE.sub(" ", " ".join(creator.split()))
-    parts = re.split(r",\s*|\s+and\s+", plain)
-    return [" ".join(p.split()) for p in parts if p.strip()]
 
 
 def parse_rss_item(item: Any, fmt: str, day: date | None) -> tuple[PaperRecord, str]:
@@ -106,9 +101,7 @@ def parse_rss_item(item: Any, fmt: str, day: date | None) -> tuple[PaperRecord, 
         raise RecordError(f"{arxiv_id}: empty title")
     abstract = clean_abstract(match.group("abstract") or "" if match else description)
     creator = text_of(item, "dc:creator", NS) or ""
-    doi = text_of(item, "arxiv:DOI", NS)
-    if doi and len(doi) > MAX_DOI:
-        raise RecordError(f"{arxiv_id}: doi longer than {MAX_DOI} characters")
+    doi = _doi(text_of(item, "arxiv:DOI", NS))
     code, project = extract_links(abstract)
     entries = [(day, listing_time(day))] if day and announce in FEATURED_TYPES else []
     record = PaperRecord(

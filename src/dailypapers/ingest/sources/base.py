@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 import defusedxml.ElementTree as SafeET
@@ -100,10 +100,20 @@ def parse_xml(body: bytes, what: str) -> Any:
     the bytes are not well-formed XML. Entity expansion and external entities are refused."""
     try:
         return SafeET.fromstring(body)
-    except SafeET.ParseError as exc:
+    except (SafeET.ParseError, LookupError, ValueError) as exc:
+        # LookupError: an unknown encoding in the XML declaration.
         raise FeedError(f"malformed {what} XML: {exc}", retryable=True) from None
     except DefusedXmlException as exc:
         raise FeedError(f"refused {what} XML: {type(exc).__name__}") from None
+
+
+# Dates outside these years are typos or attacks, and near year 1 or 9999 a time-zone conversion overflows.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
+def plausible(dt: datetime) -> bool:
+    """True for a date a paper can have (see FIRST_YEAR, LAST_YEAR)."""
+    return FIRST_YEAR <= dt.year <= LAST_YEAR
 
 
 def text_of(element: Any, path: str, ns: dict[str, str]) -> str | None:
