@@ -31,6 +31,10 @@ PAGE_RETRIES = 3
 EXIT_NEW, EXIT_NOTHING_NEW, EXIT_ERROR = 0, 1, 2
 
 
+class LeaseLost(RuntimeError):
+    """The run's lease on its source was taken by another process: it must stop writing."""
+
+
 @dataclass
 class HarvestResult:
     """What one run of one source did."""
@@ -148,11 +152,13 @@ def harvest(
             new_state = source.advance(state, request, page, headers)
             now = datetime.now(timezone.utc)
             with db.write() as conn:
-                if records:
-                    result.counts.add(upsert_batch(conn, records, now))
+                if lease is not None and not acquire_lease(conn, source.name, lease[0], now + timedelta(seconds=lease[1]), now):
+                    # Another process took the source over (our lease expired): store nothing more.
+                    raise LeaseLost(f"{source.name}: the lease was taken over by another process; stopped")
+                counts = upsert_batch(conn, records, now) if records else None
                 save_state(conn, source.name, new_state, now)
-                if lease is not None:
-                    acquire_lease(conn, source.name, lease[0], now + timedelta(seconds=lease[1]), now)
+            if counts is not None:
+                result.counts.add(counts)
             state = new_state
             result.pages += 1
             if on_page is not None:
@@ -161,7 +167,7 @@ def harvest(
             with db.write() as conn:
                 save_state(conn, source.name, source.finish(state), datetime.now(timezone.utc))
             result.complete = True
-    except (FetchError, FeedError) as exc:
+    except (FetchError, FeedError, LeaseLost) as exc:
         result.error = str(exc)
     result.seconds = time.perf_counter() - started
     with db.write() as conn:

@@ -132,6 +132,8 @@ class PoliteClient:
     ) -> httpx.Response:
         """The response (2xx or 304) with its body read, after as many retries as allowed.
 
+        Redirects are errors, not followed (see FetchError).
+
         Raises FetchError for any other final status (the body is kept for the caller to explain,
         e.g. arXiv's error feed on HTTP 400), after retries are exhausted, or when the server asks
         for a wait longer than max_wait.
@@ -154,6 +156,14 @@ class PoliteClient:
                 status = response.status_code if response is not None and error is None else None
                 if status is not None and status not in RETRY_STATUSES:
                     self.attempts.append(Attempt(str(response.url), status, None, 0.0))  # type: ignore[union-attr]
+                    if 300 <= status < 400 and status != 304:
+                        # Redirects are not followed: every address comes from a configured base URL.
+                        where = response.headers.get("Location", "?")  # type: ignore[union-attr]
+                        raise FetchError(
+                            f"HTTP {status} from {host} redirects to {where[:200]}; not followed "
+                            "(set the base URL to the new address)",
+                            status=status,
+                        )
                     if status >= 400:
                         raise FetchError(
                             f"HTTP {status} from {host}", status=status, body=response.content  # type: ignore[union-attr]

@@ -86,7 +86,7 @@ class HubDailySource(Source):
             first = today - timedelta(days=self.start_days)
         periods = _periods(first, today, self.granularity)
         return {"periods": periods, "index": 0, "page": 0, "until": today.isoformat(),
-                "etags": {k: v for k, v in etags.items() if k in periods}}  # fmt: skip
+                "etags": {k: v for k, v in etags.items() if k.split("#")[0] in periods}}  # fmt: skip
 
     def next_request(self, state: dict[str, Any]) -> Request | None:
         periods = state.get("periods") or []
