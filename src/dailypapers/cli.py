@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from datetime import date
@@ -118,6 +119,10 @@ def import_(
         raise typer.Exit(1)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _day_option(value: str | None, name: str) -> date | None:
     if not value:
         return None
@@ -163,6 +168,8 @@ def ingest(
     from dailypapers.ingest.worker import LEASE_SECONDS
     from dailypapers.store.checkpoints import acquire_lease, lease_owner_id, release_lease
 
+    # SIGTERM ends the run like Ctrl-C: the page in flight is rolled back, the checkpoint is kept.
+    signal.signal(signal.SIGTERM, _interrupt)
     owner, now = lease_owner_id(), datetime.now(timezone.utc)
     with db.write() as conn:
         # Two runs of one source at once would interleave their checkpoints.

@@ -17,7 +17,7 @@ from typing import Any
 from dailypapers.core.models import PaperRecord, combine_records
 from dailypapers.ingest.featuring import apply_policy
 from dailypapers.ingest.formats import Rejected, RecordError
-from dailypapers.ingest.http import FetchError, PoliteClient
+from dailypapers.ingest.http import FetchError, PoliteClient, Stopped
 from dailypapers.ingest.sources.base import FeedError, Page, Request, Source
 from dailypapers.store.checkpoints import acquire_lease, load_state, record_run, save_state
 from dailypapers.store.db import Database
@@ -76,7 +76,7 @@ def _fetch_page(
         try:
             response = client.get(request.url, request.params, request.headers)
         except FetchError as exc:
-            if exc.body:
+            if exc.body and exc.status is not None and 400 <= exc.status < 500:
                 # arXiv explains a bad query in an error feed (HTTP 400): report its words.
                 try:
                     source.parse(exc.body, request)
@@ -137,6 +137,10 @@ def harvest(
     result = HarvestResult(source=source.name)
     feature_categories = list(categories)
     today = today or datetime.now(timezone.utc).date()
+    client_sleep = client.sleep
+    if lease is not None:
+        client.sleep = _renewing(db, source.name, lease, client_sleep)
+    lost = False
     try:
         with db.read() as conn:
             checkpoint = load_state(conn, source.name)
@@ -167,11 +171,34 @@ def harvest(
             with db.write() as conn:
                 save_state(conn, source.name, source.finish(state), datetime.now(timezone.utc))
             result.complete = True
-    except (FetchError, FeedError, LeaseLost) as exc:
+    except Stopped:
+        pass  # the process is stopping: the checkpoint is at the last stored page
+    except LeaseLost as exc:
+        result.error, lost = str(exc), True
+    except (FetchError, FeedError) as exc:
         result.error = str(exc)
+    finally:
+        client.sleep = client_sleep
     result.seconds = time.perf_counter() - started
-    with db.write() as conn:
-        record_run(conn, source.name, datetime.now(timezone.utc), ok=result.error is None,
-                   summary=result.line(), error=result.error)  # fmt: skip
+    if not lost:  # the row belongs to the process that took the source over
+        with db.write() as conn:
+            record_run(conn, source.name, datetime.now(timezone.utc), ok=result.error is None,
+                       summary=result.line(), error=result.error)  # fmt: skip
     return result
+
+
+def _renewing(
+    db: Database, name: str, lease: tuple[str, float], sleep: Callable[[float], None]
+) -> Callable[[float], None]:
+    """The client's sleep, renewing the lease first so that it outlasts the wait (a Retry-After
+    can be longer than a lease)."""
+
+    def renew_and_sleep(seconds: float) -> None:
+        now = datetime.now(timezone.utc)
+        with db.write() as conn:
+            if not acquire_lease(conn, name, lease[0], now + timedelta(seconds=seconds + lease[1]), now):
+                raise LeaseLost(f"{name}: the lease was taken over by another process; stopped")
+        sleep(seconds)
+
+    return renew_and_sleep
 

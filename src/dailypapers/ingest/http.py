@@ -36,6 +36,10 @@ class FetchError(RuntimeError):
         self.body = body
 
 
+class Stopped(FetchError):
+    """A wait was cut short because the process is stopping (not a failure of the source)."""
+
+
 def user_agent(contact: str = "") -> str:
     """`dailypapers/0.1.0 (+project URL; mailto:contact)`: who is asking, and how to reach them."""
     parts = [f"+{PROJECT_URL}"]

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from types import FrameType
 
 from dailypapers.ingest.harvest import EXIT_ERROR, EXIT_NEW, EXIT_NOTHING_NEW, HarvestResult, harvest
-from dailypapers.ingest.http import FetchError, PoliteClient
+from dailypapers.ingest.http import PoliteClient, Stopped
 from dailypapers.ingest.sources import build_client, build_source
 from dailypapers.ingest.sources.base import Source
 from dailypapers.settings import Settings
@@ -64,7 +64,7 @@ class Worker:
     def _sleep(self, seconds: float) -> None:
         """The client's waits (intervals, backoff, Retry-After), cut short by stop()."""
         if self._stop.wait(seconds):
-            raise FetchError("worker stopping")
+            raise Stopped("worker stopping")
 
     def run(self, once: bool = False) -> int:
         """Run until stopped (or, with once, run every due source once); returns an exit status:

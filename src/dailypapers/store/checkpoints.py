@@ -73,7 +73,11 @@ def _owner_gone(owner: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    try:  # a killed process that its parent has not reaped yet is a zombie: gone as well
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def acquire_lease(conn: Connection, name: str, owner: str, until: datetime, now: datetime) -> bool:

@@ -212,11 +212,13 @@ class ReplayServer:
     """A threaded HTTP server on 127.0.0.1 that routes by path prefix to apps."""
 
     def __init__(self, routes: dict[str, Callable[[str, dict[str, str], dict[str, str]], Reply]],
-                 *, port: int = 0, fault_rate: float = 0.0, seed: int = 0, fault_delay: float = 3.0):  # fmt: skip
+                 *, port: int = 0, fault_rate: float = 0.0, seed: int = 0, fault_delay: float = 3.0,
+                 retry_after: str = "1"):  # fmt: skip
         self.routes = routes
         self.faults: deque[Reply] = deque()
         self.fault_rate = fault_rate
         self.fault_delay = fault_delay
+        self.retry_after = retry_after
         self.rng = random.Random(seed)
         self.log: list[Logged] = []
         self._lock = threading.Lock()
@@ -233,9 +235,9 @@ class ReplayServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -266,11 +268,11 @@ class ReplayServer:
             return None
         kind = self.rng.choice(["429", "503", "slow", "truncated", "reset"])
         if kind == "429":
-            return Reply(429, b"Too Many Requests", {"Retry-After": "1"})
+            return Reply(429, b"Too Many Requests", {"Retry-After": self.retry_after})
         if kind == "503":
-            return Reply(503, b"Service Unavailable", {"Retry-After": "1"})
-        if kind == "slow":
-            return Reply(200, b"", delay=self.fault_delay, truncate=0)
+            return Reply(503, b"Service Unavailable", {"Retry-After": self.retry_after})
+        if kind == "slow":  # the real answer, late: a timeout for a client less patient than fault_delay
+            return Reply(0, b"", delay=self.fault_delay)
         return Reply(200, b"", truncate=-1)  # the real body, cut in half
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
@@ -289,6 +291,8 @@ class ReplayServer:
         if fault is not None:
             if fault.truncate == -1:  # cut the real answer in half
                 fault = Reply(reply.status, reply.body, reply.headers, fault.delay, len(reply.body) // 2)
+            elif fault.status == 0:  # the real answer after a delay
+                fault = Reply(reply.status, reply.body, reply.headers, fault.delay)
             reply = fault
         with self._lock:
             self.log.append(Logged(parts.path, query, headers, time.monotonic(), reply.status))
@@ -310,6 +314,16 @@ class ReplayServer:
                 handler.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass  # the client gave up (its timeout) while we were slow
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gives up (its timeout, a kill -9) is normal here: no traceback for it."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def _prefixless(app: App) -> Callable[[str, dict[str, str], dict[str, str]], Reply]:

@@ -159,8 +159,8 @@ class ArxivAPISource(Source):
         if self.ids:
             return {"mode": "ids", "ids": list(self.ids), "position": 0}
         cp = checkpoint or {}
-        if since is None and "start" in cp:  # an interrupted run: carry on where it stopped
-            return cp
+        if "start" in cp and (since is None or cp.get("from") == since.isoformat()):
+            return cp  # an interrupted run (or the same --since again): carry on where it stopped
         if since is not None:
             start = since
         elif "done_until" in cp:

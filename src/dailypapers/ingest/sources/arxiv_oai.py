@@ -139,8 +139,8 @@ class ArxivOAISource(Source):
 
     def begin(self, checkpoint: dict[str, Any] | None, since: date | None, today: date) -> dict[str, Any]:
         cp = checkpoint or {}
-        if since is None and "from" in cp:  # an interrupted harvest
-            return cp
+        if "from" in cp and (since is None or cp["from"] == since.isoformat()):
+            return cp  # an interrupted harvest (or the same --since again): resume at its token
         if since is not None:
             start = since
         elif "harvested_until" in cp:

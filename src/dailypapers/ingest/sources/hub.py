@@ -20,6 +20,8 @@ from dailypapers.ingest.sources.base import COMMUNITY, FeedError, Page, Request,
 
 KIND = "hf-daily"
 PAGE_LIMIT = 100
+# The Hub's daily papers start in May 2023: an earlier --since would only ask for empty days.
+HUB_FIRST_DAY = date(2023, 5, 1)
 GRANULARITIES = ("date", "week", "month")
 
 
@@ -76,16 +78,16 @@ class HubDailySource(Source):
     def begin(self, checkpoint: dict[str, Any] | None, since: date | None, today: date) -> dict[str, Any]:
         cp = checkpoint or {}
         etags = cp.get("etags", {})
-        if since is None and cp.get("periods"):  # an interrupted run
-            return cp
+        if cp.get("periods") and (since is None or cp.get("first") == max(since, HUB_FIRST_DAY).isoformat()):
+            return cp  # an interrupted run (or the same --since again)
         if since is not None:
-            first = since
+            first = max(since, HUB_FIRST_DAY)
         elif "last_date" in cp:
             first = date.fromisoformat(cp["last_date"]) - timedelta(days=self.refresh_days)
         else:
             first = today - timedelta(days=self.start_days)
         periods = _periods(first, today, self.granularity)
-        return {"periods": periods, "index": 0, "page": 0, "until": today.isoformat(),
+        return {"periods": periods, "index": 0, "page": 0, "first": first.isoformat(), "until": today.isoformat(),
                 "etags": {k: v for k, v in etags.items() if k.split("#")[0] in periods}}  # fmt: skip
 
     def next_request(self, state: dict[str, Any]) -> Request | None:
