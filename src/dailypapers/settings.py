@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     http_retries: int = Field(
         6, ge=0, le=20, description="Retries of a request after 429, 5xx, timeouts and network errors."
     )
+    http_backoff: float = Field(
+        2.0,
+        gt=0,
+        description="Base of the retry backoff in seconds: the n-th retry waits base·2ⁿ·U(0.5, 1.5), "
+        "or longer when Retry-After asks.",
+    )
     http_max_wait: float = Field(
         900.0,
         gt=0,

@@ -29,12 +29,7 @@ from dailypapers.testing.replay import Reply, ReplayServer, harvest_routes
 
 HARVEST = Path(__file__).parents[1] / "data" / "harvest"
 OAI_PAGE = 7
-# The CLI, with a short backoff base (not a setting): retries after faults take ~0.05 s, not ~2 s.
-LAUNCH = (
-    "import sys; from dailypapers.ingest.http import PoliteClient; "
-    "PoliteClient.__init__.__kwdefaults__['backoff_base'] = 0.05; "
-    "from dailypapers.cli import main; sys.argv[0] = 'dailypapers'; main()"
-)
+LAUNCH = ["-m", "dailypapers.cli"]  # the CLI, as `dailypapers` runs it
 SOURCES = {
     # source: (first command, resume command, seconds each request is held back by the server)
     "arxiv-oai": (["ingest", "arxiv-oai", "--since", "2000-01-01"], ["ingest", "arxiv-oai"], (0.01, 0.05)),
@@ -79,6 +74,7 @@ def cli_env(server: ReplayServer, database_url: str) -> dict[str, str]:
         "DAILYPAPERS_HUB_API_URL": f"{server.url}/api",
         "DAILYPAPERS_ARXIV_REQUEST_INTERVAL": "0",
         "DAILYPAPERS_HUB_REQUEST_INTERVAL": "0",
+        "DAILYPAPERS_HTTP_BACKOFF": "0.05",  # retries after injected faults take ~0.05 s, not ~2 s
         "DAILYPAPERS_HTTP_TIMEOUT": "0.5",
         "DAILYPAPERS_CONTACT_EMAIL": "tests@example.org",
     })  # fmt: skip
@@ -143,7 +139,7 @@ def kill_until_done(
         # server's log after its successor started.
         agent = f"cycle-{n}-{uuid.uuid4().hex[:6]}@example.org"
         with open(log, "w") as err:
-            proc = subprocess.Popen([sys.executable, "-c", LAUNCH, *(first if n == 0 else again)],
+            proc = subprocess.Popen([sys.executable, *LAUNCH, *(first if n == 0 else again)],
                                     env={**env, "DAILYPAPERS_CONTACT_EMAIL": agent},
                                     stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
         mode = "run" if n == kills else (modes[n] if modes else rng.choice(["early", "mid", "mid"]))
@@ -225,7 +221,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[
             url = f"sqlite:///{tmp_path_factory.mktemp('reference') / 'ref.db'}"
             server = serve((0.0, 0.0))
             try:
-                done = subprocess.run([sys.executable, "-c", LAUNCH, *SOURCES[kind][0]], env=cli_env(server, url),
+                done = subprocess.run([sys.executable, *LAUNCH, *SOURCES[kind][0]], env=cli_env(server, url),
                                       capture_output=True, text=True, timeout=120)  # fmt: skip
             finally:
                 server.stop()
@@ -318,7 +314,7 @@ def test_ingest_leaves_a_source_alone_while_a_live_process_holds_it(tmp_path: Pa
     db.dispose()
     server = serve((0.0, 0.0))
     try:
-        done = subprocess.run([sys.executable, "-c", LAUNCH, *SOURCES["arxiv-oai"][0]], env=cli_env(server, url),
+        done = subprocess.run([sys.executable, *LAUNCH, *SOURCES["arxiv-oai"][0]], env=cli_env(server, url),
                               capture_output=True, text=True, timeout=60)  # fmt: skip
     finally:
         server.stop()

@@ -29,12 +29,7 @@ from dailypapers.testing.replay import Reply, ReplayServer, harvest_routes
 HARVEST = Path(__file__).parents[1] / "data" / "harvest"
 RSS_SOURCE, HUB_SOURCE = "arxiv-rss:cs.AI,cs.CL,cs.CV,cs.LG", "hf-daily"
 FIRST_HUB_DAY = date(2026, 8, 17)
-# The CLI, with a short backoff base (not a setting): retries after faults take ~0.05 s, not ~2 s.
-LAUNCH = (
-    "import sys; from dailypapers.ingest.http import PoliteClient; "
-    "PoliteClient.__init__.__kwdefaults__['backoff_base'] = 0.05; "
-    "from dailypapers.cli import main; sys.argv[0] = 'dailypapers'; main()"
-)
+LAUNCH = ["-m", "dailypapers.cli"]  # the CLI, as `dailypapers` runs it
 BOOKKEEPING = ("created_at", "modified_at")
 
 
@@ -78,6 +73,7 @@ def worker_env(server: ReplayServer, database_url: str) -> dict[str, str]:
         "DAILYPAPERS_INGEST_START_DAYS": str(start_days()),
         "DAILYPAPERS_ARXIV_REQUEST_INTERVAL": "0",
         "DAILYPAPERS_HUB_REQUEST_INTERVAL": "0",
+        "DAILYPAPERS_HTTP_BACKOFF": "0.05",  # retries after injected faults take ~0.05 s, not ~2 s
         "DAILYPAPERS_HTTP_TIMEOUT": "0.5",
         "DAILYPAPERS_CONTACT_EMAIL": "tests@example.org",
     })  # fmt: skip
@@ -85,13 +81,13 @@ def worker_env(server: ReplayServer, database_url: str) -> dict[str, str]:
 
 
 def cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", LAUNCH, *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, *LAUNCH, *args], env=env, capture_output=True, text=True,
                           timeout=timeout)  # fmt: skip
 
 
 def start_worker(*args: str, env: dict[str, str], stderr: Path) -> subprocess.Popen[bytes]:
     with open(stderr, "w") as err:
-        return subprocess.Popen([sys.executable, "-c", LAUNCH, "worker", *args], env=env,
+        return subprocess.Popen([sys.executable, *LAUNCH, "worker", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
 
 

@@ -50,6 +50,7 @@ def build_client(settings: Settings) -> PoliteClient:
         timeout=settings.http_timeout,
         retries=settings.http_retries,
         max_wait=settings.http_max_wait,
+        backoff_base=settings.http_backoff,
         intervals=intervals,
         default_interval=settings.arxiv_request_interval,
     )
