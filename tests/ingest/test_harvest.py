@@ -557,6 +557,24 @@ def test_hub_new_day_arrives_on_the_next_run(db: Database, replay: ReplayServer)
     assert result.exit_code == EXIT_NEW and result.counts.new == len(content(db)[0]) - before > 0
 
 
+@pytest.mark.parametrize("granularity", ["week", "month"])
+def test_hub_by_week_or_month_stores_what_the_days_store(db: Database, replay: ReplayServer, granularity: str) -> None:
+    settings = make_settings(replay)
+    source = build_source("hf-daily", settings, granularity=granularity)
+    with build_client(settings) as client:
+        result = harvest(db, source, client, since=HUB_FIRST, today=HUB_LAST)
+    assert result.complete and result.exit_code == EXIT_NEW
+    key = "2026-W34" if granularity == "week" else "2026-08"
+    # 110 papers: a full page of 100, then the rest.
+    assert [(e.query[granularity], e.query["p"]) for e in replay.log] == [(key, "0"), (key, "1")]
+    rows, entries = content(db)
+    days = hub_items()
+    expected = {(date.fromisoformat(i["paper"]["submittedOnDailyAt"][:10]), i["paper"]["id"])
+                for items in days.values() for i in items}  # fmt: skip
+    assert {(e[0], e[1]) for e in entries} == expected  # each paper on the day the Hub featured it
+    assert checkpoint(db, f"hf-daily:{granularity}")["state"]["last_date"] == HUB_LAST.isoformat()
+
+
 # --- faults --------------------------------------------------------------------------------------
 
 TIMEOUT = Reply(200, b"", delay=0.8)  # longer than the fault tests' http_timeout=0.5

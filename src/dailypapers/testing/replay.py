@@ -344,19 +344,42 @@ def feeds_app(directory: Path) -> Callable[[str, dict[str, str], dict[str, str]]
     return app
 
 
+def _hub_days(query: dict[str, str]) -> list[date]:
+    """The days a daily_papers query covers: date=YYYY-MM-DD, week=YYYY-Www or month=YYYY-MM."""
+    from datetime import timedelta
+
+    if "date" in query:
+        return [date.fromisoformat(query["date"])]
+    if "week" in query:
+        year, _, week = query["week"].partition("-W")
+        first = date.fromisocalendar(int(year), int(week), 1)
+        return [first + timedelta(days=i) for i in range(7)]
+    if "month" in query:
+        first = date.fromisoformat(query["month"] + "-01")
+        days = []
+        while first.month == int(query["month"][5:7]):
+            days.append(first)
+            first += timedelta(days=1)
+        return days
+    raise ValueError("one of date, week or month is required")
+
+
 def hub_app(directory: Path) -> Callable[[str, dict[str, str], dict[str, str]], Reply]:
-    """/api/daily_papers?date=D&limit=N&p=P: the capture `D.json` of `directory`, paged; else []."""
+    """/api/daily_papers?date=D (or week=, month=)&limit=N&p=P: the captures `D.json` of
+    `directory` for those days, paged; [] for days without one."""
 
     def app(rest: str, query: dict[str, str], headers: dict[str, str]) -> Reply:
         if rest.strip("/") != "daily_papers":
             return Reply(404, b'{"error":"not found"}')
-        day = query.get("date", "")
         try:
-            date.fromisoformat(day)
-        except ValueError:
-            return Reply(400, b'{"error":"Invalid date"}')
-        path = directory / f"{day}.json"
-        items = json.loads(path.read_bytes()) if path.is_file() else []
+            days = _hub_days(query)
+        except ValueError as exc:
+            return Reply(400, json.dumps({"error": str(exc)}).encode())
+        items = []
+        for day in days:
+            path = directory / f"{day.isoformat()}.json"
+            if path.is_file():
+                items += json.loads(path.read_bytes())
         limit, page = int(query.get("limit", "50")), int(query.get("p", "0"))
         body = json.dumps(items[page * limit : (page + 1) * limit]).encode()
         return conditional(body, headers, "application/json")
