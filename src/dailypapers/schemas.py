@@ -123,3 +123,20 @@ class PaperPublic(BaseModel):
             project_url=row["project_url"],
             trending_score=row["trending_score"],
         )
+
+
+class SearchPage(BaseModel):
+    """One page of search results."""
+
+    query: str
+    mode: str
+    notes: list[str]
+    matched_terms: list[str]
+    categories: list[str]
+    after: date | None
+    before: date | None
+    total: int
+    page: int
+    page_size: int
+    pages: int
+    papers: list[PaperCard]

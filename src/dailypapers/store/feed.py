@@ -66,3 +66,9 @@ def next_feed_day(conn: Connection, after: date) -> date | None:
     """The oldest feed day strictly after `after`."""
     q = sa.select(sa.func.min(feed_entries.c.feed_date)).where(feed_entries.c.feed_date > after)
     return conn.scalar(q)
+
+
+def paper_cards(conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
+    """The rows (with `upvotes`) of these papers, for cards; unknown ids are left out."""
+    rows = conn.execute(sa.select(papers, _UPVOTES).where(papers.c.arxiv_id.in_(ids)))
+    return [dict(r._mapping) for r in rows]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from dailypapers import services
 from dailypapers.core.periods import InvalidPeriod, Period, parse_period
-from dailypapers.schemas import FeedPage
+from dailypapers.schemas import FeedPage, SearchPage
+from dailypapers.search.query import parse_query
+from dailypapers.search.service import highlight, search_papers
 from dailypapers.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.web.app import render, wants_json
@@ -79,3 +81,31 @@ def paper(request: Request, arxiv_id: str, db: DbDep):
     if wants_json(request):
         return JSONResponse(detail.model_dump(mode="json"))
     return render(request, "paper.html", {"paper": detail, "title": detail.title})
+
+
+QueryParam = Annotated[str, Query(description="the search query (words, \"phrases\", prefix*, -exclude, "
+                                               "title:/abstract:/author: fields, cat:, after:/before:)")]
+
+
+def _search(db: Database, settings: Settings, q: str, page: str | None) -> SearchPage:
+    return search_papers(db, q, services.parse_page(page), settings.page_size)
+
+
+@router.get("/search", summary="Search papers (HTML, or JSON with .json / Accept)")
+@router.get("/search.json", include_in_schema=False)
+def search(request: Request, db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None):
+    """The search page; an arXiv id or URL as the query opens that paper."""
+    result = _search(db, settings, q, page)
+    if wants_json(request):
+        return JSONResponse(result.model_dump(mode="json"))
+    parsed = parse_query(q)
+    if parsed.arxiv_id and result.papers:
+        return RedirectResponse(f"/papers/{parsed.arxiv_id}", status_code=303)
+    return render(request, "search.html", {"result": result, "title": f"Search: {q}" if q else "Search",
+                                           "highlight": highlight, "q": q})  # fmt: skip
+
+
+@router.get("/api/v1/search", summary="Search papers (JSON)")
+def api_search(db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None):
+    """Keyword search; results as paper cards with the total, pages and matched terms."""
+    return JSONResponse(_search(db, settings, q, page).model_dump(mode="json"))

@@ -1,0 +1,1 @@
+"""Search: keyword (SQLite FTS5 / PostgreSQL full text), embeddings, vectors, hybrid fusion."""

@@ -1,0 +1,180 @@
+"""Keyword search, one interface over two backends: SQLite FTS5 and PostgreSQL full text.
+
+- SQLite: the FTS5 table `papers_fts` (title, abstract, authors; porter stemming, diacritics folded),
+  kept in step with `papers` by triggers (migration 0003), ranked by BM25 with the title weighted
+  TITLE_WEIGHT times the abstract.
+- PostgreSQL: a GIN index on the weighted tsvector PG_DOCUMENT (title A, abstract B, authors C),
+  queried with the same expression and ranked by ts_rank (A 1.0, B 0.4, C 0.2).
+
+Both take a ParsedQuery (search.query): required words and phrases, prefixes, exclusions, field
+restrictions, category and date filters. A query with filters but no words lists the matching papers
+by trending score. Scores are "higher is better" on each backend but not comparable across them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
+
+from dailypapers.search.query import ParsedQuery, Term
+from dailypapers.store.tables import papers
+
+TITLE_WEIGHT, ABSTRACT_WEIGHT, AUTHORS_WEIGHT = 2.0, 1.0, 1.0
+# Keep in step with migration 0003 (the index is on exactly this expression).
+PG_DOCUMENT = (
+    "setweight(to_tsvector('english'::regconfig, title), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, abstract), 'B') || "
+    "setweight(jsonb_to_tsvector('simple'::regconfig, authors, '[\"string\"]'::jsonb), 'C')"
+)
+_PG_FIELDS = {
+    "title": ("english", "to_tsvector('english'::regconfig, papers.title)"),
+    "abstract": ("english", "to_tsvector('english'::regconfig, papers.abstract)"),
+    "authors": ("simple", "jsonb_to_tsvector('simple'::regconfig, papers.authors, '[\"string\"]'::jsonb)"),
+}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A matching paper and its backend score (higher is better)."""
+
+    arxiv_id: str
+    score: float
+
+
+@dataclass
+class KeywordResult:
+    hits: list[Hit]
+    total: int
+
+
+def _day_start(day: Any) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+
+
+def _filters(query: ParsedQuery, dialect: str) -> list[Any]:
+    """Category and date conditions on `papers`, for either backend (and for vector results)."""
+    conditions: list[Any] = []
+    if query.categories:
+        if dialect == "postgresql":
+            conditions.append(sa.or_(*[papers.c.categories.cast(JSONB).contains([c]) for c in query.categories]))
+        else:
+            each = sa.func.json_each(papers.c.categories).table_valued("value")
+            conditions.append(sa.exists(sa.select(1).select_from(each).where(each.c.value.in_(query.categories))))
+    when = sa.func.coalesce(papers.c.published_at, papers.c.first_featured_at, papers.c.created_at)
+    if query.after:
+        conditions.append(when >= _day_start(query.after))
+    if query.before:
+        # `before:2024-12-31` includes that day.
+        conditions.append(when < _day_start(query.before) + timedelta(days=1))
+    return conditions
+
+
+def filter_conditions(conn: Connection, query: ParsedQuery) -> list[Any]:
+    """The category/date conditions of `query` on the papers table (used by vector search too)."""
+    return _filters(query, conn.dialect.name)
+
+
+# --- SQLite FTS5 ----------------------------------------------------------------------------------
+
+def _fts_term(term: Term) -> str:
+    # Words come from search.query's word pattern (letters, digits, inner . ' -): no double quote
+    # can reach the expression, and everything is quoted, so FTS5 operators in text are plain words.
+    expr = '"' + " ".join(term.words) + '"'
+    if term.prefix:
+        expr += " *"
+    if term.field:
+        expr = f"{term.field} : {expr}"
+    return expr
+
+
+def fts5_expression(query: ParsedQuery) -> str:
+    """The MATCH expression of the query's words (empty when it has none)."""
+    positive = " AND ".join(_fts_term(t) for t in query.positive)
+    if not positive:
+        return ""
+    negative = [t for t in query.terms if t.negated]
+    if negative:
+        positive = f"({positive}) NOT ({' OR '.join(_fts_term(t) for t in negative)})"
+    return positive
+
+
+def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int) -> KeywordResult:
+    match = fts5_expression(query)
+    conditions = _filters(query, "sqlite")
+    if not match:
+        return _by_trending(conn, conditions, limit, offset)
+    fts = sa.table("papers_fts", sa.column("rowid"))
+    score = -sa.func.bm25(sa.literal_column("papers_fts"), TITLE_WEIGHT, ABSTRACT_WEIGHT, AUTHORS_WEIGHT)
+    where = [sa.text("papers_fts MATCH :match").bindparams(match=match), *conditions]
+    joined = fts.join(papers, sa.literal_column("papers.rowid") == fts.c.rowid)
+    rows = conn.execute(
+        sa.select(papers.c.arxiv_id, score.label("score")).select_from(joined).where(*where)
+        .order_by(sa.desc("score"), papers.c.arxiv_id).limit(limit).offset(offset)
+    ).all()  # fmt: skip
+    total = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar_one()
+    return KeywordResult([Hit(r.arxiv_id, float(r.score)) for r in rows], total)
+
+
+# --- PostgreSQL full text ---------------------------------------------------------------------------
+
+def _pg_tsquery(term: Term, config: str, n: int, params: dict[str, Any]) -> str:
+    key = f"w{n}"
+    params[key] = term.text
+    if term.prefix:
+        return f"to_tsquery('{config}'::regconfig, quote_literal(:{key}) || ':*')"
+    return f"phraseto_tsquery('{config}'::regconfig, :{key})"
+
+
+def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int) -> KeywordResult:
+    params: dict[str, Any] = {}
+    free = [t for t in query.terms if t.field is None]
+    parts = [(_pg_tsquery(t, "english", n, params), t.negated) for n, t in enumerate(free)]
+    positive = [q for q, neg in parts if not neg]
+    conditions = list(_filters(query, "postgresql"))
+    for n, term in enumerate(t for t in query.terms if t.field is not None):
+        config, vector = _PG_FIELDS[term.field]  # type: ignore[index]
+        tsq = _pg_tsquery(term, config, 100 + n, params)
+        conditions.append(sa.text(f"{'NOT ' if term.negated else ''}({vector} @@ {tsq})"))
+    if not positive:  # only filters, or only fielded words: filter, then order by trending
+        return _by_trending(conn, conditions, limit, offset, params)
+    tsquery = " && ".join(positive)
+    negative = [q for q, neg in parts if neg]
+    if negative:
+        tsquery = f"({tsquery}) && !!({' || '.join(negative)})"
+    match = sa.text(f"({PG_DOCUMENT}) @@ ({tsquery})")
+    score = sa.literal_column(f"ts_rank(({PG_DOCUMENT}), ({tsquery}), 1)")
+    rows = conn.execute(
+        sa.select(papers.c.arxiv_id, score.label("score")).where(match, *conditions)
+        .order_by(sa.desc("score"), papers.c.arxiv_id).limit(limit).offset(offset), params
+    ).all()  # fmt: skip
+    total = conn.execute(sa.select(sa.func.count()).select_from(papers).where(match, *conditions), params).scalar_one()
+    return KeywordResult([Hit(r.arxiv_id, float(r.score)) for r in rows], total)
+
+
+def _by_trending(
+    conn: Connection, conditions: list[Any], limit: int, offset: int, params: dict[str, Any] | None = None
+) -> KeywordResult:
+    rows = conn.execute(
+        sa.select(papers.c.arxiv_id, papers.c.trending_score).where(*conditions)
+        .order_by(papers.c.trending_score.desc(), papers.c.arxiv_id).limit(limit).offset(offset), params or {}
+    ).all()  # fmt: skip
+    total = conn.execute(sa.select(sa.func.count()).select_from(papers).where(*conditions), params or {}).scalar_one()
+    return KeywordResult([Hit(r.arxiv_id, float(r.trending_score)) for r in rows], total)
+
+
+def keyword_search(conn: Connection, query: ParsedQuery, limit: int = 100, offset: int = 0) -> KeywordResult:
+    """The papers matching `query`, best first, and how many match in all."""
+    if conn.dialect.name == "postgresql":
+        return _pg_search(conn, query, limit, offset)
+    return _sqlite_search(conn, query, limit, offset)
+
+
+def rebuild_index(conn: Connection) -> None:
+    """Rebuild the SQLite FTS index from papers (after a VACUUM, which may renumber rowids)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("INSERT INTO papers_fts(papers_fts) VALUES ('rebuild')")
