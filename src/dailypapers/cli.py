@@ -207,6 +207,40 @@ def worker(
 
 
 @app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", prefix*, -exclude, title:/author:/abstract:, cat:, after:/before:.')],
+    page: Annotated[int, typer.Option(min=1, help="Result page.")] = 1,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="Results per page.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Search the papers and print a table (or JSON)."""
+    from rich.table import Table
+
+    from dailypapers.search.service import search_papers
+
+    settings = get_settings()
+    db = _database(settings)
+    db.migrate()
+    result = search_papers(db, query, page=page, page_size=limit)
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    for note in result.notes:
+        err.print(f"[yellow]note[/yellow] {note}", highlight=False)
+    table = Table(title=f"{result.total:,} papers · page {result.page} of {result.pages}", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("arXiv")
+    table.add_column("title")
+    table.add_column("authors")
+    table.add_column("▲", justify="right")
+    for n, card in enumerate(result.papers, start=(result.page - 1) * limit + 1):
+        table.add_row(str(n), card.arxiv_id, card.title, card.authors_short, str(card.upvotes))
+    Console().print(table)
+    if not result.papers:
+        raise typer.Exit(1)
+
+
+@app.command()
 def sources() -> None:
     """Show each source's checkpoint, last run and next scheduled run."""
     from dailypapers.store.checkpoints import get_status
