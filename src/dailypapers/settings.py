@@ -110,6 +110,23 @@ class Settings(BaseSettings):
         7, ge=0, le=3650, description="How many days back a source's first run starts (without --since)."
     )
 
+    # --- search ---------------------------------------------------------------------------------
+    embedding_model: str = Field(
+        "default",
+        description="Embedding model: `default` (all-MiniLM-L6-v2 shipped by a Python package, runs "
+        "offline on CPU) or any sentence-transformers model name (needs the `st` extra and a model hub).",
+    )
+    search_mode: str = Field(
+        "hybrid", pattern="^(hybrid|keyword|vector)$",
+        description="Default search: `hybrid` (keyword and vector lists fused), `keyword` or `vector`.",
+    )
+    search_rrf_k: float = Field(
+        60.0, gt=0, description="k of reciprocal-rank fusion: score = Σ weight / (k + rank)."
+    )
+    search_keyword_weight: float = Field(1.0, ge=0, description="Weight of the keyword list in hybrid search.")
+    search_vector_weight: float = Field(1.0, ge=0, description="Weight of the vector list in hybrid search.")
+    embed_batch_size: int = Field(64, ge=1, le=4096, description="Papers embedded per batch by `embed`.")
+
     def category_list(self) -> list[str]:
         """arxiv_categories as a list."""
         return [c.strip() for c in self.arxiv_categories.split(",") if c.strip()]

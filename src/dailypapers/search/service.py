@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from markupsafe import Markup, escape
 
 from dailypapers.schemas import PaperCard, SearchPage
-from dailypapers.search.keyword import keyword_search
+from dailypapers.search.keyword import filter_conditions, keyword_search
 from dailypapers.search.query import ParsedQuery, parse_query
 from dailypapers.store import feed as feed_q
 from dailypapers.store.db import Database
+from dailypapers.search.vectors import get_index
 from dailypapers.store.tables import papers
 
+log = logging.getLogger(__name__)
 MAX_PAGES = 100
-MODES = ("keyword",)
+MODES = ("hybrid", "keyword", "vector")
+# How many results each list contributes to a fused (hybrid) ranking.
+FUSION_DEPTH = 100
 
 
 def _exact_title_ids(conn: sa.Connection, query: ParsedQuery) -> list[str]:
@@ -28,10 +35,47 @@ def _exact_title_ids(conn: sa.Connection, query: ParsedQuery) -> list[str]:
     return [r.arxiv_id for r in rows]
 
 
-def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30, mode: str = "keyword") -> SearchPage:
-    """Search: an arXiv id goes straight to that paper; otherwise keyword results, exact titles first."""
+def rrf(lists: list[list[str]], weights: list[float], k: float = 60.0) -> list[tuple[str, float]]:
+    """Reciprocal-rank fusion: each id scores Σ weight_i / (k + rank_i) over the lists it is in
+    (ranks from 1); best first, ties by first appearance."""
+    scores: dict[str, float] = {}
+    for ids, weight in zip(lists, weights, strict=True):
+        for rank, arxiv_id in enumerate(ids, start=1):
+            scores[arxiv_id] = scores.get(arxiv_id, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+@dataclass
+class SearchOptions:
+    """How search ranks: the mode, the embedder (None: keyword only) and the fusion parameters."""
+
+    mode: str = "keyword"
+    embedder: Any = None
+    rrf_k: float = 60.0
+    keyword_weight: float = 1.0
+    vector_weight: float = 1.0
+
+
+def _vector_ids(db: Database, conn: sa.Connection, query: ParsedQuery, embedder: Any, depth: int) -> list[str] | None:
+    """The vector list of a query (None when no paper has a vector of this model yet)."""
+    index = get_index(db, embedder.name)
+    if not len(index):
+        return None
+    allowed = None
+    conditions = filter_conditions(conn, query)
+    if conditions:
+        allowed = [r.arxiv_id for r in conn.execute(sa.select(papers.c.arxiv_id).where(*conditions))]
+    return [i for i, _ in index.search(embedder.embed_query(query.plain_text()), depth, allowed)]
+
+
+def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
+                  options: SearchOptions | None = None) -> SearchPage:  # fmt: skip
+    """Search: an arXiv id goes straight to that paper; otherwise keyword, vector or hybrid results
+    (exact title matches first)."""
+    options = options or SearchOptions()
     query = parse_query(raw)
     page = min(max(page, 1), MAX_PAGES)
+    mode = options.mode if options.embedder is not None else "keyword"
     ids: list[str]
     with db.read() as conn:
         if query.arxiv_id:
@@ -45,10 +89,25 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30, mo
             ids, total = [], 0
         else:
             first = _exact_title_ids(conn, query) if page == 1 else []
-            result = keyword_search(conn, query, limit=page_size, offset=(page - 1) * page_size)
-            ids = first + [h.arxiv_id for h in result.hits if h.arxiv_id not in first]
-            ids = ids[:page_size]
-            total = result.total
+            offset = (page - 1) * page_size
+            vector = None
+            if mode != "keyword" and query.has_text:
+                depth = max(FUSION_DEPTH, offset + page_size)
+                vector = _vector_ids(db, conn, query, options.embedder, depth)
+                if vector is None:
+                    query.notes.append("no paper has a vector yet (run `dailypapers embed`): keyword results only")
+            if vector is None:
+                mode = "keyword"
+                result = keyword_search(conn, query, limit=page_size, offset=offset)
+                ranked, total = [h.arxiv_id for h in result.hits], result.total
+            elif mode == "vector":
+                ranked, total = vector[offset : offset + page_size], len(vector)
+            else:
+                keyword = [h.arxiv_id for h in keyword_search(conn, query, limit=depth).hits]
+                fused = [i for i, _ in rrf([keyword, vector], [options.keyword_weight, options.vector_weight],
+                                           options.rrf_k)]  # fmt: skip
+                ranked, total = fused[offset : offset + page_size], len(fused)
+            ids = (first + [i for i in ranked if i not in first])[:page_size]
         rows = {r["arxiv_id"]: r for r in feed_q.paper_cards(conn, ids)} if ids else {}
     return SearchPage(
         query=query.raw,
@@ -66,6 +125,20 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30, mo
     )
 
 
+def similar_papers(db: Database, arxiv_id: str, embedder: Any, k: int = 10) -> list[PaperCard]:
+    """The k papers nearest to this one (never itself); [] when it has no vector yet."""
+    if embedder is None:
+        return []
+    index = get_index(db, embedder.name)
+    vector = index.vector_of(arxiv_id)
+    if vector is None:
+        return []
+    ids = [i for i, _ in index.search(vector, k, exclude=[arxiv_id])]
+    with db.read() as conn:
+        rows = {r["arxiv_id"]: r for r in feed_q.paper_cards(conn, ids)}
+    return [PaperCard.from_row(rows[i]) for i in ids if i in rows]
+
+
 def highlight(text: str, words: list[str]) -> Markup:
     """`text` escaped, with words that start like a query word wrapped in <mark>."""
     if not words:
@@ -78,3 +151,30 @@ def highlight(text: str, words: list[str]) -> Markup:
         last = m.end()
     out.append(escape(text[last:]))
     return Markup("").join(out)
+
+
+_embedders: dict[str, Any] = {}
+
+
+def search_options(settings: Any, mode: str | None = None) -> SearchOptions:
+    """SearchOptions from settings (mode overridable); the embedder is loaded once per process."""
+    embedder = None
+    chosen = mode or settings.search_mode
+    if chosen != "keyword":
+        embedder = get_embedder_cached(settings.embedding_model)
+    return SearchOptions(chosen, embedder, settings.search_rrf_k, settings.search_keyword_weight,
+                         settings.search_vector_weight)  # fmt: skip
+
+
+def get_embedder_cached(name: str) -> Any:
+    """The embedder `name`, created on first use (its model loads lazily on first embed); None when
+    it cannot be created here (an optional dependency missing): search then uses keywords only."""
+    if name not in _embedders:
+        try:
+            from dailypapers.search.embed import get_embedder
+
+            _embedders[name] = get_embedder(name)
+        except (ImportError, ValueError, OSError) as exc:
+            log.warning("embedding model %r unavailable (%s): keyword search only", name, exc)
+            _embedders[name] = None
+    return _embedders[name]

@@ -103,3 +103,16 @@ source_state = sa.Table(
     sa.Column("lease_until", Timestamp, nullable=True),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+# One vector per paper and embedding model; `text_hash` is the hash of the embedded text, so a paper
+# whose title and abstract did not change is not embedded again.
+paper_embeddings = sa.Table(
+    "paper_embeddings",
+    metadata,
+    sa.Column("arxiv_id", sa.String(32), sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("text_hash", sa.String(32), nullable=False),
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, little-endian, L2-normalised
+    sa.Column("created_at", Timestamp, nullable=False),
+)

@@ -11,7 +11,14 @@ from dailypapers import services
 from dailypapers.core.periods import InvalidPeriod, Period, parse_period
 from dailypapers.schemas import FeedPage, SearchPage
 from dailypapers.search.query import parse_query
-from dailypapers.search.service import highlight, search_papers
+from dailypapers.search.service import (
+    MODES,
+    get_embedder_cached,
+    highlight,
+    search_options,
+    search_papers,
+    similar_papers,
+)
 from dailypapers.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.web.app import render, wants_json
@@ -66,7 +73,7 @@ def feed(request: Request, kind: str, key: str, db: DbDep, settings: SettingsDep
     """`/papers/date/2026-06-30`, `/papers/week/2026-W27`, `/papers/month/2026-06` (+ `.json`)."""
     if kind not in ("date", "week", "month"):
         # /papers/<old-style id> such as /papers/hep-th/9901001 also has two segments.
-        return paper(request, f"{kind}/{key}", db)
+        return paper(request, f"{kind}/{key}", db, settings)
     try:
         period = parse_period(kind, _strip_json(key))
     except InvalidPeriod as exc:
@@ -75,27 +82,35 @@ def feed(request: Request, kind: str, key: str, db: DbDep, settings: SettingsDep
 
 
 @router.get("/papers/{arxiv_id}", summary="One paper")
-def paper(request: Request, arxiv_id: str, db: DbDep):
-    """The paper page: full abstract with math, all authors, links (+ `.json`)."""
+def paper(request: Request, arxiv_id: str, db: DbDep, settings: SettingsDep):
+    """The paper page: full abstract with math, all authors, links, similar papers (+ `.json`)."""
     detail = services.paper_detail(db, _strip_json(arxiv_id))
     if wants_json(request):
         return JSONResponse(detail.model_dump(mode="json"))
-    return render(request, "paper.html", {"paper": detail, "title": detail.title})
+    similar_cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model))
+    return render(request, "paper.html", {"paper": detail, "title": detail.title, "similar": similar_cards})
 
 
 QueryParam = Annotated[str, Query(description="the search query (words, \"phrases\", prefix*, -exclude, "
                                                "title:/abstract:/author: fields, cat:, after:/before:)")]
 
 
-def _search(db: Database, settings: Settings, q: str, page: str | None) -> SearchPage:
-    return search_papers(db, q, services.parse_page(page), settings.page_size)
+ModeParam = Annotated[str | None, Query(description="hybrid (default setting), keyword or vector")]
+
+
+def _search(db: Database, settings: Settings, q: str, page: str | None, mode: str | None = None) -> SearchPage:
+    if mode not in (None, "", *MODES):
+        raise services.BadRequest(f"invalid mode {mode!r}: expected one of {', '.join(MODES)}")
+    options = search_options(settings, mode or None)
+    return search_papers(db, q, services.parse_page(page), settings.page_size, options)
 
 
 @router.get("/search", summary="Search papers (HTML, or JSON with .json / Accept)")
 @router.get("/search.json", include_in_schema=False)
-def search(request: Request, db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None):
+def search(request: Request, db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None,
+           mode: ModeParam = None):  # fmt: skip
     """The search page; an arXiv id or URL as the query opens that paper."""
-    result = _search(db, settings, q, page)
+    result = _search(db, settings, q, page, mode)
     if wants_json(request):
         return JSONResponse(result.model_dump(mode="json"))
     parsed = parse_query(q)
@@ -106,6 +121,16 @@ def search(request: Request, db: DbDep, settings: SettingsDep, q: QueryParam = "
 
 
 @router.get("/api/v1/search", summary="Search papers (JSON)")
-def api_search(db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None):
-    """Keyword search; results as paper cards with the total, pages and matched terms."""
-    return JSONResponse(_search(db, settings, q, page).model_dump(mode="json"))
+def api_search(db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None,
+               mode: ModeParam = None):  # fmt: skip
+    """Hybrid (or keyword / vector) search; paper cards with the total, pages and matched terms."""
+    return JSONResponse(_search(db, settings, q, page, mode).model_dump(mode="json"))
+
+
+@router.get("/papers/{arxiv_id}/similar", summary="The ten papers nearest to one (JSON)")
+@router.get("/api/v1/papers/{arxiv_id}/similar", include_in_schema=False)
+def similar(arxiv_id: str, db: DbDep, settings: SettingsDep):
+    """Nearest papers by embedding, never the paper itself; [] until it has a vector."""
+    detail = services.paper_detail(db, _strip_json(arxiv_id))
+    cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model))
+    return JSONResponse({"arxiv_id": detail.arxiv_id, "similar": [c.model_dump(mode="json") for c in cards]})
