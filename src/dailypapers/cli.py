@@ -241,6 +241,61 @@ def search(
 
 
 @app.command()
+def similar(
+    arxiv_id: Annotated[str, typer.Argument(help="An arXiv id or URL.")],
+    limit: Annotated[int, typer.Option(min=1, max=100, help="How many papers.")] = 10,
+) -> None:
+    """Print the papers nearest to one (by embedding); run `embed` first."""
+    from rich.table import Table
+
+    from dailypapers import services
+    from dailypapers.search.service import get_embedder_cached, similar_papers
+
+    settings = get_settings()
+    db = _database(settings)
+    db.migrate()
+    try:
+        detail = services.paper_detail(db, arxiv_id)
+    except (services.NotFound, services.BadRequest) as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model), k=limit)
+    if not cards:
+        err.print(f"{detail.arxiv_id} has no vector yet: run `dailypapers embed`")
+        raise typer.Exit(1)
+    table = Table(title=f"Similar to {detail.arxiv_id}: {detail.title}", title_justify="left")
+    for name in ("#", "arXiv", "title", "authors"):
+        table.add_column(name)
+    for n, card in enumerate(cards, start=1):
+        table.add_row(str(n), card.arxiv_id, card.title, card.authors_short)
+    Console().print(table)
+
+
+@app.command()
+def embed(
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Embed new and changed papers with the setting embedding_model (unchanged text is skipped)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dailypapers.search.embed import get_embedder
+    from dailypapers.search.vectors import count_pending, embed_pending
+
+    settings = get_settings()
+    db = _database(settings)
+    db.migrate()
+    embedder = get_embedder(settings.embedding_model)
+    todo = count_pending(db, embedder.name)
+    bar = Progress(TextColumn("[bold]embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=err, disable=not progress, transient=True)  # fmt: skip
+    with bar:
+        task = bar.add_task("embed", total=todo)
+        summary = embed_pending(db, embedder, batch_size=settings.embed_batch_size,
+                                progress=lambda n: bar.advance(task, n))  # fmt: skip
+    print(f"{embedder.name}: {summary.line()}")
+
+
+@app.command()
 def sources() -> None:
     """Show each source's checkpoint, last run and next scheduled run."""
     from dailypapers.store.checkpoints import get_status
