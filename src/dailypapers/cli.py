@@ -216,18 +216,22 @@ def search(
     """Search the papers and print a table (or JSON)."""
     from rich.table import Table
 
-    from dailypapers.search.service import search_papers
+    from dailypapers.search.service import search_options, search_papers
 
     settings = get_settings()
     db = _database(settings)
     db.migrate()
-    result = search_papers(db, query, page=page, page_size=limit)
+    # An argument in another encoding than the terminal's arrives with surrogate escapes.
+    query = query.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    result = search_papers(db, query, page=page, page_size=limit, options=search_options(settings))
     if as_json:
         print(result.model_dump_json(indent=2))
         return
     for note in result.notes:
         err.print(f"[yellow]note[/yellow] {note}", highlight=False)
-    table = Table(title=f"{result.total:,} papers · page {result.page} of {result.pages}", title_justify="left")
+    noun = "paper" if result.total == 1 else "papers"
+    table = Table(title=f"{result.total:,} {noun} · {result.mode} · page {result.page} of {result.pages}",
+                  title_justify="left")  # fmt: skip
     table.add_column("#", justify="right")
     table.add_column("arXiv")
     table.add_column("title")

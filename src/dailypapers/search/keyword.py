@@ -65,11 +65,18 @@ def _filters(query: ParsedQuery, dialect: str) -> list[Any]:
         else:
             each = sa.func.json_each(papers.c.categories).table_valued("value")
             conditions.append(sa.exists(sa.select(1).select_from(each).where(each.c.value.in_(query.categories))))
+    if query.excluded_categories:
+        if dialect == "postgresql":
+            conditions += [sa.not_(papers.c.categories.cast(JSONB).contains([c])) for c in query.excluded_categories]
+        else:
+            each = sa.func.json_each(papers.c.categories).table_valued("value")
+            conditions.append(sa.not_(sa.exists(
+                sa.select(1).select_from(each).where(each.c.value.in_(query.excluded_categories)))))  # fmt: skip
     when = sa.func.coalesce(papers.c.published_at, papers.c.first_featured_at, papers.c.created_at)
     if query.after:
         conditions.append(when >= _day_start(query.after))
     if query.before:
-        # `before:2024-12-31` includes that day.
+        # `before:2024-12-31` includes that day (the parser keeps dates within 1900-2200).
         conditions.append(when < _day_start(query.before) + timedelta(days=1))
     return conditions
 
@@ -124,10 +131,18 @@ def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int
 
 def _pg_tsquery(term: Term, config: str, n: int, params: dict[str, Any]) -> str:
     key = f"w{n}"
-    params[key] = term.text
+    # PostgreSQL tokenizes the words as typed, the way it tokenized the documents ("Spin-1/2").
+    params[key] = term.raw or term.text
     if term.prefix:
+        params[key] = term.text
         return f"to_tsquery('{config}'::regconfig, quote_literal(:{key}) || ':*')"
-    return f"phraseto_tsquery('{config}'::regconfig, :{key})"
+    english = f"phraseto_tsquery('{config}'::regconfig, :{key})"
+    if config == "english" and term.field is None:
+        # Names are indexed unstemmed ('simple'): a plain word matches either form. A stop word
+        # ("of") stays empty, as it is absent from the english vectors.
+        return (f"(CASE WHEN numnode({english}) = 0 THEN {english} "
+                f"ELSE {english} || phraseto_tsquery('simple'::regconfig, :{key}) END)")
+    return english
 
 
 def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int) -> KeywordResult:
@@ -147,7 +162,8 @@ def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int) ->
     if negative:
         tsquery = f"({tsquery}) && !!({' || '.join(negative)})"
     match = sa.text(f"({PG_DOCUMENT}) @@ ({tsquery})")
-    score = sa.literal_column(f"ts_rank(({PG_DOCUMENT}), ({tsquery}), 1)")
+    # text(), not literal_column(): the query's :w parameters must be bound inside the rank too.
+    score = sa.func.ts_rank(sa.text(f"({PG_DOCUMENT})"), sa.text(f"({tsquery})"), 1)
     rows = conn.execute(
         sa.select(papers.c.arxiv_id, score.label("score")).where(match, *conditions)
         .order_by(sa.desc("score"), papers.c.arxiv_id).limit(limit).offset(offset), params

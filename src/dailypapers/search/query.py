@@ -25,6 +25,8 @@ FIELDS = {"title": "title", "abstract": "abstract", "author": "authors", "author
           "ti": "title", "abs": "abstract"}  # fmt: skip
 _TOKEN_RE = re.compile(r'(-?)(?:(\w+):)?(?:"([^"]*)"|(\S+))')
 # What a search word may contain: letters, digits, and inner hyphens/apostrophes/dots (cs.LG, don't).
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CATEGORY_RE = re.compile(r"[a-z][a-z\-]*(\.[A-Za-z\-]+)?")
 _WORD_RE = re.compile(r"\w+(?:[.'’\-]\w+)*", re.UNICODE)
 
 
@@ -36,6 +38,8 @@ class Term:
     field: str | None = None  # "title", "abstract", "authors"
     prefix: bool = False
     negated: bool = False
+    # The words as typed (signs included: "Spin-1/2"), for backends that tokenize text themselves.
+    raw: str = ""
 
     @property
     def text(self) -> str:
@@ -49,6 +53,7 @@ class ParsedQuery:
     raw: str
     terms: list[Term] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
+    excluded_categories: list[str] = field(default_factory=list)
     after: date | None = None
     before: date | None = None
     arxiv_id: str | None = None
@@ -73,20 +78,25 @@ class ParsedQuery:
 
 
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(_WORD_RE.findall(text))
+    # A "word" of underscores only ("_" from a pasted F_{p}) is no word for any tokenizer.
+    return tuple(w for w in _WORD_RE.findall(text) if any(ch.isalnum() for ch in w))
 
 
 def _date(value: str, name: str, notes: list[str]) -> date | None:
     try:
-        return date.fromisoformat(value if len(value) != 4 else f"{value}-01-01")
+        day = date.fromisoformat(value if len(value) != 4 else f"{value}-01-01")
     except ValueError:
         notes.append(f"{name}:{value[:20]} is not a date (YYYY-MM-DD); ignored")
         return None
+    if not 1900 <= day.year <= 2200:
+        notes.append(f"{name}:{value[:20]} is out of range; ignored")
+        return None
+    return day
 
 
 def parse_query(raw: str) -> ParsedQuery:
     """Parse a search box string; never raises."""
-    text = " ".join((raw or "").split())[:MAX_QUERY_CHARS]
+    text = " ".join(_CONTROL_RE.sub(" ", raw or "").split())[:MAX_QUERY_CHARS]
     query = ParsedQuery(raw=text)
     if not text:
         return query
@@ -102,7 +112,11 @@ def parse_query(raw: str) -> ParsedQuery:
         negated, name, quoted, bare = m.group(1) == "-", (m.group(2) or "").lower(), m.group(3), m.group(4)
         value = quoted if quoted is not None else bare
         if name in ("cat", "category"):
-            query.categories += [c for c in value.split(",") if re.fullmatch(r"[a-z][a-z\-]*(\.[A-Za-z\-]+)?", c)]
+            for cat in value.split(","):
+                if _CATEGORY_RE.fullmatch(cat):
+                    (query.excluded_categories if negated else query.categories).append(cat)
+                elif cat:
+                    query.notes.append(f"cat:{cat[:30]} is not an arXiv category (like cs.LG); ignored")
             continue
         if name in ("after", "from", "since"):
             query.after = _date(value, name, query.notes) or query.after
@@ -117,19 +131,17 @@ def parse_query(raw: str) -> ParsedQuery:
         words = _words(value)
         if not words:
             continue
-        if quoted is None and len(words) > 1 and field_name is None:
-            # "state-of-the-art" or "foo:bar" split into words: each is its own required word,
-            # except that a hyphenated compound stays a phrase.
-            if "-" in value and " " not in value:
-                query.terms.append(Term(words, None, prefix, negated))
-            else:
-                query.terms += [Term((w,), None, False, negated) for w in words]
+        if name and field_name is None:
+            # "foo:bar" with no such field: each word is its own required word.
+            query.terms += [Term((w,), None, False, negated, w) for w in words]
             continue
-        query.terms.append(Term(words, field_name, prefix and len(words) == 1, negated))
+        # One token of several words ("state-of-the-art", "Spin-1/2", "z~2.56") stays one phrase,
+        # with the token as typed for backends that tokenize it themselves.
+        query.terms.append(Term(words, field_name, prefix and len(words) == 1, negated, value.rstrip("*")))
     if len(query.terms) > MAX_TERMS:
         query.notes.append(f"only the first {MAX_TERMS} words are used")
         query.terms = query.terms[:MAX_TERMS]
     if query.terms and not query.positive:
         query.notes.append("a query of only excluded words matches nothing to exclude from; exclusions ignored")
-        query.terms = [Term(t.words, t.field, t.prefix, False) for t in query.terms]
+        query.terms = [Term(t.words, t.field, t.prefix, False, t.raw) for t in query.terms]
     return query

@@ -88,26 +88,30 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
         elif not query.has_text and not query.categories and not query.after and not query.before:
             ids, total = [], 0
         else:
-            first = _exact_title_ids(conn, query) if page == 1 else []
+            # Exact titles lead the whole ranking (so pages stay disjoint): every page ranks from the
+            # top and takes its slice.
+            first = _exact_title_ids(conn, query)
             offset = (page - 1) * page_size
+            depth = offset + page_size
             vector = None
             if mode != "keyword" and query.has_text:
-                depth = max(FUSION_DEPTH, offset + page_size)
-                vector = _vector_ids(db, conn, query, options.embedder, depth)
+                vector = _vector_ids(db, conn, query, options.embedder, max(FUSION_DEPTH, depth))
                 if vector is None:
                     query.notes.append("no paper has a vector yet (run `dailypapers embed`): keyword results only")
             if vector is None:
                 mode = "keyword"
-                result = keyword_search(conn, query, limit=page_size, offset=offset)
+                result = keyword_search(conn, query, limit=depth)
                 ranked, total = [h.arxiv_id for h in result.hits], result.total
             elif mode == "vector":
-                ranked, total = vector[offset : offset + page_size], len(vector)
+                ranked, total = vector, len(vector)
             else:
-                keyword = [h.arxiv_id for h in keyword_search(conn, query, limit=depth).hits]
-                fused = [i for i, _ in rrf([keyword, vector], [options.keyword_weight, options.vector_weight],
-                                           options.rrf_k)]  # fmt: skip
-                ranked, total = fused[offset : offset + page_size], len(fused)
-            ids = (first + [i for i in ranked if i not in first])[:page_size]
+                keyword = [h.arxiv_id for h in keyword_search(conn, query, limit=max(FUSION_DEPTH, depth)).hits]
+                ranked = [i for i, _ in rrf([keyword, vector], [options.keyword_weight, options.vector_weight],
+                                            options.rrf_k)]  # fmt: skip
+                total = len(ranked)
+            extra = [i for i in first if i not in ranked]
+            total += len(extra)
+            ids = (first + [i for i in ranked if i not in first])[offset : offset + page_size]
         rows = {r["arxiv_id"]: r for r in feed_q.paper_cards(conn, ids)} if ids else {}
     return SearchPage(
         query=query.raw,
