@@ -99,9 +99,16 @@ def _fts_term(term: Term) -> str:
     return expr
 
 
-def fts5_expression(query: ParsedQuery) -> str:
-    """The MATCH expression of the query's words (empty when it has none)."""
-    positive = " AND ".join(_fts_term(t) for t in query.positive)
+def fts5_expression(query: ParsedQuery, match_any: bool = False) -> str:
+    """The MATCH expression of the query's words (empty when it has none); `match_any`: any of the
+    words instead of all of them (fielded words stay required)."""
+    free = [t for t in query.positive if t.field is None]
+    fielded = [t for t in query.positive if t.field is not None]
+    if match_any and len(free) > 1:
+        any_free = "(" + " OR ".join(_fts_term(t) for t in free) + ")"
+        positive = " AND ".join([any_free, *(_fts_term(t) for t in fielded)])
+    else:
+        positive = " AND ".join(_fts_term(t) for t in query.positive)
     if not positive:
         return ""
     negative = [t for t in query.terms if t.negated]
@@ -110,8 +117,8 @@ def fts5_expression(query: ParsedQuery) -> str:
     return positive
 
 
-def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int) -> KeywordResult:
-    match = fts5_expression(query)
+def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool) -> KeywordResult:
+    match = fts5_expression(query, match_any)
     conditions = _filters(query, "sqlite")
     if not match:
         return _by_trending(conn, conditions, limit, offset)
@@ -145,7 +152,7 @@ def _pg_tsquery(term: Term, config: str, n: int, params: dict[str, Any]) -> str:
     return english
 
 
-def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int) -> KeywordResult:
+def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool) -> KeywordResult:
     params: dict[str, Any] = {}
     free = [t for t in query.terms if t.field is None]
     parts = [(_pg_tsquery(t, "english", n, params), t.negated) for n, t in enumerate(free)]
@@ -157,7 +164,7 @@ def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int) ->
         conditions.append(sa.text(f"{'NOT ' if term.negated else ''}({vector} @@ {tsq})"))
     if not positive:  # only filters, or only fielded words: filter, then order by trending
         return _by_trending(conn, conditions, limit, offset, params)
-    tsquery = " && ".join(positive)
+    tsquery = (" || " if match_any else " && ").join(positive)
     negative = [q for q, neg in parts if neg]
     if negative:
         tsquery = f"({tsquery}) && !!({' || '.join(negative)})"
@@ -183,11 +190,15 @@ def _by_trending(
     return KeywordResult([Hit(r.arxiv_id, float(r.trending_score)) for r in rows], total)
 
 
-def keyword_search(conn: Connection, query: ParsedQuery, limit: int = 100, offset: int = 0) -> KeywordResult:
-    """The papers matching `query`, best first, and how many match in all."""
+def keyword_search(
+    conn: Connection, query: ParsedQuery, limit: int = 100, offset: int = 0, match_any: bool = False
+) -> KeywordResult:
+    """The papers matching `query`, best first, and how many match in all. By default every word
+    is required; `match_any` ranks papers with any of the free words (BM25 favours those with more
+    of them): what natural-language queries and hybrid fusion need."""
     if conn.dialect.name == "postgresql":
-        return _pg_search(conn, query, limit, offset)
-    return _sqlite_search(conn, query, limit, offset)
+        return _pg_search(conn, query, limit, offset, match_any)
+    return _sqlite_search(conn, query, limit, offset, match_any)
 
 
 def rebuild_index(conn: Connection) -> None:

@@ -101,11 +101,16 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
             if vector is None:
                 mode = "keyword"
                 result = keyword_search(conn, query, limit=depth)
+                if result.total == 0 and len(query.positive) > 1:
+                    query.notes.append("no paper has all the words: papers with any of them")
+                    result = keyword_search(conn, query, limit=depth, match_any=True)
                 ranked, total = [h.arxiv_id for h in result.hits], result.total
             elif mode == "vector":
                 ranked, total = vector, len(vector)
             else:
-                keyword = [h.arxiv_id for h in keyword_search(conn, query, limit=max(FUSION_DEPTH, depth)).hits]
+                # Any-word BM25: natural-language queries rarely have every word in one abstract.
+                keyword = [h.arxiv_id for h in keyword_search(conn, query, limit=max(FUSION_DEPTH, depth),
+                                                              match_any=True).hits]  # fmt: skip
                 ranked = [i for i, _ in rrf([keyword, vector], [options.keyword_weight, options.vector_weight],
                                             options.rrf_k)]  # fmt: skip
                 total = len(ranked)

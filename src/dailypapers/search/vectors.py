@@ -17,30 +17,15 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dailypapers.search.embed import Embedder, paper_text
 from dailypapers.store.db import Database
 from dailypapers.store.tables import paper_embeddings, papers
-
-
-class Embedder(Protocol):
-    """What the vector code needs of an embedder (search.embed implements it)."""
-
-    name: str
-    dim: int
-
-    def embed(self, texts: list[str]) -> np.ndarray: ...
-
-    def embed_query(self, text: str) -> np.ndarray: ...
-
-
-def paper_text(title: str, abstract: str) -> str:
-    """What is embedded for a paper: its title, then its abstract."""
-    return f"{title}. {abstract}".strip()
 
 
 def text_hash(text: str) -> str:
