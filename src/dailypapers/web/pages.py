@@ -67,6 +67,21 @@ def home(request: Request, db: DbDep, settings: SettingsDep, sort: SortParam = N
     return _feed_response(request, db, settings, period, sort, page)
 
 
+@router.get("/papers/{arxiv_id}/similar", summary="The ten papers nearest to one (JSON)")
+@router.get("/api/v1/papers/{arxiv_id}/similar", include_in_schema=False)
+def similar(arxiv_id: str, db: DbDep, settings: SettingsDep):
+    """Nearest papers by embedding, never the paper itself; [] until it has a vector."""
+    detail = services.paper_detail(db, _strip_json(arxiv_id))
+    cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model))
+    return JSONResponse({"arxiv_id": detail.arxiv_id, "similar": [c.model_dump(mode="json") for c in cards]})
+
+
+@router.get("/papers/{archive}/{number}/similar", include_in_schema=False)
+def similar_old_style(archive: str, number: str, db: DbDep, settings: SettingsDep):
+    """Similar papers of an old-style id (hep-th/9901001)."""
+    return similar(f"{archive}/{number}", db, settings)
+
+
 @router.get("/papers/{kind}/{key}", summary="The feed of a day, ISO week or month")
 def feed(request: Request, kind: str, key: str, db: DbDep, settings: SettingsDep,
          sort: SortParam = None, page: PageParam = None):  # fmt: skip
@@ -126,11 +141,3 @@ def api_search(db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageP
     """Hybrid (or keyword / vector) search; paper cards with the total, pages and matched terms."""
     return JSONResponse(_search(db, settings, q, page, mode).model_dump(mode="json"))
 
-
-@router.get("/papers/{arxiv_id}/similar", summary="The ten papers nearest to one (JSON)")
-@router.get("/api/v1/papers/{arxiv_id}/similar", include_in_schema=False)
-def similar(arxiv_id: str, db: DbDep, settings: SettingsDep):
-    """Nearest papers by embedding, never the paper itself; [] until it has a vector."""
-    detail = services.paper_detail(db, _strip_json(arxiv_id))
-    cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model))
-    return JSONResponse({"arxiv_id": detail.arxiv_id, "similar": [c.model_dump(mode="json") for c in cards]})
