@@ -1,0 +1,142 @@
+"""Vectors on both databases: incremental embedding, exact nearest neighbours, hybrid and vector search,
+similar papers — with the real default embedder on a small real corpus."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from dailypapers.core.models import PaperRecord
+from dailypapers.search.embed import get_embedder
+from dailypapers.search.service import SearchOptions, rrf, search_papers, similar_papers
+from dailypapers.search.vectors import VectorIndex, embed_pending, get_index
+from dailypapers.settings import Settings
+from dailypapers.store.db import Database
+from dailypapers.store.papers import upsert_batch
+from dailypapers.store.tables import paper_embeddings
+from dailypapers.web.app import create_app
+
+DATA = Path(__file__).parents[1] / "data"
+NOW = datetime(2026, 7, 1, tzinfo=timezone.utc)
+CORPUS = 40
+
+
+@pytest.fixture(scope="module")
+def embedder():  # type: ignore[no-untyped-def]
+    return get_embedder("default")
+
+
+def _records() -> list[PaperRecord]:
+    """The first CORPUS papers of a real listing day, with their feed day."""
+    from dailypapers.ingest.formats import parse_listing
+
+    out = []
+    seen = set()
+    for line in (DATA / "listing-cs_2026-06-30.jsonl").read_text().splitlines():
+        rec = parse_listing(json.loads(line), datetime(2026, 6, 30).date())
+        if rec.arxiv_id not in seen:
+            seen.add(rec.arxiv_id)
+            out.append(rec)
+        if len(out) == CORPUS:
+            break
+    return out
+
+
+@pytest.fixture
+def corpus(db: Database, embedder) -> Database:  # type: ignore[no-untyped-def]
+    with db.write() as conn:
+        upsert_batch(conn, _records(), NOW)
+    summary = embed_pending(db, embedder, batch_size=16)
+    assert summary.embedded == CORPUS and summary.unchanged == 0
+    return db
+
+
+def test_embedding_is_incremental(corpus: Database, embedder) -> None:  # type: ignore[no-untyped-def]
+    assert embed_pending(corpus, embedder).embedded == 0
+    first = _records()[0]
+    # Only the upvotes change: the text is the same, nothing is embedded again.
+    with corpus.write() as conn:
+        upsert_batch(conn, [PaperRecord(arxiv_id=first.arxiv_id, title=first.title, upvotes=7)], datetime.now(timezone.utc))
+    again = embed_pending(corpus, embedder)
+    assert (again.embedded, again.unchanged) == (0, 1)
+    # A newer version with a new title is embedded again, and only it.
+    with corpus.write() as conn:
+        upsert_batch(conn, [PaperRecord(arxiv_id=first.arxiv_id, title="A completely different title", version=9)],
+                     datetime.now(timezone.utc))  # fmt: skip
+    assert embed_pending(corpus, embedder).embedded == 1
+    with corpus.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(paper_embeddings)).scalar_one() == CORPUS
+
+
+def test_vectors_are_unit_length_and_exact_search_agrees_with_numpy(corpus: Database, embedder) -> None:  # type: ignore[no-untyped-def]
+    index = get_index(corpus, embedder.name)
+    assert len(index) == CORPUS
+    assert np.allclose(np.linalg.norm(index.matrix, axis=1), 1.0, atol=1e-4)
+    q = embedder.embed_query("speech recognition")
+    brute = sorted(zip(index.ids, index.matrix @ q, strict=True), key=lambda t: -t[1])[:5]
+    assert [i for i, _ in index.search(q, 5)] == [i for i, _ in brute]
+
+
+def test_similar_papers_exclude_the_paper_itself(corpus: Database, embedder) -> None:  # type: ignore[no-untyped-def]
+    target = _records()[3].arxiv_id
+    cards = similar_papers(corpus, target, embedder, k=10)
+    assert len(cards) == 10 and target not in [c.arxiv_id for c in cards]
+    index = get_index(corpus, embedder.name)
+    cosines = [float(index.vector_of(c.arxiv_id) @ index.vector_of(target)) for c in cards]
+    assert cosines == sorted(cosines, reverse=True)
+    assert similar_papers(corpus, "2999.99999", embedder) == []
+
+
+def test_hybrid_and_vector_search(corpus: Database, embedder) -> None:  # type: ignore[no-untyped-def]
+    records = {r.arxiv_id: r for r in _records()}
+    target = _records()[5]
+    # The paper's own title, as a query: first in every mode.
+    for mode in ("hybrid", "vector", "keyword"):
+        page = search_papers(corpus, target.title, options=SearchOptions(mode, embedder))
+        assert page.mode == mode and page.papers[0].arxiv_id == target.arxiv_id
+    # Vector results obey filters too.
+    category = target.categories[0]
+    page = search_papers(corpus, f"learning cat:{category}", options=SearchOptions("vector", embedder))
+    assert page.papers and all(category in records[p.arxiv_id].categories for p in page.papers)
+
+
+def test_without_vectors_search_falls_back_to_keywords(db: Database, embedder) -> None:  # type: ignore[no-untyped-def]
+    with db.write() as conn:
+        upsert_batch(conn, _records(), NOW)
+    page = search_papers(db, "learning", options=SearchOptions("hybrid", embedder))
+    assert page.mode == "keyword" and page.papers
+    assert any("dailypapers embed" in n for n in page.notes)
+
+
+def test_rrf() -> None:
+    fused = rrf([["a", "b", "c"], ["c", "a", "d"]], [1.0, 1.0], k=60)
+    assert [i for i, _ in fused] == ["a", "c", "b", "d"]
+    assert rrf([["a"], ["b"]], [2.0, 1.0])[0][0] == "a"
+
+
+def test_similar_route_and_paper_page(corpus: Database, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(database_url=corpus.url, search_mode="hybrid")
+    client = TestClient(create_app(settings, corpus))
+    target = _records()[2].arxiv_id
+    body = client.get(f"/papers/{target}/similar").json()
+    assert body["arxiv_id"] == target and len(body["similar"]) == 10
+    assert target not in [p["arxiv_id"] for p in body["similar"]]
+    page = client.get(f"/papers/{target}")
+    assert page.status_code == 200 and "Similar papers" in page.text
+    assert client.get("/papers/2999.99999/similar").status_code == 404
+    found = client.get("/api/v1/search", params={"q": "speech recognition"}).json()
+    assert found["mode"] == "hybrid" and found["papers"]
+
+
+def test_index_reloads_when_vectors_change(corpus: Database, embedder) -> None:  # type: ignore[no-untyped-def]
+    before = get_index(corpus, embedder.name)
+    with corpus.write() as conn:
+        conn.execute(sa.delete(paper_embeddings).where(paper_embeddings.c.arxiv_id == before.ids[0]))
+    after = get_index(corpus, embedder.name)
+    assert len(after) == CORPUS - 1 and isinstance(after, VectorIndex)
