@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     search_keyword_weight: float = Field(1.0, ge=0, description="Weight of the keyword list in hybrid search.")
     search_vector_weight: float = Field(1.0, ge=0, description="Weight of the vector list in hybrid search.")
     embed_batch_size: int = Field(64, ge=1, le=4096, description="Papers embedded per batch by `embed`.")
+    worker_embed: bool = Field(
+        True, description="Whether `dailypapers worker` also embeds new and changed papers after its sources run."
+    )
 
     def category_list(self) -> list[str]:
         """arxiv_categories as a list."""

@@ -74,6 +74,7 @@ def worker_env(server: ReplayServer, database_url: str) -> dict[str, str]:
         "DAILYPAPERS_ARXIV_REQUEST_INTERVAL": "0",
         "DAILYPAPERS_HUB_REQUEST_INTERVAL": "0",
         "DAILYPAPERS_HTTP_BACKOFF": "0.05",  # retries after injected faults take ~0.05 s, not ~2 s
+        "DAILYPAPERS_WORKER_EMBED": "0",  # ingestion is tested here; the embed round in tests/search
         "DAILYPAPERS_HTTP_TIMEOUT": "0.5",
         "DAILYPAPERS_CONTACT_EMAIL": "tests@example.org",
     })  # fmt: skip

@@ -140,3 +140,15 @@ def test_index_reloads_when_vectors_change(corpus: Database, embedder) -> None: 
         conn.execute(sa.delete(paper_embeddings).where(paper_embeddings.c.arxiv_id == before.ids[0]))
     after = get_index(corpus, embedder.name)
     assert len(after) == CORPUS - 1 and isinstance(after, VectorIndex)
+
+
+def test_the_worker_embeds_what_arrived(db: Database, embedder) -> None:  # type: ignore[no-untyped-def]
+    from dailypapers.ingest.worker import Worker
+
+    with db.write() as conn:
+        upsert_batch(conn, _records()[:5], NOW)
+    lines: list[str] = []
+    worker = Worker(db, Settings(database_url=db.url, worker_sources=""), log=lines.append)
+    assert worker.run(once=True) == 1  # no source ran, so no new papers: exit status 1
+    assert len(get_index(db, embedder.name)) == 5
+    assert any(line.startswith("embed: embedded 5") for line in lines)

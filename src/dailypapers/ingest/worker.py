@@ -80,12 +80,30 @@ class Worker:
                     when = self._run_source(source, client, results)
                     if when is not None:
                         wake_at = min(wake_at, when)
+                if self.settings.worker_embed and not self.stopping:
+                    self._embed()
                 if once:
                     break
                 self._stop.wait(max(0.0, (wake_at - datetime.now(timezone.utc)).total_seconds()))
         if any(r.error for r in results):
             return EXIT_ERROR
         return EXIT_NEW if any(r.counts.new for r in results) else EXIT_NOTHING_NEW
+
+    def _embed(self) -> None:
+        """Embed the papers that arrived (or changed) since the last round; never fatal."""
+        from dailypapers.search.vectors import embed_pending
+
+        try:
+            from dailypapers.search.embed import get_embedder
+
+            embedder = get_embedder(self.settings.embedding_model)
+            summary = embed_pending(self.db, embedder, batch_size=self.settings.embed_batch_size,
+                                    should_stop=lambda: self.stopping)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - search works without vectors; retried next round
+            self.log(f"embed: {type(exc).__name__}: {exc}")
+            return
+        if summary.embedded or summary.unchanged:
+            self.log(f"embed: {summary.line()}")
 
     def _run_source(self, source: Source, client: PoliteClient, results: list[HarvestResult]) -> datetime | None:
         """Run one source if it is due and free; returns when it is due next (None: unknown)."""
