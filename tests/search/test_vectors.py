@@ -152,3 +152,27 @@ def test_the_worker_embeds_what_arrived(db: Database, embedder) -> None:  # type
     assert worker.run(once=True) == 1  # no source ran, so no new papers: exit status 1
     assert len(get_index(db, embedder.name)) == 5
     assert any(line.startswith("embed: embedded 5") for line in lines)
+
+
+def test_the_demo_ships_its_vectors(db: Database, embedder) -> None:  # type: ignore[no-untyped-def]
+    from dailypapers.demo import VECTORS, build_demo_db, load_demo_vectors
+
+    assert VECTORS.is_file()
+    build_demo_db(db)
+    index = get_index(db, embedder.name)
+    with db.read() as conn:
+        papers_count = conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
+    assert len(index) == papers_count > 5000
+    assert load_demo_vectors(db) == 0  # idempotent
+    # The bundled vectors are the default model's for this text: nothing to embed again ...
+    assert embed_pending(db, embedder, should_stop=lambda: False, batch_size=512).embedded == 0
+    # ... and they agree with a fresh embedding (float16 storage costs < 1e-3 of cosine).
+    arxiv_id = index.ids[100]
+    with db.read() as conn:
+        title, abstract = conn.execute(sa.text("SELECT title, abstract FROM papers WHERE arxiv_id = :i"),
+                                       {"i": arxiv_id}).one()  # fmt: skip
+    from dailypapers.search.embed import paper_text
+
+    fresh = embedder.embed([paper_text(title, abstract)])[0]
+    assert float(fresh @ index.vector_of(arxiv_id)) > 0.999
+    assert len(similar_papers(db, arxiv_id, embedder)) == 10
