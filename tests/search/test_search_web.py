@@ -24,7 +24,8 @@ from sqlalchemy.engine import make_url
 from dailypapers.demo import build_demo_db
 from dailypapers.ingest.importer import import_paths
 from dailypapers.schemas import PaperCard, SearchPage
-from dailypapers.search.service import MAX_PAGES, highlight
+from dailypapers.core.text import highlight
+from dailypapers.search.service import MAX_PAGES
 from dailypapers.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.web.app import create_app

@@ -250,3 +250,17 @@ def short_authors(authors: list[str], limit: int = 3) -> str:
     if len(authors) <= limit + 1:
         return ", ".join(authors)
     return ", ".join(authors[:limit]) + f" +{len(authors) - limit} authors"
+
+
+def highlight(text: str, words: list[str]) -> Markup:
+    """`text` escaped, with words that start like a query word wrapped in <mark>."""
+    if not words:
+        return escape(text)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\w*", re.IGNORECASE)
+    out, last = [], 0
+    for m in pattern.finditer(text):
+        out.append(escape(text[last : m.start()]))
+        out.append(Markup("<mark>") + escape(m.group(0)) + Markup("</mark>"))
+        last = m.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)

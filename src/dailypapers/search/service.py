@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from markupsafe import Markup, escape
 
 from dailypapers.schemas import PaperCard, SearchPage
 from dailypapers.search.keyword import filter_conditions, keyword_search
@@ -146,20 +144,6 @@ def similar_papers(db: Database, arxiv_id: str, embedder: Any, k: int = 10) -> l
     with db.read() as conn:
         rows = {r["arxiv_id"]: r for r in feed_q.paper_cards(conn, ids)}
     return [PaperCard.from_row(rows[i]) for i in ids if i in rows]
-
-
-def highlight(text: str, words: list[str]) -> Markup:
-    """`text` escaped, with words that start like a query word wrapped in <mark>."""
-    if not words:
-        return escape(text)
-    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\w*", re.IGNORECASE)
-    out, last = [], 0
-    for m in pattern.finditer(text):
-        out.append(escape(text[last : m.start()]))
-        out.append(Markup("<mark>") + escape(m.group(0)) + Markup("</mark>"))
-        last = m.end()
-    out.append(escape(text[last:]))
-    return Markup("").join(out)
 
 
 _embedders: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dailypapers import __version__
-from dailypapers.core.text import abstract_html
+from dailypapers.core.text import abstract_html, highlight
 from dailypapers.services import BadRequest, NotFound
 from dailypapers.settings import Settings, get_settings
 from dailypapers.store.db import Database
@@ -21,6 +21,7 @@ from dailypapers.store.db import Database
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["abstract_html"] = abstract_html
+templates.env.globals["highlight"] = highlight
 templates.env.globals["version"] = __version__
 
 

@@ -14,7 +14,6 @@ from dailypapers.search.query import parse_query
 from dailypapers.search.service import (
     MODES,
     get_embedder_cached,
-    highlight,
     search_options,
     search_papers,
     similar_papers,
@@ -132,7 +131,7 @@ def search(request: Request, db: DbDep, settings: SettingsDep, q: QueryParam = "
     if parsed.arxiv_id and result.papers:
         return RedirectResponse(f"/papers/{parsed.arxiv_id}", status_code=303)
     return render(request, "search.html", {"result": result, "title": f"Search: {q}" if q else "Search",
-                                           "highlight": highlight, "q": q})  # fmt: skip
+                                           "q": q})  # fmt: skip
 
 
 @router.get("/api/v1/search", summary="Search papers (JSON)")
