@@ -21,10 +21,9 @@ import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.models import PaperRecord
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal, split_authors
-from dailypapers.ingest.formats import MAX_CATEGORY, MAX_VERSION, RecordError, _CATEGORY_RE, _doi, _latex_name
+from dailypapers.ingest.formats import MAX_VERSION, RecordError, _arxiv_id, _categories, _doi, _latex_name
 from dailypapers.ingest.sources.base import plausible
 
 KIND = "arxiv-abs"
@@ -90,17 +89,14 @@ def parse_abs(data: bytes | str) -> PaperRecord:
         parts[key] = [value]
     fields = {k: " ".join(v) for k, v in parts.items()}
     raw_id = fields.get("arXiv") or fields.get("Paper") or ""
-    try:
-        arxiv_id, _ = parse_arxiv_id(raw_id)
-    except InvalidArxivId as exc:
-        raise RecordError(str(exc)) from None
+    arxiv_id, _ = _arxiv_id(raw_id)
     title = clean_title(fields.get("Title", ""))
     if not title:
         raise RecordError(f"{arxiv_id}: no title")
     abstract = clean_abstract(sections[header_at + 1]) if len(sections) > header_at + 1 else ""
     comment = " ".join(fields["Comments"].split()) if fields.get("Comments") else None
     doi = _doi(fields.get("DOI") or None)
-    categories = [c for c in fields.get("Categories", "").split() if len(c) <= MAX_CATEGORY and _CATEGORY_RE.fullmatch(c)]
+    categories = _categories(fields.get("Categories", ""))
     dates.sort()
     code, project = extract_links(abstract, comment)
     return PaperRecord(

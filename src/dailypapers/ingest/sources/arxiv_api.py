@@ -16,11 +16,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.models import PaperRecord
 from dailypapers.core.schedule import announcement_day, listing_time
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
-from dailypapers.ingest.formats import MAX_CATEGORY, RecordError, _doi
+from dailypapers.ingest.formats import MAX_CATEGORY, RecordError, _arxiv_id, _doi
 from dailypapers.ingest.sources.base import ANNOUNCEMENT, FeedError, Page, Request, Source, parse_xml, plausible, text_of
 
 NS = {
@@ -85,10 +84,7 @@ def parse_api_entry(entry: Any, feature: bool = True) -> PaperRecord:
     raw_id = text_of(entry, "atom:id", NS)
     if not raw_id:
         raise RecordError("entry without <id>")
-    try:
-        arxiv_id, version = parse_arxiv_id(raw_id)
-    except InvalidArxivId as exc:
-        raise RecordError(str(exc)) from None
+    arxiv_id, version = _arxiv_id(raw_id)
     title = clean_title(text_of(entry, "atom:title", NS) or "")
     if not title:
         raise RecordError(f"{arxiv_id}: empty title")

@@ -18,10 +18,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.models import PaperRecord
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
-from dailypapers.ingest.formats import MAX_CATEGORY, RecordError, _CATEGORY_RE, _doi
+from dailypapers.ingest.formats import RecordError, _arxiv_id, _categories, _doi
 from dailypapers.ingest.sources.base import NO_FEATURES, FeedError, Page, Request, Source, parse_xml, plausible, text_of
 
 NS = {"oai": "http://www.openarchives.org/OAI/2.0/", "arxiv": "http://arxiv.org/OAI/arXiv/"}
@@ -81,10 +80,7 @@ def parse_oai_record(record: Any) -> PaperRecord | None:
     if meta is None:
         raise RecordError("record without arXiv metadata")
     raw_id = text_of(meta, "arxiv:id", NS) or text_of(header, "oai:identifier", NS) or ""
-    try:
-        arxiv_id, version = parse_arxiv_id(raw_id.removeprefix("oai:arXiv.org:"))
-    except InvalidArxivId as exc:
-        raise RecordError(str(exc)) from None
+    arxiv_id, version = _arxiv_id(raw_id.removeprefix("oai:arXiv.org:"))
     title = clean_title(text_of(meta, "arxiv:title", NS) or "")
     if not title:
         raise RecordError(f"{arxiv_id}: empty title")
@@ -95,10 +91,7 @@ def parse_oai_record(record: Any) -> PaperRecord | None:
         name = " ".join(" ".join(p.split()) for p in parts if p)
         if name:
             authors.append(name)
-    categories = [
-        c for c in (text_of(meta, "arxiv:categories", NS) or "").split()
-        if len(c) <= MAX_CATEGORY and _CATEGORY_RE.fullmatch(c)
-    ]  # fmt: skip
+    categories = _categories(text_of(meta, "arxiv:categories", NS) or "")
     comment = text_of(meta, "arxiv:comments", NS)
     comment = " ".join(comment.split()) if comment else None
     doi = _doi(text_of(meta, "arxiv:doi", NS))

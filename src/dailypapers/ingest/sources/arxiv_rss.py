@@ -19,11 +19,10 @@ from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.models import PaperRecord
 from dailypapers.core.schedule import ARXIV_TZ, listing_time
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal, split_authors
-from dailypapers.ingest.formats import MAX_CATEGORY, RecordError, _CATEGORY_RE, _doi
+from dailypapers.ingest.formats import RecordError, _arxiv_id, _categories, _doi
 from dailypapers.ingest.sources.base import ANNOUNCEMENT, FeedError, Page, Request, Source, parse_xml, plausible, text_of
 
 NS = {
@@ -92,10 +91,7 @@ def parse_rss_item(item: Any, fmt: str, day: date | None) -> tuple[PaperRecord, 
     match = _DESCRIPTION_RE.match(description)
     announce = (text_of(item, "arxiv:announce_type", NS) or (match.group("type") if match else "") or "new").lower()
     raw_id = match.group("id") if match else guid.removeprefix("oai:arXiv.org:")
-    try:
-        arxiv_id, version = parse_arxiv_id(raw_id)
-    except InvalidArxivId as exc:
-        raise RecordError(str(exc)) from None
+    arxiv_id, version = _arxiv_id(raw_id)
     title = clean_title(title or "")
     if not title:
         raise RecordError(f"{arxiv_id}: empty title")
@@ -110,7 +106,7 @@ def parse_rss_item(item: Any, fmt: str, day: date | None) -> tuple[PaperRecord, 
         title=title,
         abstract=abstract,
         authors=split_authors(creator),
-        categories=list(dict.fromkeys(c for c in categories if len(c) <= MAX_CATEGORY and _CATEGORY_RE.fullmatch(c))),
+        categories=list(dict.fromkeys(_categories(categories))),
         journal_ref=text_of(item, "arxiv:journal_reference", NS),
         doi=doi,
         code_urls=code,
