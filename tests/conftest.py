@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
+from dailypapers.demo import build_demo_db
 from dailypapers.store.db import Database
 from dailypapers.store.tables import metadata
 
@@ -60,3 +63,26 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 def data() -> Path:
     """The folder of recorded real test files."""
     return DATA
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def demo_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """The bundled demo corpus imported into a fresh database of each kind."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}")
+        build_demo_db(db)
+        yield db
+        db.dispose()
+        return
+    server = request.getfixturevalue("postgres_url")
+    name = f"demo_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(Database(server).url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    db = Database(make_url(Database(server).url).set(database=name).render_as_string(hide_password=False))
+    build_demo_db(db)
+    yield db
+    db.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE {name}")
+    admin.dispose()

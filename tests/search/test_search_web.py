@@ -12,14 +12,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
 from dailypapers.demo import build_demo_db
 from dailypapers.ingest.importer import import_paths
@@ -35,30 +32,7 @@ CHROMIUM = "/usr/bin/chromium"
 KNOWN_ID, UNKNOWN_ID = "2512.10359", "2512.99999"
 
 
-# --- fixtures: the demo corpus in SQLite and in PostgreSQL, as tests/web/conftest.py builds it -----------
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def demo_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    """The bundled demo corpus imported into a fresh database of each kind."""
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path_factory.mktemp('search-web') / 'demo.db'}")
-        build_demo_db(db)
-        yield db
-        db.dispose()
-        return
-    server = request.getfixturevalue("postgres_url")
-    name = f"search_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(Database(server).url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    db = Database(make_url(Database(server).url).set(database=name).render_as_string(hide_password=False))
-    build_demo_db(db)
-    yield db
-    db.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name}")
-    admin.dispose()
+# demo_db (tests/conftest.py): the demo corpus in SQLite and in PostgreSQL.
 
 
 def _settings(db: Database) -> Settings:
