@@ -34,9 +34,11 @@ Methods (each ranks the 5,183 abstracts for each of the 300 test claims):
   vector         the embedder (--model), exact cosine search (numpy), query = the claim as written
   bm25           BM25 through SQLite FTS5 inside this script: title + abstract, porter stemming, the
                  claim's words OR-ed (English stop words dropped), ranked by bm25()
-  keyword        dailypapers.search.keyword_search on a real SQLite database of the project's schema,
-                 the claim parsed by dailypapers.search.query, any-word BM25 (match_any, as the app's
-                 hybrid search and its keyword fallback use it)
+  keyword        dailypapers.search.keyword.fusion_list (the list the app's hybrid search fuses) on a
+                 real SQLite database of the project's schema, the claim parsed by
+                 dailypapers.search.query: papers with all the words when there are enough, else
+                 any-word BM25 with the very common words left out of the candidates (as the app's
+                 hybrid search does)
   hybrid(x)      reciprocal-rank fusion of x and vector: score = Σ w_i / (k + rank_i) over the top
                  --depth of each list (w: --keyword-weight, --vector-weight; k: --rrf-k)
 Metrics as BEIR computes them (pytrec_eval): nDCG@10 with the graded judgments of qrels (log2 discount,
@@ -155,7 +157,7 @@ def project_keyword_runs(corpus: list[dict], queries: list[str], depth: int,
                          workdir: Path) -> tuple[list[list[str]], float]:  # fmt: skip
     """dailypapers' own keyword search on a migrated SQLite database holding the corpus."""
     from dailypapers.core.models import PaperRecord
-    from dailypapers.search.keyword import keyword_search
+    from dailypapers.search.keyword import fusion_list
     from dailypapers.search.query import parse_query
     from dailypapers.store.db import Database
     from dailypapers.store.papers import upsert_batch
@@ -173,7 +175,7 @@ def project_keyword_runs(corpus: list[dict], queries: list[str], depth: int,
     with db.read() as conn:
         for text in queries:
             # As the app's hybrid search does: any of the words, ranked by BM25.
-            hits = keyword_search(conn, parse_query(text), limit=depth, match_any=True).hits
+            hits = fusion_list(conn, parse_query(text), depth)
             runs.append([fake[h.arxiv_id] for h in hits])
     elapsed = (time.perf_counter() - started) / len(queries) * 1000
     db.dispose()
@@ -241,7 +243,7 @@ def main() -> None:
             project = timed("keyword", lambda: project_keyword_runs(corpus, queries, args.depth, Path(workdir)))
         if project:
             found = sum(1 for r in project[0] if r)
-            print_row("keyword (dailypapers, any word)", score(project[0], qids, qrels),
+            print_row("keyword (dailypapers, fusion list)", score(project[0], qids, qrels),
                       f"query {project[1]:.1f} ms; {found}/{len(queries)} queries match")  # fmt: skip
             keyword_lists.append(("keyword", project[0]))
     for name, runs in keyword_lists:

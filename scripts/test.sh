@@ -15,6 +15,9 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# pgvector (Debian 12 has no package): built from Debian's source package when missing.
+ls /usr/share/postgresql/*/extension/vector.control >/dev/null 2>&1 || ./scripts/install-pgvector.sh
+
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
 exec .venv/bin/pytest "$@"

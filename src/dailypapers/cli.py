@@ -254,6 +254,7 @@ def similar(
 
     from dailypapers import services
     from dailypapers.search.service import get_embedder_cached, similar_papers
+    from dailypapers.search.vectors import IndexConfig
 
     settings = get_settings()
     db = _database(settings)
@@ -263,7 +264,8 @@ def similar(
     except (services.NotFound, services.BadRequest) as exc:
         err.print(f"[red]error[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model), k=limit)
+    cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model), k=limit,
+                           config=IndexConfig.from_settings(settings))
     if not cards:
         err.print(f"{detail.arxiv_id} has no vector yet: run `dailypapers embed`")
         raise typer.Exit(1)
@@ -278,12 +280,14 @@ def similar(
 @app.command()
 def embed(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    rebuild_index: Annotated[bool, typer.Option(help="Build the saved HNSW index again from scratch.")] = False,
 ) -> None:
-    """Embed new and changed papers with the setting embedding_model (unchanged text is skipped)."""
+    """Embed new and changed papers with the setting embedding_model (unchanged text is skipped), then
+    bring the vector index up to date (the saved HNSW index, or pgvector's)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from dailypapers.search.embed import get_embedder
-    from dailypapers.search.vectors import count_pending, embed_pending
+    from dailypapers.search.vectors import IndexConfig, count_pending, embed_pending, refresh_index
 
     settings = get_settings()
     db = _database(settings)
@@ -297,6 +301,7 @@ def embed(
         summary = embed_pending(db, embedder, batch_size=settings.embed_batch_size,
                                 progress=lambda n: bar.advance(task, n))  # fmt: skip
     print(f"{embedder.name}: {summary.line()}")
+    print(refresh_index(db, embedder.name, IndexConfig.from_settings(settings), rebuild=rebuild_index))
 
 
 @app.command()

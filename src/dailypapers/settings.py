@@ -129,6 +129,22 @@ class Settings(BaseSettings):
     worker_embed: bool = Field(
         True, description="Whether `dailypapers worker` also embeds new and changed papers after its sources run."
     )
+    vector_index: str = Field(
+        "auto", pattern="^(auto|exact|hnsw|pgvector)$",
+        description="Vector index: `auto` (pgvector on PostgreSQL when the server has it; else exact search up "
+        "to vector_exact_max vectors and an HNSW index above), `exact`, `hnsw` or `pgvector`.",
+    )
+    vector_exact_max: int = Field(
+        100_000, ge=0, description="Largest number of vectors `auto` searches exactly; above it, HNSW."
+    )
+    hnsw_m: int = Field(32, ge=4, le=128, description="HNSW graph degree (M) of the in-process index.")
+    hnsw_ef_construction: int = Field(80, ge=8, le=2000, description="HNSW build-time candidate list (efConstruction).")
+    hnsw_ef_search: int = Field(
+        96, ge=8, le=5000, description="HNSW search-time candidate list (efSearch; pgvector's hnsw.ef_search too)."
+    )
+    vector_index_dir: str | None = Field(
+        None, description="Folder for saved HNSW indexes (default: `<database file>.vectors/` beside a SQLite file)."
+    )
 
     def category_list(self) -> list[str]:
         """arxiv_categories as a list."""

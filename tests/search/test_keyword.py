@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from dailypapers.ingest.importer import import_paths
-from dailypapers.search.keyword import KeywordResult, keyword_search, rebuild_index
+from dailypapers.search import keyword as keyword_module
+from dailypapers.search.keyword import KeywordResult, fusion_list, keyword_search, rebuild_index, without_stop_words
 from dailypapers.search.query import parse_query
 from dailypapers.search.service import search_papers
 from dailypapers.store.db import Database
@@ -458,6 +459,9 @@ def _try_hostile(db: Database, raw: str) -> None:
     page = search_papers(db, raw, page_size=20)
     assert isinstance(page.papers, list) and len(page.papers) <= 20
     assert len(page.papers) <= page.total <= CORPUS_SIZE
+    with db.read() as conn:  # the keyword list of hybrid search
+        fused = fusion_list(conn, parse_query(raw), 50)
+    assert len(fused) <= 50 and len({h.arxiv_id for h in fused}) == len(fused)
 
 
 def test_hostile_input_never_fails(corpus: Database) -> None:
@@ -531,3 +535,58 @@ def test_hostile_input_property(request: pytest.FixtureRequest, corpus: Database
         assert isinstance(page.papers, list) and len(page.papers) <= 10
 
     check()
+
+
+# --- the keyword list of hybrid search (fusion_list) -------------------------------------------------
+
+
+def _text_of(db: Database, arxiv_id: str) -> str:
+    with db.read() as conn:
+        row = conn.execute(sa.select(papers.c.title, papers.c.abstract).where(papers.c.arxiv_id == arxiv_id)).one()
+    return f"{row.title} {row.abstract}".lower()
+
+
+def test_stop_words_leave_the_fused_query() -> None:
+    assert [t.text for t in without_stop_words(parse_query("training on edge devices")).terms] == [
+        "training", "edge", "devices"]  # fmt: skip
+    # Fielded, quoted and negated words stay, and a query of stop words only is left as it is.
+    kept = without_stop_words(parse_query('title:the "of the" -with on'))
+    assert [t.text for t in kept.terms] == ["the", "of the", "with"]
+    assert [t.text for t in without_stop_words(parse_query("on the")).terms] == ["on", "the"]
+
+
+def test_fusion_list_puts_papers_with_all_the_words_first(corpus: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    every = ids(corpus, "machine translation")
+    assert 2 <= len(every) < 30
+    with corpus.read() as conn:
+        fused = [h.arxiv_id for h in fusion_list(conn, parse_query("machine translation"), 100)]
+    assert fused[: len(every)] == every  # all the words first, in BM25 order ...
+    assert len(fused) > len(every)  # ... then papers with either word
+    assert set(fused) == set(ids(corpus, "machine")) | set(ids(corpus, "translation"))
+    # With enough papers having all the words, the list is those alone.
+    monkeypatch.setattr(keyword_module, "ENOUGH", 2)
+    with corpus.read() as conn:
+        assert [h.arxiv_id for h in fusion_list(conn, parse_query("machine translation"), 100)] == every
+
+
+def test_fusion_list_leaves_common_words_out_of_the_candidates(corpus: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    if is_pg(corpus):  # PostgreSQL estimates how many papers have a word from the column's statistics
+        with corpus.write() as conn:
+            conn.exec_driver_sql("ANALYZE papers")
+    # "model" is in more than 10 % of the 354 papers: common; "graph" in fewer: it selects candidates.
+    monkeypatch.setattr(keyword_module, "COMMON_MIN", 0)
+    monkeypatch.setattr(keyword_module, "COMMON_SHARE", 0.10)
+    assert len(ids(corpus, "model")) > 36 > len(ids(corpus, "graph")) > 0
+    every = ids(corpus, "graph model")
+    with corpus.read() as conn:
+        fused = [h.arxiv_id for h in fusion_list(conn, parse_query("graph model"), 100)]
+    assert fused[: len(every)] == every
+    assert set(fused) == set(ids(corpus, "graph"))  # not every paper that only says "model"
+    # Common words only: "all the words" is relaxed by dropping the most common one ("model").
+    monkeypatch.setattr(keyword_module, "ENOUGH", 150)
+    both, language = ids(corpus, "model language"), ids(corpus, "language")
+    assert len(both) < 150 < len(ids(corpus, "model")) and len(language) > len(both)
+    with corpus.read() as conn:
+        relaxed = [h.arxiv_id for h in fusion_list(conn, parse_query("model language"), 300)]
+    assert relaxed[: len(both)] == both
+    assert set(relaxed) == set(both) | set(language)  # never the papers that only say "model"

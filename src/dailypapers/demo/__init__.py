@@ -31,7 +31,8 @@ def load_demo_vectors(db: Database) -> int:
     They are the default model's (search.embed.MINILM_NAME), saved as float16: stored back as
     float32, renormalised. Each carries the hash of the text it was made from, so `dailypapers embed`
     redoes only papers whose text has changed since."""
-    from dailypapers.search.embed import MINILM_DIM, MINILM_NAME
+    from dailypapers.search.embed import MINILM_NAME
+    from dailypapers.search.vectors import store_vectors
 
     if not VECTORS.is_file():
         return 0
@@ -46,11 +47,6 @@ def load_demo_vectors(db: Database) -> int:
         have = {r[0] for r in conn.execute(
             sa.select(paper_embeddings.c.arxiv_id).where(paper_embeddings.c.model == MINILM_NAME))}  # fmt: skip
         known = {r[0] for r in conn.execute(sa.select(papers.c.arxiv_id))}
-        rows = [
-            {"arxiv_id": i, "model": MINILM_NAME, "text_hash": h, "dim": MINILM_DIM,
-             "vector": v.astype("<f4").tobytes(), "created_at": now}
-            for i, h, v in zip(ids, hashes, vectors, strict=True) if i in known and i not in have
-        ]  # fmt: skip
-        if rows:
-            conn.execute(paper_embeddings.insert(), rows)
+        rows = [(i, h, v) for i, h, v in zip(ids, hashes, vectors, strict=True) if i in known and i not in have]
+        store_vectors(conn, MINILM_NAME, rows, now)
     return len(rows)

@@ -91,7 +91,7 @@ class Worker:
 
     def _embed(self) -> None:
         """Embed the papers that arrived (or changed) since the last round; never fatal."""
-        from dailypapers.search.vectors import embed_pending
+        from dailypapers.search.vectors import IndexConfig, embed_pending, refresh_index
 
         try:
             from dailypapers.search.embed import get_embedder
@@ -104,6 +104,11 @@ class Worker:
             return
         if summary.embedded or summary.unchanged:
             self.log(f"embed: {summary.line()}")
+        if summary.embedded and not self.stopping:
+            try:
+                self.log(f"index: {refresh_index(self.db, embedder.name, IndexConfig.from_settings(self.settings))}")
+            except Exception as exc:  # noqa: BLE001 - searches use the table until the next round
+                self.log(f"index: {type(exc).__name__}: {exc}")
 
     def _run_source(self, source: Source, client: PoliteClient, results: list[HarvestResult]) -> datetime | None:
         """Run one source if it is due and free; returns when it is due next (None: unknown)."""

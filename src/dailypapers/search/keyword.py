@@ -3,8 +3,9 @@
 - SQLite: the FTS5 table `papers_fts` (title, abstract, authors; porter stemming, diacritics folded),
   kept in step with `papers` by triggers (migration 0003), ranked by BM25 with the title weighted
   TITLE_WEIGHT times the abstract.
-- PostgreSQL: a GIN index on the weighted tsvector PG_DOCUMENT (title A, abstract B, authors C),
-  queried with the same expression and ranked by ts_rank (A 1.0, B 0.4, C 0.2).
+- PostgreSQL: the weighted tsvector PG_DOCUMENT (title A, abstract B, authors C), stored in the
+  generated column papers.search_vector (migration 0005; ranking reads it instead of parsing every
+  matching abstract again) with a GIN index, ranked by ts_rank (A 1.0, B 0.4, C 0.2).
 
 Both take a ParsedQuery (search.query): required words and phrases, prefixes, exclusions, field
 restrictions, category and date filters. A query with filters but no words lists the matching papers
@@ -13,7 +14,7 @@ by trending score. Scores are "higher is better" on each backend but not compara
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
@@ -25,7 +26,7 @@ from dailypapers.search.query import ParsedQuery, Term
 from dailypapers.store.tables import papers
 
 TITLE_WEIGHT, ABSTRACT_WEIGHT, AUTHORS_WEIGHT = 2.0, 1.0, 1.0
-# Keep in step with migration 0003 (the index is on exactly this expression).
+# Keep in step with migrations 0003 and 0005 (the generated column papers.search_vector is exactly this).
 PG_DOCUMENT = (
     "setweight(to_tsvector('english'::regconfig, title), 'A') || "
     "setweight(to_tsvector('english'::regconfig, abstract), 'B') || "
@@ -117,7 +118,8 @@ def fts5_expression(query: ParsedQuery, match_any: bool = False) -> str:
     return positive
 
 
-def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool) -> KeywordResult:
+def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
+                   count: bool) -> KeywordResult:  # fmt: skip
     match = fts5_expression(query, match_any)
     conditions = _filters(query, "sqlite")
     if not match:
@@ -130,7 +132,7 @@ def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int
         sa.select(papers.c.arxiv_id, score.label("score")).select_from(joined).where(*where)
         .order_by(sa.desc("score"), papers.c.arxiv_id).limit(limit).offset(offset)
     ).all()  # fmt: skip
-    total = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar_one()
+    total = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar_one() if count else -1
     return KeywordResult([Hit(r.arxiv_id, float(r.score)) for r in rows], total)
 
 
@@ -152,7 +154,8 @@ def _pg_tsquery(term: Term, config: str, n: int, params: dict[str, Any]) -> str:
     return english
 
 
-def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool) -> KeywordResult:
+def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
+               count: bool) -> KeywordResult:  # fmt: skip
     params: dict[str, Any] = {}
     free = [t for t in query.terms if t.field is None]
     parts = [(_pg_tsquery(t, "english", n, params), t.negated) for n, t in enumerate(free)]
@@ -168,14 +171,16 @@ def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, ma
     negative = [q for q, neg in parts if neg]
     if negative:
         tsquery = f"({tsquery}) && !!({' || '.join(negative)})"
-    match = sa.text(f"({PG_DOCUMENT}) @@ ({tsquery})")
+    match = sa.text(f"papers.search_vector @@ ({tsquery})")
     # text(), not literal_column(): the query's :w parameters must be bound inside the rank too.
-    score = sa.func.ts_rank(sa.text(f"({PG_DOCUMENT})"), sa.text(f"({tsquery})"), 1)
+    score = sa.func.ts_rank(sa.text("papers.search_vector"), sa.text(f"({tsquery})"), 1)
     rows = conn.execute(
         sa.select(papers.c.arxiv_id, score.label("score")).where(match, *conditions)
         .order_by(sa.desc("score"), papers.c.arxiv_id).limit(limit).offset(offset), params
     ).all()  # fmt: skip
-    total = conn.execute(sa.select(sa.func.count()).select_from(papers).where(match, *conditions), params).scalar_one()
+    total = -1
+    if count:
+        total = conn.execute(sa.select(sa.func.count()).select_from(papers).where(match, *conditions), params).scalar_one()
     return KeywordResult([Hit(r.arxiv_id, float(r.score)) for r in rows], total)
 
 
@@ -191,17 +196,124 @@ def _by_trending(
 
 
 def keyword_search(
-    conn: Connection, query: ParsedQuery, limit: int = 100, offset: int = 0, match_any: bool = False
+    conn: Connection, query: ParsedQuery, limit: int = 100, offset: int = 0, match_any: bool = False,
+    count: bool = True,
 ) -> KeywordResult:
     """The papers matching `query`, best first, and how many match in all. By default every word
     is required; `match_any` ranks papers with any of the free words (BM25 favours those with more
-    of them): what natural-language queries and hybrid fusion need."""
+    of them): what natural-language queries and hybrid fusion need. `count=False` skips counting
+    every match (total is then -1): hybrid search only needs the top of the list."""
     if conn.dialect.name == "postgresql":
-        return _pg_search(conn, query, limit, offset, match_any)
-    return _sqlite_search(conn, query, limit, offset, match_any)
+        return _pg_search(conn, query, limit, offset, match_any, count)
+    return _sqlite_search(conn, query, limit, offset, match_any, count)
 
 
 def rebuild_index(conn: Connection) -> None:
     """Rebuild the SQLite FTS index from papers (after a VACUUM, which may renumber rowids)."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("INSERT INTO papers_fts(papers_fts) VALUES ('rebuild')")
+
+
+# --- the keyword list of hybrid search -----------------------------------------------------------------
+
+# Lucene's English stop words (what BEIR's BM25 drops), and a few more that carry no topic in titles:
+# an any-word query of "on" or "the" would rank most of the corpus.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there "
+    "these they this to was will with via using from towards toward based".split()
+)
+# The all-words list is used alone when it is at least this long (or the depth asked, if smaller).
+ENOUGH = 30
+# Words in more than this share of papers (and more than COMMON_MIN papers) do not select
+# candidates for the any-word list; on a million papers, ranking every paper that has "model" or
+# "learning" costs hundreds of milliseconds and changes little in the top 100.
+COMMON_SHARE, COMMON_MIN = 0.01, 2000
+
+
+def without_stop_words(query: ParsedQuery) -> ParsedQuery:
+    """The query without free single stop words (kept when nothing else is left)."""
+    kept = [t for t in query.terms if t.field or t.negated or len(t.words) != 1 or t.words[0].lower() not in STOP_WORDS]
+    if not any(not t.negated for t in kept):
+        return query
+    return replace(query, terms=kept)
+
+
+def _document_frequencies(conn: Connection, query: ParsedQuery) -> tuple[dict[Term, int], int] | None:
+    """How many papers have each free single word of the query, and how many papers there are
+    (None when unknown). SQLite: exact, from the FTS5 vocabulary after the index's own stemming;
+    PostgreSQL: the planner's estimate from the column's statistics (exact enough for common words,
+    which is what it is used for)."""
+    words = [t for t in query.positive if t.field is None and len(t.words) == 1 and not t.prefix]
+    if not words:
+        return None
+    if conn.dialect.name == "postgresql":
+        return _pg_frequencies(conn, words)
+    try:
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING fts5("
+                             "x, tokenize='porter unicode61 remove_diacritics 2')")  # fmt: skip
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens_vocab USING fts5vocab(temp, query_tokens, 'row')")
+        stems: dict[Term, str] = {}
+        for term in words:
+            conn.exec_driver_sql("DELETE FROM temp.query_tokens")
+            conn.exec_driver_sql("INSERT INTO temp.query_tokens(x) VALUES (?)", (term.words[0],))
+            found = [r[0] for r in conn.exec_driver_sql("SELECT term FROM temp.query_tokens_vocab")]
+            if len(found) == 1:
+                stems[term] = found[0]
+        conn.exec_driver_sql("DELETE FROM temp.query_tokens")
+        if not stems:
+            return None
+        distinct = tuple(set(stems.values()))
+        df = dict(conn.exec_driver_sql(f"SELECT term, doc FROM papers_fts_vocab WHERE term IN ({','.join('?' * len(distinct))})",
+                                       distinct).all())  # fmt: skip
+        total = conn.exec_driver_sql("SELECT max(rowid) FROM papers").scalar() or 0
+    except sa.exc.OperationalError:  # an older SQLite without fts5vocab: no pruning
+        return None
+    return {t: int(df.get(stem, 0)) for t, stem in stems.items()}, int(total)
+
+
+def _pg_frequencies(conn: Connection, words: list[Term]) -> tuple[dict[Term, int], int] | None:
+    total = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'papers'::regclass").scalar()
+    if not total or total < 0:  # never analysed
+        return None
+    df: dict[Term, int] = {}
+    for term in words:
+        params: dict[str, Any] = {}
+        tsq = _pg_tsquery(term, "english", 0, params)
+        plan = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM papers WHERE papers.search_vector @@ ({tsq})"),
+                            params).scalar_one()  # fmt: skip
+        plan = plan if isinstance(plan, list) else __import__("json").loads(plan)
+        df[term] = int(plan[0]["Plan"]["Plan Rows"])
+    return df, int(total)
+
+
+def fusion_list(conn: Connection, query: ParsedQuery, limit: int) -> list[Hit]:
+    """The keyword list hybrid search fuses: papers with all the words (stop words aside) when
+    there are enough of them, then BM25 over papers with any of the words, where only words in
+    fewer than COMMON_SHARE of the papers select those candidates; a query of common words only is
+    relaxed instead, dropping its most common word at a time. Either way the cost stays bounded on a
+    million papers (ranking every paper with "learning" or "model" takes hundreds of ms there)."""
+    query = without_stop_words(query)
+    every = keyword_search(conn, query, limit=limit, count=False).hits
+    if len(every) >= min(limit, ENOUGH) or len(query.positive) < 2:
+        return every
+    seen = {h.arxiv_id for h in every}
+    known = _document_frequencies(conn, query)
+    if known is not None:
+        df, total = known
+        cap = max(COMMON_MIN, COMMON_SHARE * total)
+        common = sorted((t for t, n in df.items() if n > cap), key=lambda t: -df[t])
+        if common and len(common) == len(query.positive):
+            # Only common words: relax "all the words" by dropping the most common one at a time.
+            relaxed = query
+            for term in common[:-1]:
+                relaxed = replace(relaxed, terms=[t for t in relaxed.terms if t != term])
+                more = keyword_search(conn, relaxed, limit=limit, count=False).hits
+                every += [h for h in more if h.arxiv_id not in seen]
+                seen.update(h.arxiv_id for h in more)
+                if len(every) >= min(limit, ENOUGH):
+                    break
+            return every[:limit]
+        if common:
+            query = replace(query, terms=[t for t in query.terms if t not in common])
+    anyword = keyword_search(conn, query, limit=limit, match_any=True, count=False).hits
+    return (every + [h for h in anyword if h.arxiv_id not in seen])[:limit]

@@ -10,11 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from dailypapers.schemas import PaperCard, SearchPage
-from dailypapers.search.keyword import filter_conditions, keyword_search
+from dailypapers.search.keyword import filter_conditions, fusion_list, keyword_search
 from dailypapers.search.query import ParsedQuery, parse_query
 from dailypapers.store import feed as feed_q
 from dailypapers.store.db import Database
-from dailypapers.search.vectors import get_index
+from dailypapers.search.vectors import IndexConfig, get_index
 from dailypapers.store.tables import papers
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,8 @@ MAX_PAGES = 100
 MODES = ("hybrid", "keyword", "vector")
 # How many results each list contributes to a fused (hybrid) ranking.
 FUSION_DEPTH = 100
+# A filtered vector search first takes this many times the results it needs from the index.
+OVERFETCH = 10
 
 
 def _exact_title_ids(conn: sa.Connection, query: ParsedQuery) -> list[str]:
@@ -52,18 +54,48 @@ class SearchOptions:
     rrf_k: float = 60.0
     keyword_weight: float = 1.0
     vector_weight: float = 1.0
+    index: IndexConfig = IndexConfig()
 
 
-def _vector_ids(db: Database, conn: sa.Connection, query: ParsedQuery, embedder: Any, depth: int) -> list[str] | None:
-    """The vector list of a query (None when no paper has a vector of this model yet)."""
-    index = get_index(db, embedder.name)
+def _vector_ids(db: Database, conn: sa.Connection, query: ParsedQuery, options: SearchOptions,
+                depth: int) -> list[str] | None:  # fmt: skip
+    """The vector list of a query (None when no paper has a vector of this model yet). Category and
+    date filters apply: in the SQL of pgvector's search, or as the candidate set of an in-process index."""
+    index = get_index(db, options.embedder.name, options.index)
     if not len(index):
         return None
-    allowed = None
+    vector = embed_query_cached(options.embedder, query.plain_text())
     conditions = filter_conditions(conn, query)
-    if conditions:
-        allowed = [r.arxiv_id for r in conn.execute(sa.select(papers.c.arxiv_id).where(*conditions))]
-    return [i for i, _ in index.search(embedder.embed_query(query.plain_text()), depth, allowed)]
+    if index.kind == "pgvector":
+        return [i for i, _ in index.search(vector, depth, conditions=conditions)]
+    if not conditions:
+        return [i for i, _ in index.search(vector, depth)]
+    # The nearest OVERFETCH×depth papers, filtered in SQL: enough for a broad filter ...
+    candidates = [i for i, _ in index.search(vector, depth * OVERFETCH)]
+    passing = {r.arxiv_id for r in conn.execute(
+        sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_(candidates), *conditions))}  # fmt: skip
+    hits = [i for i in candidates if i in passing]
+    if len(hits) >= depth or len(candidates) < depth * OVERFETCH:
+        return hits[:depth]
+    # ... a narrow one: search exactly among the papers it allows.
+    allowed = [r.arxiv_id for r in conn.execute(sa.select(papers.c.arxiv_id).where(*conditions))]
+    return [i for i, _ in index.search(vector, depth, allowed)]
+
+
+_query_vectors: dict[tuple[str, str], Any] = {}
+
+
+def embed_query_cached(embedder: Any, text: str) -> Any:
+    """The query's vector; the last 512 queries' are kept (the next page of a search, the same
+    query from many readers)."""
+    key = (embedder.name, text)
+    vector = _query_vectors.get(key)
+    if vector is None:
+        vector = embedder.embed_query(text)
+        if len(_query_vectors) >= 512:
+            _query_vectors.pop(next(iter(_query_vectors)))
+        _query_vectors[key] = vector
+    return vector
 
 
 def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
@@ -93,7 +125,7 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
             depth = offset + page_size
             vector = None
             if mode != "keyword" and query.has_text:
-                vector = _vector_ids(db, conn, query, options.embedder, max(FUSION_DEPTH, depth))
+                vector = _vector_ids(db, conn, query, options, max(FUSION_DEPTH, depth))
                 if vector is None:
                     query.notes.append("no paper has a vector yet (run `dailypapers embed`): keyword results only")
             if vector is None:
@@ -106,9 +138,8 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
             elif mode == "vector":
                 ranked, total = vector, len(vector)
             else:
-                # Any-word BM25: natural-language queries rarely have every word in one abstract.
-                keyword = [h.arxiv_id for h in keyword_search(conn, query, limit=max(FUSION_DEPTH, depth),
-                                                              match_any=True).hits]  # fmt: skip
+                # All words when enough papers have them, else any-word BM25 (search.keyword.fusion_list).
+                keyword = [h.arxiv_id for h in fusion_list(conn, query, max(FUSION_DEPTH, depth))]
                 ranked = [i for i, _ in rrf([keyword, vector], [options.keyword_weight, options.vector_weight],
                                             options.rrf_k)]  # fmt: skip
                 total = len(ranked)
@@ -132,11 +163,12 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
     )
 
 
-def similar_papers(db: Database, arxiv_id: str, embedder: Any, k: int = 10) -> list[PaperCard]:
+def similar_papers(db: Database, arxiv_id: str, embedder: Any, k: int = 10,
+                   config: IndexConfig | None = None) -> list[PaperCard]:  # fmt: skip
     """The k papers nearest to this one (never itself); [] when it has no vector yet."""
     if embedder is None:
         return []
-    index = get_index(db, embedder.name)
+    index = get_index(db, embedder.name, config)
     vector = index.vector_of(arxiv_id)
     if vector is None:
         return []
@@ -156,7 +188,7 @@ def search_options(settings: Any, mode: str | None = None) -> SearchOptions:
     if chosen != "keyword":
         embedder = get_embedder_cached(settings.embedding_model)
     return SearchOptions(chosen, embedder, settings.search_rrf_k, settings.search_keyword_weight,
-                         settings.search_vector_weight)  # fmt: skip
+                         settings.search_vector_weight, IndexConfig.from_settings(settings))  # fmt: skip
 
 
 def get_embedder_cached(name: str) -> Any:

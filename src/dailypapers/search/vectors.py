@@ -1,31 +1,45 @@
-"""Paper vectors: the incremental `embed` job, and exact nearest-neighbour search over them.
+"""Paper vectors: the incremental `embed` job, and nearest-neighbour search over them.
 
 Vectors live in `paper_embeddings` (one float32 row per paper and model, with the hash of the embedded
-text). `embed_pending` embeds papers that have no vector for the model yet, or whose title/abstract
-changed since (papers modified after their vector are re-hashed; unchanged text is not embedded again).
+text and a change counter `seq`). `embed_pending` embeds papers that have no vector for the model yet,
+or whose title/abstract changed since (unchanged text is not embedded again); `store_vectors` is the
+one place rows are written (it stamps them with the next seq and fills pgvector's column).
 
-`VectorIndex` holds one model's vectors as a float32 matrix in memory and answers by exact cosine
-similarity (a matrix-vector product and a partial sort): ~5 ms at 100K papers on two cores. It is
-loaded once per process and reloaded when the table changes (count or newest row).
+Three indexes answer the same `search(query, k, ...)`:
+- `ExactIndex`: the vectors as a float32 matrix, exact cosine (matrix-vector product + partial sort);
+  used while a model has at most `vector_exact_max` vectors (~5 ms at 100K on two cores).
+- `HnswIndex`: faiss's HNSW graph over the same vectors, for larger corpora; built and saved next to
+  the SQLite file by `dailypapers embed` (`refresh_index`), loaded by the app, and brought up to date
+  from the table's newer rows (changed vectors get a new node; the old one is excluded).
+- `PgVectorIndex` (search.pgvector): on PostgreSQL with pgvector the server searches.
+`get_index` picks one per the setting vector_index and keeps it per process; each call costs one
+indexed query (`max(seq)`) to learn whether rows were written since.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dailypapers.search import pgvector
 from dailypapers.search.embed import Embedder, paper_text
 from dailypapers.store.db import Database
 from dailypapers.store.tables import paper_embeddings, papers
+
+log = logging.getLogger(__name__)
 
 
 def text_hash(text: str) -> str:
@@ -68,6 +82,39 @@ def count_pending(db: Database, model: str) -> int:
         ).scalar_one()  # fmt: skip
 
 
+def next_seq(conn: Connection) -> int:
+    """The change counter for a write of vectors: above every seq so far and at least the time in
+    microseconds (so a table emptied and refilled never repeats a seq a process already saw).
+    Writers are serialised (SQLite's write lock, an advisory lock on PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7351846)")
+    top = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(paper_embeddings.c.seq), 0))).scalar_one())
+    return max(top + 1, time.time_ns() // 1000)
+
+
+def store_vectors(conn: Connection, model: str, items: list[tuple[str, str, Any]], now: datetime | None = None) -> None:
+    """Write (arxiv_id, text_hash, vector) rows of `model`, replacing earlier ones, in the caller's
+    transaction; on PostgreSQL with pgvector the vector column is filled too."""
+    if not items:
+        return
+    now = now or datetime.now(timezone.utc)
+    seq = next_seq(conn)
+    ids = [i for i, _, _ in items]
+    for start in range(0, len(ids), 5000):
+        conn.execute(sa.delete(paper_embeddings).where(
+            paper_embeddings.c.model == model, paper_embeddings.c.arxiv_id.in_(ids[start : start + 5000])))  # fmt: skip
+    rows = [{"arxiv_id": i, "model": model, "text_hash": h, "dim": int(np.asarray(v).shape[-1]),
+             "vector": np.asarray(v, dtype="<f4").tobytes(), "created_at": now, "seq": seq}
+            for i, h, v in items]  # fmt: skip
+    if pgvector.has_column(conn):
+        conn.execute(sa.text(
+            "INSERT INTO paper_embeddings (arxiv_id, model, text_hash, dim, vector, created_at, seq, embedding) "
+            "VALUES (:arxiv_id, :model, :text_hash, :dim, :vector, :created_at, :seq, CAST(:embedding AS vector))"),
+            [{**r, "embedding": pgvector.vector_literal(v)} for r, (_, _, v) in zip(rows, items, strict=True)])  # fmt: skip
+    else:
+        conn.execute(paper_embeddings.insert(), rows)
+
+
 def embed_pending(
     db: Database, embedder: Embedder, *, batch_size: int = 64, progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -91,13 +138,7 @@ def embed_pending(
         now = datetime.now(timezone.utc)
         with db.write() as conn:
             if todo:
-                conn.execute(sa.delete(paper_embeddings).where(
-                    paper_embeddings.c.model == embedder.name, paper_embeddings.c.arxiv_id.in_(todo)))  # fmt: skip
-                conn.execute(paper_embeddings.insert(), [
-                    {"arxiv_id": i, "model": embedder.name, "text_hash": hashes[i], "dim": embedder.dim,
-                     "vector": np.asarray(v, dtype="<f4").tobytes(), "created_at": now}
-                    for i, v in zip(todo, vectors, strict=True)
-                ])  # fmt: skip
+                store_vectors(conn, embedder.name, [(i, hashes[i], v) for i, v in zip(todo, vectors, strict=True)], now)
             if same:  # metadata changed, text did not: only mark the vector as current
                 conn.execute(sa.update(paper_embeddings).where(
                     paper_embeddings.c.model == embedder.name, paper_embeddings.c.arxiv_id.in_(same)
@@ -110,34 +151,89 @@ def embed_pending(
     return summary
 
 
-class VectorIndex:
-    """One model's vectors in memory, searched exactly by cosine similarity."""
+@dataclass(frozen=True)
+class IndexConfig:
+    """Which vector index to use (settings vector_index, vector_exact_max, hnsw_*, vector_index_dir)."""
 
-    def __init__(self, model: str, ids: list[str], matrix: np.ndarray, version: tuple[Any, ...]):
-        self.model = model
-        self.ids = ids
-        self.position = {arxiv_id: n for n, arxiv_id in enumerate(ids)}
-        self.matrix = matrix
-        self.version = version
-
-    @staticmethod
-    def table_version(conn: Connection, model: str) -> tuple[Any, ...]:
-        row = conn.execute(
-            sa.select(sa.func.count(), sa.func.max(paper_embeddings.c.created_at)).where(paper_embeddings.c.model == model)
-        ).one()  # fmt: skip
-        return (row[0], str(row[1]))
+    kind: str = "auto"  # auto | exact | hnsw | pgvector
+    exact_max: int = 100_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 96
+    directory: str | None = None  # where HNSW indexes are saved; None: next to a SQLite file, else nowhere
 
     @classmethod
-    def load(cls, conn: Connection, model: str) -> VectorIndex:
-        version = cls.table_version(conn, model)
+    def from_settings(cls, settings: Any) -> IndexConfig:
+        return cls(settings.vector_index, settings.vector_exact_max, settings.hnsw_m,
+                   settings.hnsw_ef_construction, settings.hnsw_ef_search, settings.vector_index_dir)  # fmt: skip
+
+
+def current_seq(conn: Connection, model: str) -> int:
+    """The newest change counter of the model's vectors (0: none), by an index lookup."""
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(paper_embeddings.c.seq), 0)).where(
+        paper_embeddings.c.model == model)).scalar_one())  # fmt: skip
+
+
+def oldest_seq(conn: Connection, model: str) -> int:
+    """The oldest change counter of the model's vectors: when it moves, rows were removed or all of
+    the oldest write replaced, and an in-memory index is loaded again rather than updated."""
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.min(paper_embeddings.c.seq), 0)).where(
+        paper_embeddings.c.model == model)).scalar_one())  # fmt: skip
+
+
+def _rows_after(conn: Connection, model: str, seq: int, chunk: int = 20_000) -> Iterable[tuple[list[str], np.ndarray]]:
+    """The model's vectors written after `seq`, as (ids, float32 matrix) chunks in id order."""
+    after = ""
+    while True:
         rows = conn.execute(
             sa.select(paper_embeddings.c.arxiv_id, paper_embeddings.c.vector)
-            .where(paper_embeddings.c.model == model).order_by(paper_embeddings.c.arxiv_id)
+            .where(paper_embeddings.c.model == model, paper_embeddings.c.seq > seq, paper_embeddings.c.arxiv_id > after)
+            .order_by(paper_embeddings.c.arxiv_id).limit(chunk)
         ).all()  # fmt: skip
         if not rows:
-            return cls(model, [], np.zeros((0, 0), np.float32), version)
-        matrix = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4").reshape(len(rows), -1)
-        return cls(model, [r.arxiv_id for r in rows], matrix, version)
+            return
+        after = rows[-1].arxiv_id
+        yield [r.arxiv_id for r in rows], np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4").reshape(len(rows), -1)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    top = np.argpartition(-scores, k - 1)[:k]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+class ExactIndex:
+    """One model's vectors in memory, searched exactly by cosine similarity."""
+
+    kind = "exact"
+
+    def __init__(self, model: str, ids: list[str], matrix: np.ndarray, seq: int):
+        self.model, self.ids, self.matrix, self.seq = model, ids, matrix, seq
+        self.position = {arxiv_id: n for n, arxiv_id in enumerate(ids)}
+
+    @classmethod
+    def load(cls, conn: Connection, model: str) -> ExactIndex:
+        seq = current_seq(conn, model)
+        index = cls(model, [], np.zeros((0, 0), np.float32), 0)
+        index.update(conn, seq)
+        return index
+
+    def update(self, conn: Connection, seq: int) -> None:
+        """Take in the rows written after this index's seq, up to `seq`."""
+        for ids, matrix in _rows_after(conn, self.model, self.seq):
+            new = [i for i in ids if i not in self.position]
+            for n, arxiv_id in enumerate(ids):
+                if arxiv_id in self.position:
+                    self.matrix[self.position[arxiv_id]] = matrix[n]
+            if new:
+                rows = matrix[[n for n, i in enumerate(ids) if i not in self.position]]
+                self.matrix = rows.copy() if not len(self.ids) else np.vstack([self.matrix, rows])
+                for arxiv_id in new:
+                    self.position[arxiv_id] = len(self.ids)
+                    self.ids.append(arxiv_id)
+        self.seq = seq
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -151,31 +247,237 @@ class VectorIndex:
         """The k most similar papers (id, cosine), best first; `allowed` limits the candidates."""
         if not self.ids or k <= 0:
             return []
-        scores = self.matrix @ np.asarray(query, dtype=np.float32)
+        q = np.asarray(query, dtype=np.float32)
         if allowed is not None:
-            keep = np.zeros(len(self.ids), dtype=bool)
-            keep[[self.position[i] for i in allowed if i in self.position]] = True
-            scores = np.where(keep, scores, -np.inf)
-        for i in exclude:
-            if i in self.position:
-                scores[self.position[i]] = -np.inf
-        k = min(k, len(self.ids))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.ids[n], float(scores[n])) for n in top if np.isfinite(scores[n])]
+            rows = np.fromiter((self.position[i] for i in allowed if i in self.position), dtype=np.int64)
+            scores = self.matrix[rows] @ q
+        else:
+            rows = None
+            scores = self.matrix @ q
+        skip = {self.position[i] for i in exclude if i in self.position}
+        top = _top(scores, k + len(skip))
+        positions = top if rows is None else rows[top]
+        hits = [(self.ids[p], float(scores[t])) for t, p in zip(top, positions, strict=True) if p not in skip]
+        return hits[:k]
 
 
-_cache: dict[tuple[str, str], VectorIndex] = {}
+class HnswIndex:
+    """faiss's HNSW graph (inner product on unit vectors = cosine) over one model's vectors.
+
+    Node n is ids[n]; a vector written again gets a new node and its old one is marked stale
+    (excluded from every search) until the next rebuild."""
+
+    kind = "hnsw"
+
+    def __init__(self, model: str, ids: list[str], index: Any, seq: int, stale: set[int], ef_search: int):
+        self.model, self.ids, self.index, self.seq, self.stale, self.ef_search = model, ids, index, seq, stale, ef_search
+        self.position = {arxiv_id: n for n, arxiv_id in enumerate(ids) if n not in stale}
+        self._selector: Any = None
+
+    @staticmethod
+    def _faiss() -> Any:
+        import faiss
+
+        return faiss
+
+    @classmethod
+    def build(cls, conn: Connection, model: str, config: IndexConfig) -> HnswIndex:
+        faiss = cls._faiss()
+        seq = current_seq(conn, model)
+        started = time.perf_counter()
+        index, ids = None, []
+        for chunk_ids, matrix in _rows_after(conn, model, 0, chunk=50_000):
+            if index is None:
+                index = faiss.IndexHNSWFlat(matrix.shape[1], config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+                index.hnsw.efConstruction = config.hnsw_ef_construction
+            index.add(np.ascontiguousarray(matrix))
+            ids += chunk_ids
+        if index is None:
+            raise ValueError(f"no vectors of {model} to index")
+        log.info("built HNSW index of %s: %d vectors in %.1f s", model, len(ids), time.perf_counter() - started)
+        return cls(model, ids, index, seq, set(), config.hnsw_ef_search)
+
+    def update(self, conn: Connection, seq: int) -> None:
+        for ids, matrix in _rows_after(conn, self.model, self.seq):
+            for arxiv_id in ids:
+                old = self.position.get(arxiv_id)
+                if old is not None:
+                    self.stale.add(old)
+                self.position[arxiv_id] = len(self.ids)
+                self.ids.append(arxiv_id)
+            self.index.add(np.ascontiguousarray(matrix))
+            self._selector = None
+        self.seq = seq
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+    def _vectors(self) -> np.ndarray:
+        faiss = self._faiss()
+        n, d = self.index.ntotal, self.index.d
+        return faiss.rev_swig_ptr(faiss.downcast_index(self.index.storage).get_xb(), n * d).reshape(n, d)
+
+    def vector_of(self, arxiv_id: str) -> np.ndarray | None:
+        n = self.position.get(arxiv_id)
+        return None if n is None else self._vectors()[n].copy()
+
+    def search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None = None,
+               exclude: Iterable[str] = ()) -> list[tuple[str, float]]:  # fmt: skip
+        if not self.position or k <= 0:
+            return []
+        q = np.asarray(query, dtype=np.float32)
+        skip = {self.position[i] for i in exclude if i in self.position}
+        if allowed is not None:  # a filtered candidate set: exact over it
+            rows = np.fromiter((self.position[i] for i in allowed if i in self.position), dtype=np.int64)
+            scores = self._vectors()[rows] @ q
+            top = _top(scores, k + len(skip))
+            return [(self.ids[rows[t]], float(scores[t])) for t in top if rows[t] not in skip][:k]
+        faiss = self._faiss()
+        want = k + len(skip)
+        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, want))
+        if self.stale:
+            if self._selector is None:
+                self._selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(self.stale, dtype=np.int64)))
+            params.sel = self._selector
+        scores, labels = self.index.search(q[None, :], want, params=params)
+        hits = [(self.ids[n], float(s)) for s, n in zip(scores[0], labels[0], strict=True) if n >= 0 and n not in skip]
+        return hits[:k]
+
+    def save(self, folder: Path) -> None:
+        """Write the index, its ids and seq (atomically: readers see the old files or the new)."""
+        faiss = self._faiss()
+        folder.mkdir(parents=True, exist_ok=True)
+        base = folder / _file_stem(self.model)
+        tmp = base.with_suffix(f".tmp{os.getpid()}")
+        faiss.write_index(self.index, str(tmp.with_suffix(".faiss")))
+        meta = {"model": self.model, "seq": self.seq, "stale": sorted(self.stale), "ids": self.ids}
+        tmp.with_suffix(".json").write_text(json.dumps(meta))
+        os.replace(tmp.with_suffix(".faiss"), base.with_suffix(".faiss"))
+        os.replace(tmp.with_suffix(".json"), base.with_suffix(".json"))
+
+    @classmethod
+    def load_file(cls, folder: Path, model: str, ef_search: int) -> HnswIndex | None:
+        base = folder / _file_stem(model)
+        try:
+            meta = json.loads(base.with_suffix(".json").read_text())
+            index = cls._faiss().read_index(str(base.with_suffix(".faiss")))
+        except (OSError, ValueError, RuntimeError):
+            return None
+        if meta.get("model") != model or index.ntotal != len(meta["ids"]):
+            return None
+        return cls(model, meta["ids"], index, int(meta["seq"]), set(meta["stale"]), ef_search)
+
+
+def _file_stem(model: str) -> str:
+    return "hnsw-" + hashlib.blake2b(model.encode(), digest_size=8).hexdigest()
+
+
+def index_folder(db: Database, config: IndexConfig) -> Path | None:
+    """Where HNSW indexes of this database are saved: the setting, else `<sqlite file>.vectors/`."""
+    if config.directory:
+        return Path(config.directory).expanduser()
+    if db.is_sqlite:
+        path = sa.engine.make_url(db.url).database
+        if path and path != ":memory:":
+            return Path(path).expanduser().resolve().with_name(Path(path).name + ".vectors")
+    return None
+
+
+def _count(conn: Connection, model: str) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(paper_embeddings).where(
+        paper_embeddings.c.model == model)).scalar_one())  # fmt: skip
+
+
+def _choose(conn: Connection, model: str, config: IndexConfig) -> str:
+    if config.kind != "auto":
+        if config.kind == "pgvector" and not pgvector.has_column(conn):
+            raise ValueError("vector_index = pgvector, but this database has no pgvector column")
+        return config.kind
+    if pgvector.has_column(conn):
+        return "pgvector"
+    return "hnsw" if _count(conn, model) > config.exact_max else "exact"
+
+
+def refresh_index(db: Database, model: str, config: IndexConfig | None = None, rebuild: bool = False) -> str:
+    """After vectors were written: bring the saved HNSW index up to date (build it the first time,
+    rebuild when a fifth of its nodes are stale or asked to), or create pgvector's index. What
+    `dailypapers embed` and the worker call; returns a line saying what it did."""
+    config = config or IndexConfig()
+    with db.read() as conn:
+        kind = _choose(conn, model, config)
+        dim = conn.execute(sa.select(paper_embeddings.c.dim).where(paper_embeddings.c.model == model).limit(1)).scalar()
+    if dim is None:
+        return "no vectors yet"
+    if kind == "pgvector":
+        with db.write() as conn:
+            filled = pgvector.fill_missing(conn, model)
+            started = time.perf_counter()
+            made = pgvector.ensure_index(conn, model, dim)
+        took = time.perf_counter() - started
+        return (f"pgvector: HNSW index created in {took:.1f} s" if made else "pgvector: HNSW index up to date") + (
+            f" ({filled:,} vectors copied into it)" if filled else "")  # fmt: skip
+    folder = index_folder(db, config)
+    if kind != "hnsw" or folder is None:
+        return f"{kind} index (nothing to save)"
+    started = time.perf_counter()
+    index = None if rebuild else HnswIndex.load_file(folder, model, config.hnsw_ef_search)
+    with db.read() as conn:
+        seq = current_seq(conn, model)
+        if index is not None and len(index.stale) * 5 > index.index.ntotal:
+            index = None
+        if index is None:
+            index, what = HnswIndex.build(conn, model, config), "built"
+        elif index.seq == seq:
+            return f"HNSW index up to date ({len(index):,} vectors)"
+        else:
+            index.update(conn, seq)
+            what = "updated"
+    index.save(folder)
+    _forget(db, model)
+    return f"HNSW index {what}: {len(index):,} vectors in {time.perf_counter() - started:.1f} s ({folder})"
+
+
+_cache: dict[tuple[str, str, IndexConfig], Any] = {}
 _cache_lock = threading.Lock()
 
 
-def get_index(db: Database, model: str) -> VectorIndex:
-    """The process's index of `model`, reloaded when the table changed since it was loaded."""
-    with db.read() as conn:
-        version = VectorIndex.table_version(conn, model)
-        with _cache_lock:
-            index = _cache.get((db.url, model))
-            if index is None or index.version != version:
-                index = VectorIndex.load(conn, model)
-                _cache[(db.url, model)] = index
+def _forget(db: Database, model: str) -> None:
+    with _cache_lock:
+        for key in [key for key in _cache if key[:2] == (db.url, model)]:
+            del _cache[key]
+
+
+def get_index(db: Database, model: str, config: IndexConfig | None = None) -> Any:
+    """The process's index of `model`, brought up to date when rows were written since it was loaded."""
+    config = config or IndexConfig()
+    with db.read() as conn, _cache_lock:
+        index = _cache.get((db.url, model, config))
+        seq, oldest = current_seq(conn, model), oldest_seq(conn, model)
+        if index is not None and getattr(index, "oldest", oldest) != oldest:
+            index = None  # rows removed (or the table refilled): load it again
+        if index is not None and index.seq == seq:
+            return index
+        if index is not None and (index.kind != "exact" or len(index) + 1000 <= config.exact_max or config.kind != "auto"):
+            index.update(conn, seq)
+            return index
+        kind = _choose(conn, model, config)
+        if kind == "pgvector":
+            dim = conn.execute(sa.select(paper_embeddings.c.dim).where(paper_embeddings.c.model == model).limit(1)).scalar()
+            index = pgvector.PgVectorIndex(db, model, int(dim or 0), config.hnsw_ef_search)
+            index.update(conn, seq)
+        elif kind == "hnsw":
+            folder = index_folder(db, config)
+            index = HnswIndex.load_file(folder, model, config.hnsw_ef_search) if folder else None
+            if index is None:
+                if folder is not None and config.kind == "auto":
+                    log.warning("no saved HNSW index of %s yet (run `dailypapers embed`): exact search for now", model)
+                    index = ExactIndex.load(conn, model)
+                else:
+                    index = HnswIndex.build(conn, model, config)
+            else:
+                index.update(conn, seq)
+        else:
+            index = ExactIndex.load(conn, model)
+        index.oldest = oldest
+        _cache[(db.url, model, config)] = index
     return index

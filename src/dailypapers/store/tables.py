@@ -115,4 +115,8 @@ paper_embeddings = sa.Table(
     sa.Column("dim", sa.Integer, nullable=False),
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, little-endian, L2-normalised
     sa.Column("created_at", Timestamp, nullable=False),
+    # Change counter (migration 0005): each write of vectors stamps its rows with max(seq) + 1.
+    # PostgreSQL with pgvector also has `embedding vector` (not in this table object: see search.pgvector).
+    sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Index("ix_paper_embeddings_model_seq", "model", "seq"),
 )

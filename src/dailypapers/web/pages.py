@@ -18,6 +18,7 @@ from dailypapers.search.service import (
     search_papers,
     similar_papers,
 )
+from dailypapers.search.vectors import IndexConfig
 from dailypapers.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.web.app import render, wants_json
@@ -71,7 +72,8 @@ def home(request: Request, db: DbDep, settings: SettingsDep, sort: SortParam = N
 def similar(arxiv_id: str, db: DbDep, settings: SettingsDep):
     """Nearest papers by embedding, never the paper itself; [] until it has a vector."""
     detail = services.paper_detail(db, _strip_json(arxiv_id))
-    cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model))
+    cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model),
+                                   config=IndexConfig.from_settings(settings))
     return JSONResponse({"arxiv_id": detail.arxiv_id, "similar": [c.model_dump(mode="json") for c in cards]})
 
 
@@ -101,7 +103,8 @@ def paper(request: Request, arxiv_id: str, db: DbDep, settings: SettingsDep):
     detail = services.paper_detail(db, _strip_json(arxiv_id))
     if wants_json(request):
         return JSONResponse(detail.model_dump(mode="json"))
-    similar_cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model))
+    similar_cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model),
+                                   config=IndexConfig.from_settings(settings))
     return render(request, "paper.html", {"paper": detail, "title": detail.title, "similar": similar_cards})
 
 

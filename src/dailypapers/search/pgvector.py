@@ -1,0 +1,163 @@
+"""pgvector on PostgreSQL: vectors in an `embedding vector` column, searched by the server.
+
+The column has no fixed dimension (models differ); each model gets a partial HNSW index on the
+expression `embedding::vector(dim)` for its own rows (pgvector's documented way to index several
+dimensions in one column). `dailypapers embed` creates it once the model has vectors; creating it on
+a table that already holds a million vectors takes minutes, after that rows are added to it as they
+are written. Search orders by cosine distance to the query with that same expression, with the
+category/date conditions in the WHERE clause and pgvector 0.8's iterative index scan, so filtered
+queries still return k rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from dailypapers.store.tables import paper_embeddings, papers
+
+log = logging.getLogger(__name__)
+# HNSW build and search parameters (pgvector's defaults are m=16, ef_construction=64, ef_search=40).
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def index_name(model: str) -> str:
+    return "ix_paper_embeddings_hnsw_" + hashlib.blake2b(model.encode(), digest_size=6).hexdigest()
+
+
+def vector_literal(vector: Any) -> str:
+    """pgvector's text form of a vector: '[0.1,0.2,...]' (float32 precision is kept by repr)."""
+    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
+
+
+def has_column(conn: Connection) -> bool:
+    """Whether paper_embeddings has the pgvector column (i.e. pgvector is in use here)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    return bool(conn.exec_driver_sql(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = 'paper_embeddings' "
+        "AND column_name = 'embedding' AND table_schema = current_schema()"
+    ).first())  # fmt: skip
+
+
+def ensure_pgvector(conn: Connection) -> bool:
+    """Create the extension and the column when the server has pgvector; False when it cannot be
+    used (not installed, or this role may not create it). Never leaves the transaction failed."""
+    if conn.dialect.name != "postgresql":
+        return False
+    if has_column(conn):
+        return True
+    if not conn.exec_driver_sql("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").first():
+        return False
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
+            conn.exec_driver_sql("ALTER TABLE paper_embeddings ADD COLUMN IF NOT EXISTS embedding vector")
+    except sa.exc.DBAPIError as exc:
+        log.warning("cannot enable pgvector (%s)", str(exc.orig).strip().splitlines()[0])
+        return False
+    return True
+
+
+def fill_missing(conn: Connection, model: str, batch: int = 2000) -> int:
+    """Copy stored vectors into the pgvector column where it is empty (vectors written before
+    pgvector was enabled); returns how many rows it filled."""
+    filled = 0
+    while True:
+        rows = conn.execute(
+            sa.select(paper_embeddings.c.arxiv_id, paper_embeddings.c.vector)
+            .where(paper_embeddings.c.model == model, sa.text("embedding IS NULL")).limit(batch)
+        ).all()  # fmt: skip
+        if not rows:
+            return filled
+        conn.execute(
+            sa.text("UPDATE paper_embeddings SET embedding = CAST(:v AS vector) WHERE arxiv_id = :i AND model = :m"),
+            [{"v": vector_literal(np.frombuffer(r.vector, dtype="<f4")), "i": r.arxiv_id, "m": model} for r in rows],
+        )
+        filled += len(rows)
+
+
+def ensure_index(conn: Connection, model: str, dim: int) -> bool:
+    """Create this model's HNSW index if it is missing; True when it was created now."""
+    name = index_name(model)
+    if conn.exec_driver_sql("SELECT 1 FROM pg_indexes WHERE indexname = %s", (name,)).first():
+        return False
+    conn.exec_driver_sql(
+        f"CREATE INDEX IF NOT EXISTS {name} ON paper_embeddings USING hnsw "
+        f"((embedding::vector({int(dim)})) vector_cosine_ops) WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
+        f"WHERE model = {_literal(model)}"
+    )  # fmt: skip
+    return True
+
+
+class _Vector(sa.types.UserDefinedType):  # type: ignore[type-arg]
+    """pgvector's `vector(dim)` type, for CAST in queries."""
+
+    cache_ok = True
+
+    def __init__(self, dim: int):
+        self.dim = dim
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return f"vector({self.dim})"
+
+
+class PgVectorIndex:
+    """One model's vectors, searched by PostgreSQL (HNSW when its index exists, else exactly)."""
+
+    kind = "pgvector"
+
+    def __init__(self, db: Any, model: str, dim: int, ef_search: int):
+        self.db, self.model, self.dim, self.ef_search = db, model, dim, ef_search
+        self.seq, self.count = -1, 0
+
+    def update(self, conn: Connection, seq: int) -> None:
+        """Rows were written (seq moved): recount them (the server's index needs nothing from us)."""
+        self.count = int(conn.execute(sa.select(sa.func.count()).select_from(paper_embeddings).where(
+            paper_embeddings.c.model == self.model)).scalar_one())  # fmt: skip
+        self.seq = seq
+
+    def __len__(self) -> int:
+        return self.count
+
+    def vector_of(self, arxiv_id: str) -> np.ndarray | None:
+        with self.db.read() as conn:
+            blob = conn.execute(sa.select(paper_embeddings.c.vector).where(
+                paper_embeddings.c.model == self.model, paper_embeddings.c.arxiv_id == arxiv_id)).scalar()  # fmt: skip
+        return None if blob is None else np.frombuffer(blob, dtype="<f4")
+
+    def search(self, query: np.ndarray, k: int, conditions: list[Any] | None = None,
+               exclude: Iterable[str] = ()) -> list[tuple[str, float]]:  # fmt: skip
+        if k <= 0 or not self.count:
+            return []
+        exclude = list(exclude)
+        dim = int(self.dim)
+        query_vector = sa.cast(sa.bindparam("q", vector_literal(query), type_=sa.Text), _Vector(dim))
+        distance = sa.literal_column(f"paper_embeddings.embedding::vector({dim})").op("<=>", return_type=sa.Float)(
+            query_vector)  # fmt: skip
+        q = (
+            sa.select(paper_embeddings.c.arxiv_id, (1 - distance).label("score"))
+            .where(sa.text(f"paper_embeddings.model = {_literal(self.model)}"))
+            .order_by(distance).limit(k)
+        )  # fmt: skip
+        if conditions:
+            q = q.join(papers, papers.c.arxiv_id == paper_embeddings.c.arxiv_id).where(*conditions)
+        if exclude:
+            q = q.where(paper_embeddings.c.arxiv_id.not_in(exclude))
+        with self.db.read() as conn:
+            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {max(int(self.ef_search), k)}")
+            if conditions or exclude:
+                conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            rows = conn.execute(q).all()
+        # relaxed_order may return rows slightly out of order: sort by the exact score.
+        return sorted(((r.arxiv_id, float(r.score)) for r in rows), key=lambda item: -item[1])

@@ -1,0 +1,64 @@
+"""Vector index support: a change counter on paper_embeddings, and pgvector on PostgreSQL.
+
+- `seq`: every write of vectors stamps its rows with the next value of a per-table counter, so a
+  process holding an in-memory index asks "max(seq) for this model" (an index lookup) to know whether
+  anything changed, and loads only the rows after the seq it has.
+- PostgreSQL: when the pgvector extension can be created here, an `embedding vector` column (no fixed
+  dimension: one partial HNSW index per model is made by `dailypapers embed`, see
+  dailypapers.search.pgvector). Without the extension (not installed, or no right to create it) the
+  column is left out and search uses the in-process index; `dailypapers embed` adds it later once
+  the extension exists.
+- PostgreSQL: the weighted search document becomes a stored generated column `papers.search_vector`
+  (GIN-indexed, replacing 0003's expression index): ranking reads it instead of parsing each matching
+  paper's text again, which made any-word queries take seconds on 100,000 papers.
+- SQLite: `papers_fts_vocab`, FTS5's vocabulary of the keyword index (papers per term), which hybrid
+  search reads to leave very common words out of its any-word candidates.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-30
+"""
+
+import logging
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+log = logging.getLogger("dailypapers.migrations")
+
+
+def upgrade() -> None:
+    op.add_column("paper_embeddings", sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"))
+    op.create_index("ix_paper_embeddings_model_seq", "paper_embeddings", ["model", "seq"])
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        op.execute("CREATE VIRTUAL TABLE papers_fts_vocab USING fts5vocab(papers_fts, 'row')")
+    if bind.dialect.name == "postgresql":
+        from dailypapers.search.keyword import PG_DOCUMENT
+        from dailypapers.search.pgvector import ensure_pgvector
+
+        op.execute(f"ALTER TABLE papers ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_DOCUMENT}) STORED")
+        op.execute("CREATE INDEX ix_papers_search_vector ON papers USING GIN (search_vector)")
+        op.execute("DROP INDEX ix_papers_search")
+
+        if not ensure_pgvector(bind):
+            log.warning("pgvector is not available on this server: vector search runs in the app process")
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        from dailypapers.search.keyword import PG_DOCUMENT
+
+        op.execute("ALTER TABLE paper_embeddings DROP COLUMN IF EXISTS embedding")
+        op.execute(f"CREATE INDEX ix_papers_search ON papers USING GIN (({PG_DOCUMENT}))")
+        op.execute("ALTER TABLE papers DROP COLUMN search_vector")
+    else:
+        op.execute("DROP TABLE IF EXISTS papers_fts_vocab")
+    op.drop_index("ix_paper_embeddings_model_seq", "paper_embeddings")
+    op.drop_column("paper_embeddings", "seq")
