@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--ef-construction", type=int, default=80)
     ap.add_argument("--ef", default="32,64,96,128,256")
     ap.add_argument("--noise", type=float, default=0.03)
+    ap.add_argument("--libraries", default="faiss,usearch", help="which to build: faiss, usearch or both")
     args = ap.parse_args()
     import faiss
     import usearch
@@ -62,10 +63,12 @@ def main() -> None:
     f.hnsw.efConstruction = args.ef_construction
     f.add(x)
     fb = time.perf_counter() - t
-    t = time.perf_counter()
-    u = Index(ndim=x.shape[1], metric="ip", dtype="f32", connectivity=args.m, expansion_add=args.ef_construction)
-    u.add(np.arange(len(x)), x, threads=faiss.omp_get_max_threads())
-    ub = time.perf_counter() - t
+    use_usearch = "usearch" in args.libraries
+    if use_usearch:
+        t = time.perf_counter()
+        u = Index(ndim=x.shape[1], metric="ip", dtype="f32", connectivity=args.m, expansion_add=args.ef_construction)
+        u.add(np.arange(len(x)), x, threads=faiss.omp_get_max_threads())
+        ub = time.perf_counter() - t
     for ef in [int(e) for e in args.ef.split(",")]:
         params = faiss.SearchParametersHNSW(efSearch=ef)
         res, p50, p99 = timed(lambda q: f.search(q[None], 10, params=params)[1][0], queries)
@@ -73,6 +76,8 @@ def main() -> None:
         params100 = faiss.SearchParametersHNSW(efSearch=max(ef, 100))
         _, p50k, _ = timed(lambda q: f.search(q[None], 100, params=params100)[1][0], queries)
         print(f"| faiss HNSWFlat | {fb:.1f} | {ef} | {recall:.3f} | {p50:.2f} | {p99:.2f} | {p50k:.2f} |")
+        if not use_usearch:
+            continue
         u.expansion_search = ef
         res, p50, p99 = timed(lambda q: u.search(q, 10).keys, queries)
         recall = np.mean([len(truth[i] & set(r)) / 10 for i, r in enumerate(res)])

@@ -212,3 +212,39 @@ def test_similar_papers_through_every_index(demo_db: Database, embedder, tmp_pat
         lists.append([c.arxiv_id for c in cards])
     for other in lists[1:]:
         assert len(set(other) & set(lists[0])) >= 9
+
+
+def test_the_embed_command_builds_and_keeps_the_saved_index(tmp_path: Path) -> None:
+    """`dailypapers embed` on a database above vector_exact_max: vectors, then the saved HNSW index;
+    `similar` uses it; a second run embeds nothing and leaves the index as it is."""
+    import os
+    import subprocess
+    import sys
+
+    from dailypapers.ingest.importer import import_paths
+
+    path = tmp_path / "cli.db"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    import_paths(db, [Path(__file__).parents[1] / "data" / "listing-cl_2025-09-18.jsonl"])
+    with db.read() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+        some = conn.execute(sa.select(papers.c.arxiv_id).order_by(papers.c.arxiv_id).limit(1)).scalar_one()
+    db.dispose()
+    env = {**os.environ, "DAILYPAPERS_DATABASE_URL": f"sqlite:///{path}", "DAILYPAPERS_VECTOR_EXACT_MAX": "50",
+           "COLUMNS": "200"}  # fmt: skip
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "dailypapers.cli", *args], env=env, capture_output=True,
+                              text=True, timeout=900)  # fmt: skip
+
+    first = cli("embed", "--no-progress")
+    assert first.returncode == 0, first.stderr
+    assert f"embedded {count:,}, unchanged 0" in first.stdout
+    assert f"HNSW index built: {count:,} vectors" in first.stdout
+    assert list((tmp_path / "cli.db.vectors").glob("hnsw-*.faiss"))
+    similar = cli("similar", some)
+    assert similar.returncode == 0 and similar.stdout.count("\n") >= 10, similar.stderr
+    second = cli("embed", "--no-progress")
+    assert "embedded 0" in second.stdout and f"HNSW index up to date ({count:,} vectors)" in second.stdout
+    assert f"HNSW index built: {count:,} vectors" in cli("embed", "--no-progress", "--rebuild-index").stdout

@@ -14,8 +14,10 @@ by trending score. Scores are "higher is better" on each backend but not compara
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, timezone
+from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
@@ -119,14 +121,17 @@ def fts5_expression(query: ParsedQuery, match_any: bool = False) -> str:
 
 
 def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
-                   count: bool) -> KeywordResult:  # fmt: skip
+                   count: bool, table: str = "papers_fts") -> KeywordResult:  # fmt: skip
     match = fts5_expression(query, match_any)
     conditions = _filters(query, "sqlite")
     if not match:
         return _by_trending(conn, conditions, limit, offset)
-    fts = sa.table("papers_fts", sa.column("rowid"))
-    score = -sa.func.bm25(sa.literal_column("papers_fts"), TITLE_WEIGHT, ABSTRACT_WEIGHT, AUTHORS_WEIGHT)
-    where = [sa.text("papers_fts MATCH :match").bindparams(match=match), *conditions]
+    fts = sa.table(table, sa.column("rowid"))
+    if table == "papers_fts":
+        score = -sa.func.bm25(sa.literal_column(table), TITLE_WEIGHT, ABSTRACT_WEIGHT, AUTHORS_WEIGHT)
+    else:
+        score = -sa.func.bm25(sa.literal_column(table))
+    where = [sa.text(f"{table} MATCH :match").bindparams(match=match), *conditions]
     joined = fts.join(papers, sa.literal_column("papers.rowid") == fts.c.rowid)
     rows = conn.execute(
         sa.select(papers.c.arxiv_id, score.label("score")).select_from(joined).where(*where)
@@ -155,7 +160,8 @@ def _pg_tsquery(term: Term, config: str, n: int, params: dict[str, Any]) -> str:
 
 
 def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
-               count: bool) -> KeywordResult:  # fmt: skip
+               count: bool, titles_only: bool = False) -> KeywordResult:  # fmt: skip
+    document = _PG_FIELDS["title"][1] if titles_only else "papers.search_vector"
     params: dict[str, Any] = {}
     free = [t for t in query.terms if t.field is None]
     parts = [(_pg_tsquery(t, "english", n, params), t.negated) for n, t in enumerate(free)]
@@ -171,9 +177,9 @@ def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, ma
     negative = [q for q, neg in parts if neg]
     if negative:
         tsquery = f"({tsquery}) && !!({' || '.join(negative)})"
-    match = sa.text(f"papers.search_vector @@ ({tsquery})")
+    match = sa.text(f"{document} @@ ({tsquery})")
     # text(), not literal_column(): the query's :w parameters must be bound inside the rank too.
-    score = sa.func.ts_rank(sa.text("papers.search_vector"), sa.text(f"({tsquery})"), 1)
+    score = sa.func.ts_rank(sa.text(document), sa.text(f"({tsquery})"), 1)
     rows = conn.execute(
         sa.select(papers.c.arxiv_id, score.label("score")).where(match, *conditions)
         .order_by(sa.desc("score"), papers.c.arxiv_id).limit(limit).offset(offset), params
@@ -197,21 +203,22 @@ def _by_trending(
 
 def keyword_search(
     conn: Connection, query: ParsedQuery, limit: int = 100, offset: int = 0, match_any: bool = False,
-    count: bool = True,
+    count: bool = True, titles_only: bool = False,
 ) -> KeywordResult:
     """The papers matching `query`, best first, and how many match in all. By default every word
     is required; `match_any` ranks papers with any of the free words (BM25 favours those with more
     of them): what natural-language queries and hybrid fusion need. `count=False` skips counting
     every match (total is then -1): hybrid search only needs the top of the list."""
     if conn.dialect.name == "postgresql":
-        return _pg_search(conn, query, limit, offset, match_any, count)
-    return _sqlite_search(conn, query, limit, offset, match_any, count)
+        return _pg_search(conn, query, limit, offset, match_any, count, titles_only)
+    return _sqlite_search(conn, query, limit, offset, match_any, count, "papers_title_fts" if titles_only else "papers_fts")
 
 
 def rebuild_index(conn: Connection) -> None:
-    """Rebuild the SQLite FTS index from papers (after a VACUUM, which may renumber rowids)."""
+    """Rebuild the SQLite FTS indexes from papers (after a VACUUM, which may renumber rowids)."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("INSERT INTO papers_fts(papers_fts) VALUES ('rebuild')")
+        conn.exec_driver_sql("INSERT INTO papers_title_fts(papers_title_fts) VALUES ('rebuild')")
 
 
 # --- the keyword list of hybrid search -----------------------------------------------------------------
@@ -238,40 +245,81 @@ def without_stop_words(query: ParsedQuery) -> ParsedQuery:
     return replace(query, terms=kept)
 
 
+class _CommonStems:
+    """SQLite: the stems of the FTS5 index in more than the common share of papers, with their
+    paper counts. Counting papers per term in FTS5 reads the term's whole posting list (4 ms for one
+    common word at 1M papers), so the common ones are listed once by a scan of `papers_fts_vocab`
+    (4 s at 1M papers) and kept per database for COMMON_TTL seconds, refreshed in the background."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.known: dict[str, tuple[float, dict[str, int], int]] = {}
+        self.refreshing: set[str] = set()
+
+    def get(self, conn: Connection) -> tuple[dict[str, int], int]:
+        key = str(conn.engine.url)
+        with self.lock:
+            entry = self.known.get(key)
+        if entry is None:
+            return self._compute(conn, key)
+        if monotonic() - entry[0] > COMMON_TTL and key not in self.refreshing:
+            self.refreshing.add(key)
+            engine = conn.engine
+            threading.Thread(target=self._refresh, args=(engine, key), daemon=True).start()
+        return entry[1], entry[2]
+
+    def _refresh(self, engine: sa.Engine, key: str) -> None:
+        try:
+            with engine.connect() as conn:
+                self._compute(conn, key)
+        except sa.exc.SQLAlchemyError:
+            pass
+        finally:
+            self.refreshing.discard(key)
+
+    def _compute(self, conn: Connection, key: str) -> tuple[dict[str, int], int]:
+        total = int(conn.exec_driver_sql("SELECT max(rowid) FROM papers").scalar() or 0)
+        cap = max(COMMON_MIN, COMMON_SHARE * total)
+        common = dict(conn.exec_driver_sql("SELECT term, doc FROM papers_fts_vocab WHERE doc > ?", (cap,)).all())
+        with self.lock:
+            self.known[key] = (monotonic(), common, total)
+        return common, total
+
+
+_common_stems = _CommonStems()
+COMMON_TTL = 3600.0
+
+
 def _document_frequencies(conn: Connection, query: ParsedQuery) -> tuple[dict[Term, int], int] | None:
-    """How many papers have each free single word of the query, and how many papers there are
-    (None when unknown). SQLite: exact, from the FTS5 vocabulary after the index's own stemming;
-    PostgreSQL: the planner's estimate from the column's statistics (exact enough for common words,
-    which is what it is used for)."""
-    words = [t for t in query.positive if t.field is None and len(t.words) == 1 and not t.prefix]
+    """How many papers have each free positive term of the query (a phrase: its rarest word), as far
+    as "is it common" goes, and how many papers there are; None when unknown. SQLite: the word is
+    stemmed by a temporary FTS5 table with the index's tokenizer and looked up among the common stems
+    (a rare one counts 0); PostgreSQL: the planner's estimate from the column's statistics."""
+    words = [t for t in query.positive if t.field is None and not t.prefix]
     if not words:
         return None
     if conn.dialect.name == "postgresql":
         return _pg_frequencies(conn, words)
     try:
+        common, total = _common_stems.get(conn)
         conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING fts5("
                              "x, tokenize='porter unicode61 remove_diacritics 2')")  # fmt: skip
         conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens_vocab USING fts5vocab(temp, query_tokens, 'row')")
-        stems: dict[Term, str] = {}
+        df: dict[Term, int] = {}
         for term in words:
             conn.exec_driver_sql("DELETE FROM temp.query_tokens")
-            conn.exec_driver_sql("INSERT INTO temp.query_tokens(x) VALUES (?)", (term.words[0],))
-            found = [r[0] for r in conn.exec_driver_sql("SELECT term FROM temp.query_tokens_vocab")]
-            if len(found) == 1:
-                stems[term] = found[0]
+            conn.exec_driver_sql("INSERT INTO temp.query_tokens(x) VALUES (?)", (" ".join(term.words),))
+            stems = [r[0] for r in conn.exec_driver_sql("SELECT term FROM temp.query_tokens_vocab")]
+            if stems:
+                df[term] = min(common.get(stem, 0) for stem in stems)
         conn.exec_driver_sql("DELETE FROM temp.query_tokens")
-        if not stems:
-            return None
-        distinct = tuple(set(stems.values()))
-        df = dict(conn.exec_driver_sql(f"SELECT term, doc FROM papers_fts_vocab WHERE term IN ({','.join('?' * len(distinct))})",
-                                       distinct).all())  # fmt: skip
-        total = conn.exec_driver_sql("SELECT max(rowid) FROM papers").scalar() or 0
     except sa.exc.OperationalError:  # an older SQLite without fts5vocab: no pruning
         return None
-    return {t: int(df.get(stem, 0)) for t, stem in stems.items()}, int(total)
+    return (df, total) if df else None
 
 
 def _pg_frequencies(conn: Connection, words: list[Term]) -> tuple[dict[Term, int], int] | None:
+    """The planner's row estimate of `search_vector @@ term` for each term (EXPLAIN, no execution)."""
     total = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'papers'::regclass").scalar()
     if not total or total < 0:  # never analysed
         return None
@@ -287,33 +335,44 @@ def _pg_frequencies(conn: Connection, words: list[Term]) -> tuple[dict[Term, int
 
 
 def fusion_list(conn: Connection, query: ParsedQuery, limit: int) -> list[Hit]:
-    """The keyword list hybrid search fuses: papers with all the words (stop words aside) when
-    there are enough of them, then BM25 over papers with any of the words, where only words in
-    fewer than COMMON_SHARE of the papers select those candidates; a query of common words only is
-    relaxed instead, dropping its most common word at a time. Either way the cost stays bounded on a
-    million papers (ranking every paper with "learning" or "model" takes hundreds of ms there)."""
+    """The keyword list hybrid search fuses, at a cost that stays bounded on a million papers.
+
+    BM25 has to read the whole posting list of every word in the expression, and on a million papers
+    "learning" or "model" are in hundreds of thousands of abstracts (tens of ms each, on SQLite as
+    on PostgreSQL). So: stop words are dropped, and a word is *common* when more than COMMON_SHARE
+    of the papers have it.
+    - Some words are rare: papers with all the rare words, ranked by BM25 on them; when fewer than
+      ENOUGH, then papers with any rare word. Common words then count only through the vector list.
+    - Every word is common: the titles' own index (short posting lists): papers with all the words
+      in their title, then relaxed by dropping the most common word at a time.
+    - Frequencies unknown (no statistics yet): all the words, then any of them.
+    """
     query = without_stop_words(query)
-    every = keyword_search(conn, query, limit=limit, count=False).hits
-    if len(every) >= min(limit, ENOUGH) or len(query.positive) < 2:
-        return every
-    seen = {h.arxiv_id for h in every}
+    free = [t for t in query.positive if t.field is None]
     known = _document_frequencies(conn, query)
+    common: list[Term] = []
     if known is not None:
         df, total = known
         cap = max(COMMON_MIN, COMMON_SHARE * total)
         common = sorted((t for t, n in df.items() if n > cap), key=lambda t: -df[t])
-        if common and len(common) == len(query.positive):
-            # Only common words: relax "all the words" by dropping the most common one at a time.
-            relaxed = query
-            for term in common[:-1]:
-                relaxed = replace(relaxed, terms=[t for t in relaxed.terms if t != term])
-                more = keyword_search(conn, relaxed, limit=limit, count=False).hits
-                every += [h for h in more if h.arxiv_id not in seen]
-                seen.update(h.arxiv_id for h in more)
-                if len(every) >= min(limit, ENOUGH):
-                    break
-            return every[:limit]
-        if common:
-            query = replace(query, terms=[t for t in query.terms if t not in common])
+    enough = min(limit, ENOUGH)
+    if common and len(common) < len(free):
+        query = replace(query, terms=[t for t in query.terms if t not in common])
+    all_common = bool(free) and len(common) == len(free)
+    titles_only = all_common and all(t.field in (None, "title") for t in query.terms)
+    every = keyword_search(conn, query, limit=limit, count=False, titles_only=titles_only).hits
+    if len(every) >= enough or len(query.positive) < 2:
+        return every
+    seen = {h.arxiv_id for h in every}
+    if all_common:
+        relaxed = query
+        for term in common[:-1]:
+            relaxed = replace(relaxed, terms=[t for t in relaxed.terms if t != term])
+            more = keyword_search(conn, relaxed, limit=limit, count=False, titles_only=titles_only).hits
+            every += [h for h in more if h.arxiv_id not in seen]
+            seen.update(h.arxiv_id for h in more)
+            if len(every) >= enough:
+                break
+        return every[:limit]
     anyword = keyword_search(conn, query, limit=limit, match_any=True, count=False).hits
     return (every + [h for h in anyword if h.arxiv_id not in seen])[:limit]

@@ -158,8 +158,8 @@ class IndexConfig:
     kind: str = "auto"  # auto | exact | hnsw | pgvector
     exact_max: int = 100_000
     hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 96
+    hnsw_ef_construction: int = 200
+    hnsw_ef_search: int = 128
     directory: str | None = None  # where HNSW indexes are saved; None: next to a SQLite file, else nowhere
 
     @classmethod

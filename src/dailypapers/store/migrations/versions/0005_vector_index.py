@@ -10,9 +10,11 @@
   the extension exists.
 - PostgreSQL: the weighted search document becomes a stored generated column `papers.search_vector`
   (GIN-indexed, replacing 0003's expression index): ranking reads it instead of parsing each matching
-  paper's text again, which made any-word queries take seconds on 100,000 papers.
-- SQLite: `papers_fts_vocab`, FTS5's vocabulary of the keyword index (papers per term), which hybrid
-  search reads to leave very common words out of its any-word candidates.
+  paper's text again, which made any-word queries take seconds on 100,000 papers; and a GIN index on
+  the title's tsvector (`title:` words, and hybrid search's queries of common words only).
+- SQLite: `papers_fts_vocab`, FTS5's vocabulary of the keyword index (papers per term), from which
+  hybrid search learns which words are common; and `papers_title_fts`, an FTS5 index of titles alone
+  (kept by triggers like papers_fts), which it searches when every word of a query is common.
 
 Revision ID: 0005
 Revises: 0004
@@ -31,13 +33,28 @@ depends_on = None
 
 log = logging.getLogger("dailypapers.migrations")
 
+SQLITE_UP = [
+    "CREATE VIRTUAL TABLE papers_fts_vocab USING fts5vocab(papers_fts, 'row')",
+    "CREATE VIRTUAL TABLE papers_title_fts USING fts5(title, content='papers', content_rowid='rowid', "
+    "tokenize='porter unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER papers_title_fts_insert AFTER INSERT ON papers BEGIN "
+    "INSERT INTO papers_title_fts(rowid, title) VALUES (new.rowid, new.title); END",
+    "CREATE TRIGGER papers_title_fts_delete AFTER DELETE ON papers BEGIN "
+    "INSERT INTO papers_title_fts(papers_title_fts, rowid, title) VALUES ('delete', old.rowid, old.title); END",
+    "CREATE TRIGGER papers_title_fts_update AFTER UPDATE OF title ON papers BEGIN "
+    "INSERT INTO papers_title_fts(papers_title_fts, rowid, title) VALUES ('delete', old.rowid, old.title); "
+    "INSERT INTO papers_title_fts(rowid, title) VALUES (new.rowid, new.title); END",
+    "INSERT INTO papers_title_fts(papers_title_fts) VALUES ('rebuild')",
+]
+
 
 def upgrade() -> None:
     op.add_column("paper_embeddings", sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"))
     op.create_index("ix_paper_embeddings_model_seq", "paper_embeddings", ["model", "seq"])
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        op.execute("CREATE VIRTUAL TABLE papers_fts_vocab USING fts5vocab(papers_fts, 'row')")
+        for statement in SQLITE_UP:
+            op.execute(statement)
     if bind.dialect.name == "postgresql":
         from dailypapers.search.keyword import PG_DOCUMENT
         from dailypapers.search.pgvector import ensure_pgvector
@@ -45,6 +62,7 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE papers ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_DOCUMENT}) STORED")
         op.execute("CREATE INDEX ix_papers_search_vector ON papers USING GIN (search_vector)")
         op.execute("DROP INDEX ix_papers_search")
+        op.execute("CREATE INDEX ix_papers_title_search ON papers USING GIN (to_tsvector('english'::regconfig, title))")
 
         if not ensure_pgvector(bind):
             log.warning("pgvector is not available on this server: vector search runs in the app process")
@@ -56,9 +74,13 @@ def downgrade() -> None:
         from dailypapers.search.keyword import PG_DOCUMENT
 
         op.execute("ALTER TABLE paper_embeddings DROP COLUMN IF EXISTS embedding")
+        op.execute("DROP INDEX ix_papers_title_search")
         op.execute(f"CREATE INDEX ix_papers_search ON papers USING GIN (({PG_DOCUMENT}))")
         op.execute("ALTER TABLE papers DROP COLUMN search_vector")
     else:
-        op.execute("DROP TABLE IF EXISTS papers_fts_vocab")
+        for trigger in ("papers_title_fts_insert", "papers_title_fts_delete", "papers_title_fts_update"):
+            op.execute(f"DROP TRIGGER {trigger}")
+        op.execute("DROP TABLE papers_title_fts")
+        op.execute("DROP TABLE papers_fts_vocab")
     op.drop_index("ix_paper_embeddings_model_seq", "paper_embeddings")
     op.drop_column("paper_embeddings", "seq")
