@@ -39,6 +39,9 @@ def _serve(settings: Settings, db: Database, host: str | None, port: int | None)
 
     host, port = host or settings.host, port or settings.port
     err.print(f"Serving {settings.site_name} on [bold]http://{host}:{port}[/bold]  (Ctrl-C to stop)")
+    from dailypapers.search.service import warm_up
+
+    warm_up(db, settings)
     uvicorn.run(create_app(settings, db), host=host, port=port, log_level="warning")
 
 

@@ -248,3 +248,20 @@ def test_the_embed_command_builds_and_keeps_the_saved_index(tmp_path: Path) -> N
     second = cli("embed", "--no-progress")
     assert "embedded 0" in second.stdout and f"HNSW index up to date ({count:,} vectors)" in second.stdout
     assert f"HNSW index built: {count:,} vectors" in cli("embed", "--no-progress", "--rebuild-index").stdout
+
+
+def test_warm_up_loads_the_index_and_the_common_words(demo_db: Database) -> None:
+    from dailypapers.search import keyword
+    from dailypapers.search import vectors as vectors_module
+    from dailypapers.search.service import search_options, warm_up
+    from dailypapers.settings import Settings
+
+    settings = Settings(database_url=demo_db.url, search_mode="hybrid")
+    options = search_options(settings)
+    vectors_module._forget(demo_db, MINILM_NAME)
+    keyword._common_stems.known.clear()
+    warm_up(demo_db, settings).join(timeout=300)
+    assert (demo_db.url, MINILM_NAME, options.index) in vectors_module._cache
+    if demo_db.is_sqlite:
+        common, total = next(iter(keyword._common_stems.known.values()))[1:]
+        assert total >= 5601 and common  # some stems are in more than 2,000 of the demo's papers

@@ -212,6 +212,7 @@ class ExactIndex:
     def __init__(self, model: str, ids: list[str], matrix: np.ndarray, seq: int):
         self.model, self.ids, self.matrix, self.seq = model, ids, matrix, seq
         self.position = {arxiv_id: n for n, arxiv_id in enumerate(ids)}
+        self._lock = threading.Lock()  # updates and searches take turns (rows and ids stay in step)
 
     @classmethod
     def load(cls, conn: Connection, model: str) -> ExactIndex:
@@ -223,17 +224,21 @@ class ExactIndex:
     def update(self, conn: Connection, seq: int) -> None:
         """Take in the rows written after this index's seq, up to `seq`."""
         for ids, matrix in _rows_after(conn, self.model, self.seq):
-            new = [i for i in ids if i not in self.position]
-            for n, arxiv_id in enumerate(ids):
-                if arxiv_id in self.position:
-                    self.matrix[self.position[arxiv_id]] = matrix[n]
-            if new:
-                rows = matrix[[n for n, i in enumerate(ids) if i not in self.position]]
-                self.matrix = rows.copy() if not len(self.ids) else np.vstack([self.matrix, rows])
-                for arxiv_id in new:
-                    self.position[arxiv_id] = len(self.ids)
-                    self.ids.append(arxiv_id)
+            with self._lock:
+                self._add(ids, matrix)
         self.seq = seq
+
+    def _add(self, ids: list[str], matrix: np.ndarray) -> None:
+        new = [i for i in ids if i not in self.position]
+        for n, arxiv_id in enumerate(ids):
+            if arxiv_id in self.position:
+                self.matrix[self.position[arxiv_id]] = matrix[n]
+        if new:
+            rows = matrix[[n for n, i in enumerate(ids) if i not in self.position]]
+            self.matrix = rows.copy() if not len(self.ids) else np.vstack([self.matrix, rows])
+            for arxiv_id in new:
+                self.position[arxiv_id] = len(self.ids)
+                self.ids.append(arxiv_id)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -247,6 +252,11 @@ class ExactIndex:
         """The k most similar papers (id, cosine), best first; `allowed` limits the candidates."""
         if not self.ids or k <= 0:
             return []
+        with self._lock:
+            return self._search(query, k, allowed, exclude)
+
+    def _search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None,
+                exclude: Iterable[str]) -> list[tuple[str, float]]:  # fmt: skip
         q = np.asarray(query, dtype=np.float32)
         if allowed is not None:
             rows = np.fromiter((self.position[i] for i in allowed if i in self.position), dtype=np.int64)
@@ -273,6 +283,8 @@ class HnswIndex:
         self.model, self.ids, self.index, self.seq, self.stale, self.ef_search = model, ids, index, seq, stale, ef_search
         self.position = {arxiv_id: n for n, arxiv_id in enumerate(ids) if n not in stale}
         self._selector: Any = None
+        # faiss may move its storage while adding: searches and updates of one index take turns.
+        self._lock = threading.Lock()
 
     @staticmethod
     def _faiss() -> Any:
@@ -299,15 +311,19 @@ class HnswIndex:
 
     def update(self, conn: Connection, seq: int) -> None:
         for ids, matrix in _rows_after(conn, self.model, self.seq):
-            for arxiv_id in ids:
-                old = self.position.get(arxiv_id)
-                if old is not None:
-                    self.stale.add(old)
-                self.position[arxiv_id] = len(self.ids)
-                self.ids.append(arxiv_id)
-            self.index.add(np.ascontiguousarray(matrix))
-            self._selector = None
+            with self._lock:
+                self._add(ids, matrix)
         self.seq = seq
+
+    def _add(self, ids: list[str], matrix: np.ndarray) -> None:
+        for arxiv_id in ids:
+            old = self.position.get(arxiv_id)
+            if old is not None:
+                self.stale.add(old)
+            self.position[arxiv_id] = len(self.ids)
+            self.ids.append(arxiv_id)
+        self.index.add(np.ascontiguousarray(matrix))
+        self._selector = None
 
     def __len__(self) -> int:
         return len(self.position)
@@ -318,13 +334,19 @@ class HnswIndex:
         return faiss.rev_swig_ptr(faiss.downcast_index(self.index.storage).get_xb(), n * d).reshape(n, d)
 
     def vector_of(self, arxiv_id: str) -> np.ndarray | None:
-        n = self.position.get(arxiv_id)
-        return None if n is None else self._vectors()[n].copy()
+        with self._lock:
+            n = self.position.get(arxiv_id)
+            return None if n is None else self._vectors()[n].copy()
 
     def search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None = None,
                exclude: Iterable[str] = ()) -> list[tuple[str, float]]:  # fmt: skip
         if not self.position or k <= 0:
             return []
+        with self._lock:
+            return self._search(query, k, allowed, exclude)
+
+    def _search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None,
+                exclude: Iterable[str]) -> list[tuple[str, float]]:  # fmt: skip
         q = np.asarray(query, dtype=np.float32)
         skip = {self.position[i] for i in exclude if i in self.position}
         if allowed is not None:  # a filtered candidate set: exact over it
@@ -349,8 +371,9 @@ class HnswIndex:
         folder.mkdir(parents=True, exist_ok=True)
         base = folder / _file_stem(self.model)
         tmp = base.with_suffix(f".tmp{os.getpid()}")
-        faiss.write_index(self.index, str(tmp.with_suffix(".faiss")))
-        meta = {"model": self.model, "seq": self.seq, "stale": sorted(self.stale), "ids": self.ids}
+        with self._lock:
+            faiss.write_index(self.index, str(tmp.with_suffix(".faiss")))
+            meta = {"model": self.model, "seq": self.seq, "stale": sorted(self.stale), "ids": list(self.ids)}
         tmp.with_suffix(".json").write_text(json.dumps(meta))
         os.replace(tmp.with_suffix(".faiss"), base.with_suffix(".faiss"))
         os.replace(tmp.with_suffix(".json"), base.with_suffix(".json"))
