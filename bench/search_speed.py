@@ -210,9 +210,10 @@ def build(url: str, corpus: Path, args: argparse.Namespace, model: str) -> dict[
             started = time.perf_counter()
             from dailypapers.search import pgvector
 
-            pgvector.ensure_index(conn, model, 384)
+            config = IndexConfig()
+            pgvector.ensure_index(conn, model, 384, config.hnsw_m, config.hnsw_ef_construction)
         figures["vector_index_s"] = time.perf_counter() - started
-        figures["vector_index"] = "pgvector HNSW (m=16, ef_construction=64)"
+        figures["vector_index"] = f"pgvector HNSW (m={config.hnsw_m}, ef_construction={config.hnsw_ef_construction})"
     else:
         config = IndexConfig(kind="hnsw", exact_max=args.exact_max)
         started = time.perf_counter()
@@ -381,7 +382,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--noise", type=float, default=0.03, help="σ of the per-dimension perturbation of real vectors")
     ap.add_argument("--ef", default="64,128,256,512", help="HNSW ef_search values measured for vector search")
-    ap.add_argument("--hybrid-ef", type=int, default=128, help="ef_search for the hybrid rows (the setting hnsw_ef_search)")
+    ap.add_argument("--hybrid-ef", type=int, default=256, help="ef_search for the hybrid rows (the setting hnsw_ef_search)")
     ap.add_argument("--exact-max", type=int, default=100_000)
     ap.add_argument("--child", choices=["build", "measure"], help=argparse.SUPPRESS)
     ap.add_argument("--child-url", help=argparse.SUPPRESS)

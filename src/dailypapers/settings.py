@@ -137,10 +137,10 @@ class Settings(BaseSettings):
     vector_exact_max: int = Field(
         100_000, ge=0, description="Largest number of vectors `auto` searches exactly; above it, HNSW."
     )
-    hnsw_m: int = Field(32, ge=4, le=128, description="HNSW graph degree (M) of the in-process index.")
-    hnsw_ef_construction: int = Field(200, ge=8, le=2000, description="HNSW build-time candidate list (efConstruction).")
+    hnsw_m: int = Field(32, ge=4, le=100, description="HNSW graph degree (M; pgvector's m).")
+    hnsw_ef_construction: int = Field(200, ge=8, le=2000, description="HNSW build-time candidate list (efConstruction; pgvector's ef_construction).")
     hnsw_ef_search: int = Field(
-        128, ge=8, le=5000, description="HNSW search-time candidate list (efSearch; pgvector's hnsw.ef_search too)."
+        256, ge=8, le=5000, description="HNSW search-time candidate list (efSearch; pgvector's hnsw.ef_search too)."
     )
     vector_index_dir: str | None = Field(
         None, description="Folder for saved HNSW indexes (default: `<database file>.vectors/` beside a SQLite file)."

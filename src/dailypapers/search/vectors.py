@@ -159,7 +159,7 @@ class IndexConfig:
     exact_max: int = 100_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 200
-    hnsw_ef_search: int = 128
+    hnsw_ef_search: int = 256
     directory: str | None = None  # where HNSW indexes are saved; None: next to a SQLite file, else nowhere
 
     @classmethod
@@ -435,7 +435,7 @@ def refresh_index(db: Database, model: str, config: IndexConfig | None = None, r
         with db.write() as conn:
             filled = pgvector.fill_missing(conn, model)
             started = time.perf_counter()
-            made = pgvector.ensure_index(conn, model, dim)
+            made = pgvector.ensure_index(conn, model, dim, config.hnsw_m, config.hnsw_ef_construction)
         took = time.perf_counter() - started
         return (f"pgvector: HNSW index created in {took:.1f} s" if made else "pgvector: HNSW index up to date") + (
             f" ({filled:,} vectors copied into it)" if filled else "")  # fmt: skip
