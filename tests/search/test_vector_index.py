@@ -24,6 +24,7 @@ from dailypapers.search.vectors import (
     store_vectors,
 )
 from dailypapers.store.db import Database
+from dailypapers.testing.postgres import skip_without_pgvector
 from dailypapers.store.tables import paper_embeddings, papers
 
 QUERIES = ["hard negative mining for contrastive learning", "speech recognition for low-resource languages",
@@ -98,6 +99,7 @@ def test_auto_picks_the_index_by_size_and_database(demo_db: Database, tmp_path: 
     small = IndexConfig(kind="auto", exact_max=10_000, directory=str(tmp_path))
     large = IndexConfig(kind="auto", exact_max=1_000, directory=str(tmp_path))
     if not demo_db.is_sqlite:
+        skip_without_pgvector(demo_db)
         # PostgreSQL with pgvector (installed by scripts/test.sh): the server searches, whatever the size.
         assert get_index(demo_db, MINILM_NAME, small).kind == "pgvector"
         assert get_index(demo_db, MINILM_NAME, large).kind == "pgvector"
@@ -116,6 +118,7 @@ def test_auto_picks_the_index_by_size_and_database(demo_db: Database, tmp_path: 
 def test_pgvector_index_is_created_and_used(demo_db: Database, embedder) -> None:  # type: ignore[no-untyped-def]
     if demo_db.is_sqlite:
         pytest.skip("pgvector is PostgreSQL's")
+    skip_without_pgvector(demo_db)
     config = IndexConfig(kind="pgvector", hnsw_ef_search=200)
     assert refresh_index(demo_db, MINILM_NAME, config).startswith("pgvector: HNSW index")
     assert refresh_index(demo_db, MINILM_NAME, config) == "pgvector: HNSW index up to date"
@@ -141,6 +144,8 @@ def test_pgvector_index_is_created_and_used(demo_db: Database, embedder) -> None
 def test_filters_apply_to_vector_results(demo_db: Database, embedder, kind: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     if kind == "pgvector" and demo_db.is_sqlite:
         pytest.skip("pgvector is PostgreSQL's")
+    if kind == "pgvector":
+        skip_without_pgvector(demo_db)
     config = IndexConfig(kind=kind, directory=str(tmp_path), hnsw_ef_search=128)
     if kind == "hnsw":
         refresh_index(demo_db, MINILM_NAME, config, rebuild=True)
@@ -199,7 +204,10 @@ def test_the_narrow_filter_takes_the_exact_path(demo_db: Database, embedder, mon
 
 
 def test_similar_papers_through_every_index(demo_db: Database, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    kinds = ["exact", "hnsw"] + ([] if demo_db.is_sqlite else ["pgvector"])
+    from dailypapers.search.pgvector import has_column
+
+    with demo_db.read() as conn:
+        kinds = ["exact", "hnsw"] + (["pgvector"] if has_column(conn) else [])
     with demo_db.read() as conn:
         arxiv_id = conn.execute(sa.text("SELECT arxiv_id FROM papers ORDER BY arxiv_id LIMIT 1 OFFSET 77")).scalar_one()
     lists = []

@@ -18,6 +18,7 @@ from dailypapers.search.service import SearchOptions, rrf, search_papers, simila
 from dailypapers.search.vectors import IndexConfig, embed_pending, get_index, store_vectors
 from dailypapers.settings import Settings
 from dailypapers.store.db import Database
+from dailypapers.testing.postgres import skip_without_pgvector
 from dailypapers.store.papers import upsert_batch
 from dailypapers.store.tables import paper_embeddings
 from dailypapers.web.app import create_app
@@ -85,6 +86,8 @@ def _table(db: Database, model: str) -> tuple[list[str], np.ndarray]:
 def test_every_index_agrees_with_numpy(corpus: Database, embedder, kind: str) -> None:  # type: ignore[no-untyped-def]
     if kind == "pgvector" and corpus.is_sqlite:
         pytest.skip("pgvector is PostgreSQL's")
+    if kind == "pgvector":
+        skip_without_pgvector(corpus)
     ids, matrix = _table(corpus, embedder.name)
     assert len(ids) == CORPUS
     assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-4)

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class PostgresUnavailable(RuntimeError):
@@ -77,3 +78,15 @@ def throwaway_cluster(fsync: bool = False) -> Iterator[str]:
             subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                            capture_output=True, cwd="/")  # fmt: skip
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def skip_without_pgvector(db: Any) -> None:
+    """In a test: skip on a PostgreSQL server without pgvector (scripts/test.sh installs it and warns
+    when it could not)."""
+    import pytest
+
+    from dailypapers.search.pgvector import has_column
+
+    with db.read() as conn:
+        if not has_column(conn):
+            pytest.skip("this PostgreSQL server has no pgvector (run scripts/install-pgvector.sh)")
