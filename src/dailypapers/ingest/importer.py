@@ -102,12 +102,25 @@ def import_paths(
 
     parse_in_worker: parse JSON-lines files in a child process while this one writes; by
     default for files of WORKER_MIN_BYTES and more. The outcome is the same either way.
+    A big import into SQLite suspends the keyword-index triggers and rebuilds the indexes at the end
+    (search.bulk); a note in the summary says so.
     """
+    from dailypapers.search import bulk
+
     summary = ImportSummary()
     started = time.perf_counter()
-    with _fewer_cycle_collections():
-        for path in paths:
-            _import_file(db, Path(path), summary, batch_size, progress, on_file, now, parse_in_worker)
+    paths = [Path(p) for p in paths]
+    # A big import into SQLite rebuilds the keyword indexes at its end instead of row by row.
+    suspended = bulk.should_suspend(db, paths) and bulk.suspend(db)
+    try:
+        with _fewer_cycle_collections():
+            for path in paths:
+                _import_file(db, path, summary, batch_size, progress, on_file, now, parse_in_worker)
+    finally:
+        if suspended:
+            line = bulk.resume(db)
+            if line:
+                summary.notes.append(line)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -69,10 +69,12 @@ class Database:
                 yield conn
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration."""
+        """Bring the schema to the newest migration (and finish what a killed bulk import left)."""
+        from dailypapers.search.bulk import repair
         from dailypapers.store.migrate import upgrade
 
         upgrade(self)
+        repair(self)  # a bulk import killed with the keyword-index triggers off (search.bulk)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

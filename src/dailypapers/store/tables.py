@@ -120,3 +120,14 @@ paper_embeddings = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_paper_embeddings_model_seq", "model", "seq"),
 )
+
+# Long operations that leave the database in a special state until they finish, one row each
+# (search.bulk: the keyword-index triggers suspended during a bulk import, and how to restore them).
+maintenance = sa.Table(
+    "maintenance",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+)

@@ -12,6 +12,8 @@
   (GIN-indexed, replacing 0003's expression index): ranking reads it instead of parsing each matching
   paper's text again, which made any-word queries take seconds on 100,000 papers; and a GIN index on
   the title's tsvector (`title:` words, and hybrid search's queries of common words only).
+- `maintenance`: long operations that leave the database in a special state until they end (the
+  keyword-index triggers suspended by a bulk import, search.bulk), so a killed one is repaired.
 - SQLite: `papers_fts_vocab`, FTS5's vocabulary of the keyword index (papers per term), from which
   hybrid search learns which words are common; and `papers_title_fts`, an FTS5 index of titles alone
   (kept by triggers like papers_fts), which it searches when every word of a query is common.
@@ -24,6 +26,7 @@ Create Date: 2026-11-30
 import logging
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql
 from alembic import op
 
 revision = "0005"
@@ -49,6 +52,14 @@ SQLITE_UP = [
 
 
 def upgrade() -> None:
+    op.create_table(
+        "maintenance",
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("owner", sa.String(200), nullable=False),
+        sa.Column("data", sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_maintenance"),
+    )
     op.add_column("paper_embeddings", sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"))
     op.create_index("ix_paper_embeddings_model_seq", "paper_embeddings", ["model", "seq"])
     bind = op.get_bind()
@@ -84,3 +95,4 @@ def downgrade() -> None:
         op.execute("DROP TABLE papers_fts_vocab")
     op.drop_index("ix_paper_embeddings_model_seq", "paper_embeddings")
     op.drop_column("paper_embeddings", "seq")
+    op.drop_table("maintenance")
