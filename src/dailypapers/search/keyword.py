@@ -14,6 +14,7 @@ by trending score. Scores are "higher is better" on each backend but not compara
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, timezone
@@ -329,7 +330,7 @@ def _pg_frequencies(conn: Connection, words: list[Term]) -> tuple[dict[Term, int
         tsq = _pg_tsquery(term, "english", 0, params)
         plan = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM papers WHERE papers.search_vector @@ ({tsq})"),
                             params).scalar_one()  # fmt: skip
-        plan = plan if isinstance(plan, list) else __import__("json").loads(plan)
+        plan = plan if isinstance(plan, list) else json.loads(plan)
         df[term] = int(plan[0]["Plan"]["Plan Rows"])
     return df, int(total)
 

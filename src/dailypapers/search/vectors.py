@@ -13,7 +13,7 @@ Three indexes answer the same `search(query, k, ...)`:
   from the table's newer rows (changed vectors get a new node; the old one is excluded).
 - `PgVectorIndex` (search.pgvector): on PostgreSQL with pgvector the server searches.
 `get_index` picks one per the setting vector_index and keeps it per process; each call costs one
-indexed query (`max(seq)`) to learn whether rows were written since.
+indexed query (min and max of `seq`) to learn whether rows were written (or removed) since.
 """
 
 from __future__ import annotations
@@ -168,17 +168,21 @@ class IndexConfig:
                    settings.hnsw_ef_construction, settings.hnsw_ef_search, settings.vector_index_dir)  # fmt: skip
 
 
+def seq_range(conn: Connection, model: str) -> tuple[int, int]:
+    """The oldest and newest change counters of the model's vectors ((0, 0): none), in one round
+    trip that the (model, seq) index answers. When the oldest moves, rows were removed or all of the oldest
+    write replaced, and an in-memory index is loaded again rather than updated."""
+    # Two scalar subqueries, not min() and max() in one SELECT: SQLite answers a lone min() or max()
+    # from the index, but scans every row of the model for both together.
+    ends = [sa.select(sa.func.coalesce(f(paper_embeddings.c.seq), 0)).where(paper_embeddings.c.model == model)
+            .scalar_subquery() for f in (sa.func.min, sa.func.max)]  # fmt: skip
+    row = conn.execute(sa.select(*ends)).one()
+    return int(row[0]), int(row[1])
+
+
 def current_seq(conn: Connection, model: str) -> int:
-    """The newest change counter of the model's vectors (0: none), by an index lookup."""
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(paper_embeddings.c.seq), 0)).where(
-        paper_embeddings.c.model == model)).scalar_one())  # fmt: skip
-
-
-def oldest_seq(conn: Connection, model: str) -> int:
-    """The oldest change counter of the model's vectors: when it moves, rows were removed or all of
-    the oldest write replaced, and an in-memory index is loaded again rather than updated."""
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.min(paper_embeddings.c.seq), 0)).where(
-        paper_embeddings.c.model == model)).scalar_one())  # fmt: skip
+    """The newest change counter of the model's vectors (0: none)."""
+    return seq_range(conn, model)[1]
 
 
 def _rows_after(conn: Connection, model: str, seq: int, chunk: int = 20_000) -> Iterable[tuple[list[str], np.ndarray]]:
@@ -204,7 +208,52 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return top[np.argsort(-scores[top], kind="stable")]
 
 
-class ExactIndex:
+def _exact_hits(matrix: np.ndarray, ids: list[str], position: dict[str, int], query: np.ndarray, k: int,
+                allowed: Iterable[str] | None, exclude: Iterable[str]) -> list[tuple[str, float]]:  # fmt: skip
+    """Exact cosine top k over the rows of `matrix` (row n is ids[n]; `position` maps the live ids
+    to their rows), among `allowed` when given, without `exclude`."""
+    q = np.asarray(query, dtype=np.float32)
+    rows = None if allowed is None else np.fromiter((position[i] for i in allowed if i in position), dtype=np.int64)
+    scores = (matrix if rows is None else matrix[rows]) @ q
+    skip = {position[i] for i in exclude if i in position}
+    top = _top(scores, k + len(skip))
+    positions = top if rows is None else rows[top]
+    return [(ids[p], float(scores[t])) for t, p in zip(top, positions, strict=True) if p not in skip][:k]
+
+
+class _InMemoryIndex:
+    """What the two in-process indexes share: taking in newer rows, and searches and updates taking
+    turns (`_add` and `_search` run under the index's lock)."""
+
+    model: str
+    seq: int
+    position: dict[str, int]
+    _lock: threading.Lock
+
+    def update(self, conn: Connection, seq: int) -> None:
+        """Take in the rows written after this index's seq, up to `seq`."""
+        for ids, matrix in _rows_after(conn, self.model, self.seq):
+            with self._lock:
+                self._add(ids, matrix)
+        self.seq = seq
+
+    def search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None = None,
+               exclude: Iterable[str] = ()) -> list[tuple[str, float]]:  # fmt: skip
+        """The k most similar papers (id, cosine), best first; `allowed` limits the candidates."""
+        if not self.position or k <= 0:
+            return []
+        with self._lock:
+            return self._search(query, k, allowed, exclude)
+
+    def _add(self, ids: list[str], matrix: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None,
+                exclude: Iterable[str]) -> list[tuple[str, float]]:  # fmt: skip
+        raise NotImplementedError
+
+
+class ExactIndex(_InMemoryIndex):
     """One model's vectors in memory, searched exactly by cosine similarity."""
 
     kind = "exact"
@@ -220,13 +269,6 @@ class ExactIndex:
         index = cls(model, [], np.zeros((0, 0), np.float32), 0)
         index.update(conn, seq)
         return index
-
-    def update(self, conn: Connection, seq: int) -> None:
-        """Take in the rows written after this index's seq, up to `seq`."""
-        for ids, matrix in _rows_after(conn, self.model, self.seq):
-            with self._lock:
-                self._add(ids, matrix)
-        self.seq = seq
 
     def _add(self, ids: list[str], matrix: np.ndarray) -> None:
         new = [i for i in ids if i not in self.position]
@@ -247,31 +289,12 @@ class ExactIndex:
         n = self.position.get(arxiv_id)
         return None if n is None else self.matrix[n]
 
-    def search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None = None,
-               exclude: Iterable[str] = ()) -> list[tuple[str, float]]:  # fmt: skip
-        """The k most similar papers (id, cosine), best first; `allowed` limits the candidates."""
-        if not self.ids or k <= 0:
-            return []
-        with self._lock:
-            return self._search(query, k, allowed, exclude)
-
     def _search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None,
                 exclude: Iterable[str]) -> list[tuple[str, float]]:  # fmt: skip
-        q = np.asarray(query, dtype=np.float32)
-        if allowed is not None:
-            rows = np.fromiter((self.position[i] for i in allowed if i in self.position), dtype=np.int64)
-            scores = self.matrix[rows] @ q
-        else:
-            rows = None
-            scores = self.matrix @ q
-        skip = {self.position[i] for i in exclude if i in self.position}
-        top = _top(scores, k + len(skip))
-        positions = top if rows is None else rows[top]
-        hits = [(self.ids[p], float(scores[t])) for t, p in zip(top, positions, strict=True) if p not in skip]
-        return hits[:k]
+        return _exact_hits(self.matrix, self.ids, self.position, query, k, allowed, exclude)
 
 
-class HnswIndex:
+class HnswIndex(_InMemoryIndex):
     """faiss's HNSW graph (inner product on unit vectors = cosine) over one model's vectors.
 
     Node n is ids[n]; a vector written again gets a new node and its old one is marked stale
@@ -309,12 +332,6 @@ class HnswIndex:
         log.info("built HNSW index of %s: %d vectors in %.1f s", model, len(ids), time.perf_counter() - started)
         return cls(model, ids, index, seq, set(), config.hnsw_ef_search)
 
-    def update(self, conn: Connection, seq: int) -> None:
-        for ids, matrix in _rows_after(conn, self.model, self.seq):
-            with self._lock:
-                self._add(ids, matrix)
-        self.seq = seq
-
     def _add(self, ids: list[str], matrix: np.ndarray) -> None:
         for arxiv_id in ids:
             old = self.position.get(arxiv_id)
@@ -338,22 +355,12 @@ class HnswIndex:
             n = self.position.get(arxiv_id)
             return None if n is None else self._vectors()[n].copy()
 
-    def search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None = None,
-               exclude: Iterable[str] = ()) -> list[tuple[str, float]]:  # fmt: skip
-        if not self.position or k <= 0:
-            return []
-        with self._lock:
-            return self._search(query, k, allowed, exclude)
-
     def _search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None,
                 exclude: Iterable[str]) -> list[tuple[str, float]]:  # fmt: skip
+        if allowed is not None:  # a filtered candidate set: exact over it
+            return _exact_hits(self._vectors(), self.ids, self.position, query, k, allowed, exclude)
         q = np.asarray(query, dtype=np.float32)
         skip = {self.position[i] for i in exclude if i in self.position}
-        if allowed is not None:  # a filtered candidate set: exact over it
-            rows = np.fromiter((self.position[i] for i in allowed if i in self.position), dtype=np.int64)
-            scores = self._vectors()[rows] @ q
-            top = _top(scores, k + len(skip))
-            return [(self.ids[rows[t]], float(scores[t])) for t in top if rows[t] not in skip][:k]
         faiss = self._faiss()
         want = k + len(skip)
         params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, want))
@@ -475,7 +482,7 @@ def get_index(db: Database, model: str, config: IndexConfig | None = None) -> An
     config = config or IndexConfig()
     with db.read() as conn, _cache_lock:
         index = _cache.get((db.url, model, config))
-        seq, oldest = current_seq(conn, model), oldest_seq(conn, model)
+        oldest, seq = seq_range(conn, model)
         if index is not None and getattr(index, "oldest", oldest) != oldest:
             index = None  # rows removed (or the table refilled): load it again
         if index is not None and index.seq == seq:
