@@ -6,15 +6,15 @@ import gzip
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from dailypapers.testing.server import free_port, wait_until_serving
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -25,16 +25,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`dailypapers demo` started as users start it, on a free port."""
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("demo")
     log = open(workdir / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -42,16 +36,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(base + "/", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError((workdir / "server.log").read_text()) from None
-            time.sleep(0.3)
+    wait_until_serving(base, proc, workdir / "server.log", timeout=120)
     yield base
     proc.terminate()
     proc.wait(timeout=20)

@@ -7,11 +7,8 @@ import html
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from dailypapers.core.text import highlight
 from dailypapers.search.service import MAX_PAGES
 from dailypapers.settings import Settings
 from dailypapers.store.db import Database
+from dailypapers.testing.server import free_port, wait_until_serving
 from dailypapers.web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -411,12 +409,6 @@ def test_cli_survives_an_argument_that_is_not_utf8(cli_db: str) -> None:
 # --- real Chromium ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 def test_search_from_the_header_box_in_chromium(tmp_path: Path) -> None:
@@ -426,22 +418,14 @@ def test_search_from_the_header_box_in_chromium(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{db_path}")
     build_demo_db(db)
     db.dispose()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DAILYPAPERS_DATABASE_URL": f"sqlite:///{db_path}", "DAILYPAPERS_SEARCH_MODE": "keyword"}
     with open(tmp_path / "server.log", "wb") as log:
         server = subprocess.Popen([sys.executable, "-m", "dailypapers.cli", "serve", "--port", str(port)],
                                   env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)  # fmt: skip
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(base + "/", timeout=2)
-                    break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError((tmp_path / "server.log").read_text()) from None
-                    time.sleep(0.2)
+            wait_until_serving(base, server, tmp_path / "server.log")
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
                 # JavaScript off: the header box is a plain form, Enter submits it.

@@ -6,13 +6,14 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from dailypapers.testing.server import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -36,12 +37,6 @@ def find_bin_dir() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def throwaway_cluster(fsync: bool = False) -> Iterator[str]:
     """Run initdb + pg_ctl in a temporary folder; yield a postgresql:// URL; stop and delete it.
@@ -59,7 +54,7 @@ def throwaway_cluster(fsync: bool = False) -> Iterator[str]:
         os.chown(workdir, user.pw_uid, user.pw_gid)
         os.chown(sock, user.pw_uid, user.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     log = workdir / "server.log"
 
     def run(*args: str) -> None:

@@ -1,0 +1,31 @@
+"""Starting the app as users do, for tests: a free port, and waiting until a started server answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(base: str, process: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:  # type: ignore[type-arg]
+    """Poll `base`/ until it answers; if the process exits or `timeout` passes first, kill it and
+    raise with its log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(base + "/", timeout=2)
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(log.read_text()) from None
+            time.sleep(0.2)
