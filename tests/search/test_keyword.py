@@ -553,6 +553,9 @@ def test_stop_words_leave_the_fused_query() -> None:
     kept = without_stop_words(parse_query('title:the "of the" -with on'))
     assert [t.text for t in kept.terms] == ["the", "of the", "with"]
     assert [t.text for t in without_stop_words(parse_query("on the")).terms] == ["on", "the"]
+    # A repeated word counts once (each copy would otherwise be dropped in turn by the relaxation).
+    assert [t.text for t in without_stop_words(parse_query("class aware sampling to mitigate class")).terms] == [
+        "class", "aware", "sampling", "mitigate"]  # fmt: skip
 
 
 def test_fusion_list_puts_papers_with_all_the_words_first(corpus: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -570,12 +573,13 @@ def test_fusion_list_puts_papers_with_all_the_words_first(corpus: Database, monk
 
 
 def test_fusion_list_leaves_common_words_out_of_the_candidates(corpus: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    if is_pg(corpus):  # PostgreSQL estimates how many papers have a word from the column's statistics
+    if is_pg(corpus):  # PostgreSQL knows how many papers have a word from the column's statistics
         with corpus.write() as conn:
             conn.exec_driver_sql("ANALYZE papers")
     # "model" is in more than 10 % of the 354 papers: common; "graph" in fewer: it selects candidates.
     monkeypatch.setattr(keyword_module, "COMMON_MIN", 0)
     monkeypatch.setattr(keyword_module, "COMMON_SHARE", 0.10)
+    monkeypatch.setattr(keyword_module, "PG_COMMON_SHARE", 0.10)
     assert len(ids(corpus, "model")) > 36 > len(ids(corpus, "graph")) > 0
     with corpus.read() as conn:
         fused = [h.arxiv_id for h in fusion_list(conn, parse_query("graph model"), 100)]

@@ -14,7 +14,6 @@ by trending score. Scores are "higher is better" on each backend but not compara
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, timezone
@@ -36,7 +35,7 @@ PG_DOCUMENT = (
     "setweight(jsonb_to_tsvector('simple'::regconfig, authors, '[\"string\"]'::jsonb), 'C')"
 )
 _PG_FIELDS = {
-    "title": ("english", "to_tsvector('english'::regconfig, papers.title)"),
+    "title": ("english", "papers.title_vector"),  # a stored generated column (migration 0006)
     "abstract": ("english", "to_tsvector('english'::regconfig, papers.abstract)"),
     "authors": ("simple", "jsonb_to_tsvector('simple'::regconfig, papers.authors, '[\"string\"]'::jsonb)"),
 }
@@ -234,15 +233,24 @@ STOP_WORDS = frozenset(
 ENOUGH = 30
 # Words in more than this share of papers (and more than COMMON_MIN papers) do not select
 # candidates for the any-word list; on a million papers, ranking every paper that has "model" or
-# "learning" costs hundreds of milliseconds and changes little in the top 100.
-COMMON_SHARE, COMMON_MIN = 0.01, 2000
+# "learning" costs hundreds of milliseconds and changes little in the top 100. PostgreSQL ranks a
+# matching paper in about 17 µs (it reads the paper's stored tsvector from the heap, ~9 buffers),
+# many times FTS5's cost per posting, so there a word is common from a fifth of that share.
+COMMON_SHARE, PG_COMMON_SHARE, COMMON_MIN = 0.01, 0.002, 2000
+
+
+def common_cap(dialect: str, total: int) -> float:
+    """How many papers a word may be in and still select candidates for hybrid search's keyword list."""
+    return max(COMMON_MIN, (PG_COMMON_SHARE if dialect == "postgresql" else COMMON_SHARE) * total)
 
 
 def without_stop_words(query: ParsedQuery) -> ParsedQuery:
-    """The query without free single stop words (kept when nothing else is left)."""
-    kept = [t for t in query.terms if t.field or t.negated or len(t.words) != 1 or t.words[0].lower() not in STOP_WORDS]
+    """The query without free single stop words (kept when nothing else is left) and without
+    repeated terms ("class aware sampling to mitigate class")."""
+    terms = list(dict.fromkeys(query.terms))
+    kept = [t for t in terms if t.field or t.negated or len(t.words) != 1 or t.words[0].lower() not in STOP_WORDS]
     if not any(not t.negated for t in kept):
-        return query
+        return replace(query, terms=terms)
     return replace(query, terms=kept)
 
 
@@ -280,8 +288,8 @@ class _CommonStems:
 
     def _compute(self, conn: Connection, key: str) -> tuple[dict[str, int], int]:
         total = int(conn.exec_driver_sql("SELECT max(rowid) FROM papers").scalar() or 0)
-        cap = max(COMMON_MIN, COMMON_SHARE * total)
-        common = dict(conn.exec_driver_sql("SELECT term, doc FROM papers_fts_vocab WHERE doc > ?", (cap,)).all())
+        common = dict(conn.exec_driver_sql("SELECT term, doc FROM papers_fts_vocab WHERE doc > ?",
+                                           (common_cap("sqlite", total),)).all())  # fmt: skip
         with self.lock:
             self.known[key] = (monotonic(), common, total)
         return common, total
@@ -295,7 +303,7 @@ def _document_frequencies(conn: Connection, query: ParsedQuery) -> tuple[dict[Te
     """How many papers have each free positive term of the query (a phrase: its rarest word), as far
     as "is it common" goes, and how many papers there are; None when unknown. SQLite: the word is
     stemmed by a temporary FTS5 table with the index's tokenizer and looked up among the common stems
-    (a rare one counts 0); PostgreSQL: the planner's estimate from the column's statistics."""
+    (a rare one counts 0); PostgreSQL: the share of papers ANALYZE found for its lexemes."""
     words = [t for t in query.positive if t.field is None and not t.prefix]
     if not words:
         return None
@@ -319,20 +327,55 @@ def _document_frequencies(conn: Connection, query: ParsedQuery) -> tuple[dict[Te
     return (df, total) if df else None
 
 
+class _PgCommonLexemes:
+    """PostgreSQL: the most common lexemes of papers.search_vector with their share of papers, as
+    ANALYZE last sampled them (pg_stats.most_common_elems; migration 0006 makes the list reach below
+    PG_COMMON_SHARE), and the number of papers. Each call asks when the table was last analysed (a
+    lookup in the server's statistics); the list (10,000 lexemes) is read again only after a new
+    ANALYZE. A lexeme not in the list is in fewer papers than the least common one in it."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, tuple[Any, dict[str, float], int]] = {}
+
+    def get(self, conn: Connection) -> tuple[dict[str, float], int] | None:
+        key = str(conn.engine.url)
+        stamp = tuple(conn.exec_driver_sql(
+            "SELECT c.reltuples, pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid) "
+            "FROM pg_class c WHERE c.oid = 'papers'::regclass").one())  # fmt: skip
+        entry = self.known.get(key)
+        if entry is None or entry[0] != stamp:
+            row = conn.exec_driver_sql(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = 'papers' AND attname = 'search_vector'"
+            ).first()  # fmt: skip
+            lexemes, freqs = row if row is not None else (None, None)
+            # The frequencies end with three more numbers (min, max, null share): zip stops before them.
+            entry = (stamp, dict(zip(lexemes or [], freqs or [], strict=False)), int(max(stamp[0] or 0, 0)))
+            self.known[key] = entry
+        if entry[2] <= 0 or not entry[1]:  # never analysed
+            return None
+        return entry[1], entry[2]
+
+
+_pg_common = _PgCommonLexemes()
+
+
 def _pg_frequencies(conn: Connection, words: list[Term]) -> tuple[dict[Term, int], int] | None:
-    """The planner's row estimate of `search_vector @@ term` for each term (EXPLAIN, no execution)."""
-    total = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'papers'::regclass").scalar()
-    if not total or total < 0:  # never analysed
+    """Papers per term from the column's statistics: the term's words are turned into lexemes as
+    the documents were (one round trip for all of them); a phrase or a hyphenated word ("open-source"
+    is open-sourc, open and sourc) counts as its rarest lexeme, which bounds what the index returns."""
+    stats = _pg_common.get(conn)
+    if stats is None:
         return None
+    shares, total = stats
+    params = {f"w{n}": term.raw or term.text for n, term in enumerate(words)}
+    columns = ", ".join(f"tsvector_to_array(to_tsvector('english'::regconfig, :w{n}))" for n in range(len(words)))
+    lexemes = conn.execute(sa.text(f"SELECT {columns}"), params).one()
     df: dict[Term, int] = {}
-    for term in words:
-        params: dict[str, Any] = {}
-        tsq = _pg_tsquery(term, "english", 0, params)
-        plan = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM papers WHERE papers.search_vector @@ ({tsq})"),
-                            params).scalar_one()  # fmt: skip
-        plan = plan if isinstance(plan, list) else json.loads(plan)
-        df[term] = int(plan[0]["Plan"]["Plan Rows"])
-    return df, int(total)
+    for term, found in zip(words, lexemes, strict=True):
+        if found:
+            df[term] = int(min(shares.get(lexeme, 0.0) for lexeme in found) * total)
+    return (df, total) if df else None
 
 
 def fusion_list(conn: Connection, query: ParsedQuery, limit: int) -> list[Hit]:
@@ -341,7 +384,7 @@ def fusion_list(conn: Connection, query: ParsedQuery, limit: int) -> list[Hit]:
     BM25 has to read the whole posting list of every word in the expression, and on a million papers
     "learning" or "model" are in hundreds of thousands of abstracts (tens of ms each, on SQLite as
     on PostgreSQL). So: stop words are dropped, and a word is *common* when more than COMMON_SHARE
-    of the papers have it.
+    of the papers have it (PostgreSQL, where ranking a paper costs more: PG_COMMON_SHARE).
     - Some words are rare: papers with all the rare words, ranked by BM25 on them; when fewer than
       ENOUGH, then papers with any rare word. Common words then count only through the vector list.
     - Every word is common: the titles' own index (short posting lists): papers with all the words
@@ -354,7 +397,7 @@ def fusion_list(conn: Connection, query: ParsedQuery, limit: int) -> list[Hit]:
     common: list[Term] = []
     if known is not None:
         df, total = known
-        cap = max(COMMON_MIN, COMMON_SHARE * total)
+        cap = common_cap(conn.dialect.name, total)
         common = sorted((t for t, n in df.items() if n > cap), key=lambda t: -df[t])
     enough = min(limit, ENOUGH)
     if common and len(common) < len(free):

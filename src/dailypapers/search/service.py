@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,30 @@ def _vector_ids(db: Database, conn: sa.Connection, query: ParsedQuery, options: 
     return [i for i, _ in index.search(vector, depth, allowed)]
 
 
+def _vector_list(db: Database, query: ParsedQuery, options: SearchOptions, depth: int) -> list[str] | None:
+    with db.read() as conn:
+        return _vector_ids(db, conn, query, options, depth)
+
+
+def _in_memory(db: Database) -> bool:
+    return db.is_sqlite and (sa.engine.make_url(db.url).database or ":memory:") == ":memory:"
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that make hybrid search's vector lists (created on first use)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=VECTOR_THREADS, thread_name_prefix="search-vectors")
+        return _executor
+
+
+# At most this many vector lists are made at once per process (more searches wait for a thread).
+VECTOR_THREADS = 16
 _query_vectors: dict[tuple[str, str], Any] = {}
 
 
@@ -124,9 +149,21 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
             first = _exact_title_ids(conn, query)
             offset = (page - 1) * page_size
             depth = offset + page_size
-            vector = None
+            vector, keyword_list = None, None
             if mode != "keyword" and query.has_text:
-                vector = _vector_ids(db, conn, query, options, max(FUSION_DEPTH, depth))
+                # The two lists are independent: the vector list (embedding the query, the index)
+                # runs in another thread on its own connection while this one makes the keyword list;
+                # both mostly wait on C code that releases the GIL (onnxruntime, faiss, SQLite) or on
+                # the PostgreSQL server, so hybrid costs about the longer of the two, not their sum.
+                # (An in-memory SQLite database is one connection per thread: no second thread there.)
+                pending = None if _in_memory(db) else _pool().submit(_vector_list, db, query, options,
+                                                                     max(FUSION_DEPTH, depth))  # fmt: skip
+                if mode == "hybrid":
+                    keyword_list = [h.arxiv_id for h in fusion_list(conn, query, max(FUSION_DEPTH, depth))]
+                if pending is not None:
+                    vector = pending.result()
+                else:
+                    vector = _vector_ids(db, conn, query, options, max(FUSION_DEPTH, depth))
                 if vector is None:
                     query.notes.append("no paper has a vector yet (run `dailypapers embed`): keyword results only")
             if vector is None:
@@ -140,8 +177,8 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
                 ranked, total = vector, len(vector)
             else:
                 # All words when enough papers have them, else any-word BM25 (search.keyword.fusion_list).
-                keyword = [h.arxiv_id for h in fusion_list(conn, query, max(FUSION_DEPTH, depth))]
-                ranked = [i for i, _ in rrf([keyword, vector], [options.keyword_weight, options.vector_weight],
+                assert keyword_list is not None
+                ranked = [i for i, _ in rrf([keyword_list, vector], [options.keyword_weight, options.vector_weight],
                                             options.rrf_k)]  # fmt: skip
                 total = len(ranked)
             extra = [i for i in first if i not in ranked]
