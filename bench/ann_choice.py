@@ -54,7 +54,7 @@ def main() -> None:
           f"faiss {faiss.__version__}, usearch {usearch.__version__}")  # fmt: skip
     exact, p50, p99 = timed(lambda q: np.argsort(-(x @ q))[:10], queries)
     truth = [set(t) for t in exact]
-    print(f"| index | build s | efSearch | recall@10 | p50 ms k=10 | p99 ms k=10 | p50 ms k=100 |")
+    print("| index | build s | efSearch | recall@10 | p50 ms k=10 | p99 ms k=10 | p50 ms k=100 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     print(f"| exact numpy | — | — | 1.000 | {p50:.2f} | {p99:.2f} | — |")
 

@@ -31,7 +31,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dailypapers.core.models import PaperRecord
-from dailypapers.ingest.formats import KAGGLE as KAGGLE_SOURCE
 from dailypapers.ingest.formats import (
     RecordError,
     Rejected,

@@ -10,7 +10,6 @@ import random
 import re
 import subprocess
 import sys
-import zlib
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
