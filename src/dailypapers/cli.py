@@ -327,6 +327,12 @@ def sources() -> None:
         print(f"  checkpoint: {row['state']}")
 
 
+from dailypapers.digest.cli import digest as _digest_app, subscribers as _subscribers_app  # noqa: E402
+
+app.add_typer(_digest_app, name="digest")
+app.add_typer(_subscribers_app, name="subscribers")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

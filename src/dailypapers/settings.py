@@ -146,6 +146,45 @@ class Settings(BaseSettings):
         None, description="Folder for saved HNSW indexes (default: `<database file>.vectors/` beside a SQLite file)."
     )
 
+    # --- email digests ---------------------------------------------------------------------------
+    site_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The site's public base URL, for links in mails (confirmation, preferences, papers).",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Key that signs the links in mails and the CSRF tokens of forms; when unset, one is made "
+        "at random and kept in the database (table app_secrets), shared by every process.",
+    )
+    smtp_host: str = Field("localhost", description="SMTP server that sends the mails.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="Its port (587 for STARTTLS, 465 for TLS).")
+    smtp_security: str = Field(
+        "none", pattern="^(none|starttls|tls)$",
+        description="`none`, `starttls` (upgrade a plain connection) or `tls` (TLS from the start).",
+    )  # fmt: skip
+    smtp_username: str | None = Field(None, description="SMTP login, when the server wants one.")
+    smtp_password: str | None = Field(None, description="SMTP password.")
+    smtp_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the SMTP server.")
+    mail_from: str = Field("Daily Papers <digest@localhost>", description="From: of every mail.")
+    mail_unsubscribe_mailto: str = Field(
+        "unsubscribe@localhost",
+        description="Address of the mailto: List-Unsubscribe link; mails to it are handled by "
+        "`dailypapers digest inbound` (pipe them from the mail server).",
+    )
+    digest_confirm_hours: int = Field(48, ge=1, description="Hours a confirmation link stays valid.")
+    digest_max_attempts: int = Field(
+        8, ge=1, description="Sending attempts of a mail on temporary SMTP failures (4xx, timeouts) before it is failed."
+    )
+    digest_retry_base: float = Field(
+        60.0, ge=0, description="Seconds before the first retry of a mail; each next one waits twice as long."
+    )
+    digest_max_bounces: int = Field(
+        3, ge=1, description="Hard bounces (5xx for the recipient) after which a subscription is paused."
+    )
+    digest_interval: float = Field(
+        300.0, gt=0, description="Seconds between two looks of `dailypapers worker` for due digests."
+    )
+
     def category_list(self) -> list[str]:
         """arxiv_categories as a list."""
         return [c.strip() for c in self.arxiv_categories.split(",") if c.strip()]

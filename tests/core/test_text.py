@@ -346,6 +346,11 @@ def test_latex_to_unicode_converts_only_math() -> None:
     assert latex_to_unicode(None) == ""  # type: ignore[arg-type]
 
 
+def test_latex_to_unicode_keeps_the_spaces_after_macros() -> None:
+    # LaTeX itself swallows them; readers of a mail want "α = 1.5", not "α= 1.5".
+    assert latex_to_unicode("$\\alpha = 1.5$, $\\mathcal{O}(n \\log n)$, $a \\cdot b$") == "α = 1.5, 𝒪(n log n), a · b"
+
+
 def test_latex_to_unicode_display_math() -> None:
     assert latex_to_unicode("sum $$\\sum_i x_i$$ and \\[\\gamma\\]") == "sum ∑_i x_i and γ"
 

@@ -212,10 +212,16 @@ def abstract_html(text: str) -> Markup:
     return Markup(html)
 
 
+_MACRO_SPACE = re.compile(r"(\\[A-Za-z]+)(\s+)")
+
+
 @lru_cache(maxsize=4096)
 def _math_to_unicode(latex: str) -> str:
     from pylatexenc.latex2text import LatexNodes2Text
 
+    # LaTeX swallows the spaces after a control word ("\alpha = 1" would read "α= 1"); an empty
+    # group after it keeps them, as they were typed.
+    latex = _MACRO_SPACE.sub(r"\1{}\2", latex)
     try:
         return LatexNodes2Text(math_mode="text").latex_to_text(latex).strip()
     except Exception:  # noqa: BLE001 - fall back to the source rather than lose the text

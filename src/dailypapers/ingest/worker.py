@@ -1,4 +1,5 @@
-"""`dailypapers worker`: run the configured sources on their schedules, beside the web server.
+"""`dailypapers worker`: run the configured sources on their schedules, beside the web server, and
+send the email digests (compose the due ones, deliver the outbox) every digest_interval seconds.
 
 Each source (setting worker_sources) runs every worker_interval seconds, or worker_retry_interval
 after a failed run. The schedule lives in the database (source_state.next_run_at), so a restarted
@@ -40,6 +41,7 @@ class Worker:
         kinds = [k.strip() for k in settings.worker_sources.split(",") if k.strip()]
         self.sources = [build_source(kind, settings) for kind in kinds]
         self._stop = threading.Event()
+        self._digests_due_at: datetime | None = None
 
     def stop(self) -> None:
         """Ask the loop to end after the page in progress."""
@@ -82,12 +84,34 @@ class Worker:
                         wake_at = min(wake_at, when)
                 if self.settings.worker_embed and not self.stopping:
                     self._embed()
+                if not self.stopping:
+                    wake_at = min(wake_at, self._digests())
                 if once:
                     break
                 self._stop.wait(max(0.0, (wake_at - datetime.now(timezone.utc)).total_seconds()))
         if any(r.error for r in results):
             return EXIT_ERROR
         return EXIT_NEW if any(r.counts.new for r in results) else EXIT_NOTHING_NEW
+
+    def _digests(self) -> datetime:
+        """Compose due digests and send the outbox, every digest_interval seconds; never fatal.
+        Returns when to look again."""
+        now = datetime.now(timezone.utc)
+        if self._digests_due_at is not None and now < self._digests_due_at:
+            return self._digests_due_at
+        self._digests_due_at = now + timedelta(seconds=self.settings.digest_interval)
+        try:
+            from dailypapers.digest.jobs import run_digests
+
+            made, report = run_digests(self.db, self.settings)
+        except Exception as exc:  # noqa: BLE001 - the outbox keeps the mails; retried next round
+            self.log(f"digests: {type(exc).__name__}: {exc}")
+            return self._digests_due_at
+        if made or report.sent or report.failed or report.retried:
+            self.log(f"digests: {made} composed; {report.line()}")
+        for line in report.errors[:20]:
+            self.log(f"  mail {line}")
+        return self._digests_due_at
 
     def _embed(self) -> None:
         """Embed the papers that arrived (or changed) since the last round; never fatal."""

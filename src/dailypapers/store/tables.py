@@ -131,3 +131,91 @@ maintenance = sa.Table(
     sa.Column("data", Json, nullable=False),
     sa.Column("started_at", Timestamp, nullable=False),
 )
+
+# --- email digests (migration 0007; dailypapers.digest) -------------------------------------------
+
+# A random key made once when the setting secret_key is unset, shared by every process of a site.
+app_secrets = sa.Table(
+    "app_secrets",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+# One row per address. status: pending (awaiting confirmation), active, paused, unsubscribed.
+# token_version is part of every signed link: raising it invalidates the links already mailed.
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),  # normalised, lower-case domain
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("frequency", sa.String(10), nullable=False, server_default="daily"),  # daily | weekly
+    sa.Column("weekday", sa.Integer, nullable=False, server_default="0"),  # weekly: 0 = Monday
+    sa.Column("send_hour", sa.Integer, nullable=False, server_default="8"),  # local hour, 0-23
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),  # IANA name
+    sa.Column("max_papers", sa.Integer, nullable=False, server_default="10"),
+    sa.Column("categories", Json, nullable=False),  # arXiv categories; [] = every category
+    sa.Column("min_upvotes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("token_version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("bounces", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("paused_reason", sa.String(200), nullable=True),
+    sa.Column("last_feed_day", sa.Date, nullable=True),  # the newest feed day a digest covered
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("confirmed_at", Timestamp, nullable=True),
+    sa.Column("confirm_sent_at", Timestamp, nullable=True),
+    sa.Column("unsubscribed_at", Timestamp, nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_subscribers_status", "status"),
+)
+
+# Saved searches of a subscriber: a query in the search language (include) and words that exclude.
+saved_searches = sa.Table(
+    "saved_searches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("include", sa.Text, nullable=False),
+    sa.Column("exclude", sa.Text, nullable=False, server_default=""),
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_saved_searches_subscriber_id", "subscriber_id"),
+)
+
+# The outbox: every mail, composed once. (subscriber_id, kind, period_key) is unique, so a retried or
+# restarted composer can never make a second digest of a period. status: queued, sending (leased by a
+# sender until lease_until), sent, failed.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # digest | confirm
+    sa.Column("period_key", sa.String(64), nullable=False),  # digest: D2026-11-30 / W2026-48; confirm: a stamp
+    sa.Column("to_addr", sa.String(320), nullable=False),
+    sa.Column("message_id", sa.String(300), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("unsubscribe_url", sa.Text, nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp, nullable=False),
+    sa.Column("lease_owner", sa.String(200), nullable=True),
+    sa.Column("lease_until", Timestamp, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("sent_at", Timestamp, nullable=True),
+    sa.UniqueConstraint("subscriber_id", "kind", "period_key"),
+    sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# Papers already put in a digest for a subscriber: never sent to them twice.
+sent_papers = sa.Table(
+    "sent_papers",
+    metadata,
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("arxiv_id", sa.String(32), primary_key=True),
+    sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False),
+)

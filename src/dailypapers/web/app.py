@@ -25,6 +25,15 @@ templates.env.globals["highlight"] = highlight
 templates.env.globals["version"] = __version__
 
 
+def _csrf_token(request: Request) -> str:
+    from dailypapers.web.csrf import csrf_token
+
+    return csrf_token(request)
+
+
+templates.env.globals["csrf_token"] = _csrf_token
+
+
 def wants_json(request: Request) -> bool:
     """True when the client asked for JSON by `.json` suffix or Accept header."""
     if request.url.path.endswith(".json"):
@@ -82,7 +91,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    from dailypapers.web import pages
+    from dailypapers.web import pages, subscriptions
+    from dailypapers.web.csrf import CsrfCookie
 
+    app.state.signer = None  # made on first use (web.csrf.signer)
+    app.add_middleware(CsrfCookie)
     app.include_router(pages.router)
+    app.include_router(subscriptions.router)
     return app

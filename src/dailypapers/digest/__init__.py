@@ -1,0 +1,1 @@
+"""Email digests: confirmed subscriptions, schedules, topics, an outbox with exactly-once composition."""

@@ -1,0 +1,201 @@
+"""`dailypapers digest …` and `dailypapers subscribers …`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dailypapers.settings import get_settings
+from dailypapers.store.db import Database
+from dailypapers.store.tables import saved_searches, subscribers as subscribers_table
+
+digest = typer.Typer(help="Email digests: preview, send, inbound unsubscribe mails.", no_args_is_help=True)
+subscribers = typer.Typer(help="Digest subscribers: list and export.", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+def _db() -> Database:
+    settings = get_settings()
+    db = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+    db.migrate()
+    return db
+
+
+@digest.command("preview")
+def preview_(
+    email: Annotated[str, typer.Argument(help="A subscriber's address.")],
+    out: Annotated[Path | None, typer.Option(help="Write to this file (.html: the HTML part; else the text part).")] = None,
+    html: Annotated[bool, typer.Option(help="Print the HTML part instead of the text part.")] = False,
+) -> None:
+    """Render the subscriber's next digest as it would be now (nothing is recorded or sent)."""
+    from dailypapers.digest.compose import preview
+    from dailypapers.digest.jobs import signer_for
+    from dailypapers.digest.render import render_digest
+    from dailypapers.digest.subscriptions import InvalidEmail, normalize_email
+
+    settings = get_settings()
+    db = _db()
+    try:
+        address = normalize_email(email)
+    except InvalidEmail as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    with db.read() as conn:
+        sub = conn.execute(sa.select(subscribers_table).where(subscribers_table.c.email == address)).first()
+        if sub is None:
+            err.print(f"[red]error[/red] no subscriber {address}", highlight=False)
+            raise typer.Exit(2)
+        content = preview(conn, sub, settings, signer_for(db, settings), datetime.now(timezone.utc))
+    if content.empty:
+        err.print("nothing new for this subscriber: no digest would be sent (empty periods send nothing)")
+    rendered = render_digest(content)
+    as_html = html or (out is not None and out.suffix.lower() in (".html", ".htm"))
+    body = rendered.html if as_html else f"Subject: {rendered.subject}\n\n{rendered.text}"
+    if out is None:
+        sys.stdout.write(body)
+    else:
+        out.write_text(body, encoding="utf-8")
+        err.print(f"wrote {out}")
+
+
+@digest.command("send")
+def send(
+    due: Annotated[bool, typer.Option("--due", help="Compose every due digest and send the outbox.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say whose digest is due and how many papers it would have.")] = False,
+) -> None:
+    """Compose the digests that are due now and send what the outbox holds, over SMTP (settings smtp_*)."""
+    from dailypapers.digest.compose import build_content, feed_window
+    from dailypapers.digest.jobs import run_digests, signer_for
+    from dailypapers.digest.schedule import due_period
+    from dailypapers.store.tables import outbox
+
+    if not due:
+        err.print("[red]error[/red] say --due (send the digests due now)")
+        raise typer.Exit(2)
+    settings = get_settings()
+    db = _db()
+    now = datetime.now(timezone.utc)
+    if dry_run:
+        signer = signer_for(db, settings)
+        with db.read() as conn:
+            for sub in conn.execute(sa.select(subscribers_table).where(subscribers_table.c.status == "active")).all():
+                period = due_period(now, sub.frequency, sub.weekday, sub.send_hour, sub.timezone, sub.confirmed_at
+                                    and sub.confirmed_at.replace(tzinfo=sub.confirmed_at.tzinfo or timezone.utc))  # fmt: skip
+                if period is None or conn.execute(sa.select(outbox.c.id).where(
+                        outbox.c.subscriber_id == sub.id, outbox.c.kind == "digest", outbox.c.period_key == period.key)).first():  # fmt: skip
+                    continue
+                window = feed_window(conn, sub, period)
+                if window is None:
+                    print(f"{sub.email}\t{period.key}\tnothing new")
+                    continue
+                content = build_content(conn, sub, period, window, settings, signer)
+                count = len(content.top) + sum(len(s.papers) for s in content.saved)
+                print(f"{sub.email}\t{period.key}\t{count} papers" + (" (empty: not sent)" if content.empty else ""))
+            queued = conn.scalar(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "queued"))
+        print(f"outbox: {queued} queued")
+        return
+    made, report = run_digests(db, settings)
+    for line in report.errors[:50]:
+        err.print(f"[yellow]{line}[/yellow]", highlight=False)
+    print(f"{made} digests composed; {report.line()}")
+
+
+@digest.command("inbound")
+def inbound() -> None:
+    """Read one mail on stdin (from the mail server, for the mailto: List-Unsubscribe address) and
+    unsubscribe the subscriber whose signed token its subject carries."""
+    from email import message_from_binary_file, policy
+
+    from dailypapers.digest.jobs import signer_for
+    from dailypapers.digest.subscriptions import from_manage_token, unsubscribe
+    from dailypapers.digest.tokens import InvalidToken
+
+    settings = get_settings()
+    db = _db()
+    message = message_from_binary_file(sys.stdin.buffer, policy=policy.default)
+    subject = str(message.get("Subject", ""))
+    found = re.search(r"unsubscribe[\s:-]+([A-Za-z0-9_.-]+)", subject)
+    if not found:
+        err.print("no unsubscribe token in the subject: ignored")
+        raise typer.Exit(1)
+    signer = signer_for(db, settings)
+    try:
+        with db.write() as conn:
+            sub = from_manage_token(conn, signer, found.group(1))
+            unsubscribe(conn, sub, datetime.now(timezone.utc))
+    except InvalidToken as exc:
+        err.print(f"ignored: {exc}")
+        raise typer.Exit(1) from None
+    print(f"unsubscribed {sub.email}")
+
+
+def _rows(status: str | None) -> list[dict]:
+    db = _db()
+    with db.read() as conn:
+        q = sa.select(subscribers_table).order_by(subscribers_table.c.id)
+        if status:
+            q = q.where(subscribers_table.c.status == status)
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+        searches: dict[int, list[dict]] = {}
+        for s in conn.execute(sa.select(saved_searches).order_by(saved_searches.c.position)):
+            searches.setdefault(s.subscriber_id, []).append({"include": s.include, "exclude": s.exclude})
+    for row in rows:
+        row["saved_searches"] = searches.get(row["id"], [])
+    return rows
+
+
+StatusOpt = Annotated[str | None, typer.Option(help="Only this status: pending, active, paused, unsubscribed.")]
+
+
+@subscribers.command("list")
+def list_(status: StatusOpt = None) -> None:
+    """Print the subscribers as a table."""
+    rows = _rows(status)
+    table = Table(title=f"{len(rows)} subscribers")
+    for column in ("email", "status", "schedule", "topics", "bounces"):
+        table.add_column(column)
+    for r in rows:
+        when = f"{r['frequency']} {r['send_hour']:02d}:00 {r['timezone']}"
+        topics = ", ".join(r["categories"] or []) or "all"
+        if r["saved_searches"]:
+            topics += f" + {len(r['saved_searches'])} searches"
+        table.add_row(r["email"], r["status"], when, topics, str(r["bounces"]))
+    Console().print(table)
+
+
+@subscribers.command("export")
+def export(
+    status: StatusOpt = None,
+    format: Annotated[str, typer.Option(help="csv or json.")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Export the subscribers with their preferences (CSV or JSON)."""
+    rows = _rows(status)
+    fields = ["email", "status", "frequency", "weekday", "send_hour", "timezone", "max_papers", "categories",
+              "min_upvotes", "saved_searches", "bounces", "paused_reason", "created_at", "confirmed_at", "unsubscribed_at"]  # fmt: skip
+    stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+    try:
+        if format == "json":
+            json.dump([{k: r[k] for k in fields} for r in rows], stream, default=str, indent=1)
+            stream.write("\n")
+        elif format == "csv":
+            writer = csv.DictWriter(stream, fieldnames=fields)
+            writer.writeheader()
+            for r in rows:
+                writer.writerow({k: (json.dumps(r[k]) if isinstance(r[k], list) else r[k]) for k in fields})
+        else:
+            err.print("[red]error[/red] --format is csv or json")
+            raise typer.Exit(2)
+    finally:
+        if out:
+            stream.close()

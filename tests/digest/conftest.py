@@ -1,0 +1,71 @@
+"""Digest fixtures: a small feed of real-looking papers, settings pointing at a loopback SMTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta, timezone
+
+import pytest
+
+from dailypapers.core.models import PaperRecord
+from dailypapers.settings import Settings
+from dailypapers.store.db import Database
+from dailypapers.store.papers import upsert_batch
+from dailypapers.testing.smtp import LoopbackSMTP
+
+# (id, title, categories, upvotes)
+PAPERS = [
+    ("2611.00001", "Scaling Laws for Retrieval-Augmented Language Models", ["cs.CL"], 40),
+    ("2611.00002", "Hard Negative Mining for Contrastive Sentence Embeddings", ["cs.CL", "cs.LG"], 3),
+    ("2611.00003", "Diffusion Transformers for Video Generation", ["cs.CV"], 55),
+    ("2611.00004", "A Benchmark of Clinical Question Answering", ["cs.CL"], 25),
+    ("2611.00005", "Contrastive Pretraining for Medical Report Generation", ["cs.CL"], 2),
+    ("2611.00006", "Tokenizer-Free Machine Translation with $\\alpha$-Entmax", ["cs.CL"], 12),
+    ("2611.00007", "Graph Neural Networks at Scale", ["cs.LG"], 30),
+]
+
+
+def feed_day() -> date:
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def add_papers(db: Database, papers: list[tuple[str, str, list[str], int]], day: date) -> None:
+    now = datetime.now(timezone.utc)
+    featured = datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+    records = [
+        PaperRecord(arxiv_id=i, title=t, abstract=f"We study {t.lower()}. Results improve on strong baselines.",
+                    authors=["Ada Lovelace", "Alan Turing"], categories=c, version=1, upvotes=u,
+                    published_at=featured - timedelta(days=1), feed_entries=[(day, featured)], source="hf-daily")
+        for i, t, c, u in papers
+    ]  # fmt: skip
+    with db.write() as conn:
+        upsert_batch(conn, records, now)
+
+
+@pytest.fixture
+def smtp() -> Iterator[LoopbackSMTP]:
+    with LoopbackSMTP() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(smtp: LoopbackSMTP, db: Database) -> Settings:
+    return Settings(database_url=db.url, site_url="http://testserver", smtp_host="127.0.0.1", smtp_port=smtp.port,
+                    mail_from="Daily Papers <digest@example.org>", mail_unsubscribe_mailto="unsubscribe@example.org",
+                    digest_retry_base=60.0, digest_max_bounces=2)  # fmt: skip
+
+
+@pytest.fixture
+def feed(db: Database) -> Database:
+    add_papers(db, PAPERS, feed_day())
+    return db
+
+
+@pytest.fixture
+def more_papers(db: Database):  # type: ignore[no-untyped-def]
+    """add(papers, days_after_the_feed_day): more papers on a later feed day."""
+
+    def add(papers: list[tuple[str, str, list[str], int]], days: int = 1) -> None:
+        add_papers(db, papers, feed_day() + timedelta(days=days))
+
+    return add
