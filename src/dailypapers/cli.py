@@ -32,17 +32,24 @@ def _database(settings: Settings, url: str | None = None) -> Database:
     return Database(url or settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
 
 
-def _serve(settings: Settings, db: Database, host: str | None, port: int | None) -> None:
+def _serve(settings: Settings, db: Database, host: str | None, port: int | None, demo_mail: Path | None = None) -> None:
     import uvicorn
 
     from dailypapers.web.app import create_app
 
     host, port = host or settings.host, port or settings.port
+    mailbox = None
+    if demo_mail is not None:
+        from dailypapers.demo.mail import start_demo_mail
+
+        settings, mailbox = start_demo_mail(settings, db, host, port, demo_mail)
+        if mailbox is not None:
+            err.print(f"Mail the demo sends stays on this machine: http://{host}:{port}/demo/mailbox ({mailbox})")
     err.print(f"Serving {settings.site_name} on [bold]http://{host}:{port}[/bold]  (Ctrl-C to stop)")
     from dailypapers.search.service import warm_up
 
     warm_up(db, settings)
-    uvicorn.run(create_app(settings, db), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings, db, mailbox=mailbox), host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -60,7 +67,7 @@ def demo(
     err.print(f"Building the demo database {path} from the bundled corpus…")
     summary = build_demo_db(db)
     err.print(summary.line())
-    _serve(settings, db, host, port)
+    _serve(settings, db, host, port, demo_mail=path.with_name(path.stem + "-mail"))
 
 
 @app.command()

@@ -45,7 +45,7 @@ def wants_json(request: Request) -> bool:
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
     """Render an HTML page with the site-wide context."""
     settings: Settings = request.app.state.settings
-    context = {"site_name": settings.site_name, **context}
+    context = {"site_name": settings.site_name, "demo_mailbox": request.app.state.mailbox is not None, **context}
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
@@ -57,8 +57,9 @@ def error_response(request: Request, status_code: int, message: str) -> Response
     return render(request, "error.html", {"status": status_code, "title": title, "message": message}, status_code)
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
-    """Build the application for a database (created from settings when not given)."""
+def create_app(settings: Settings | None = None, db: Database | None = None, mailbox: Path | None = None) -> FastAPI:
+    """Build the application for a database (created from settings when not given); `mailbox`: the
+    demo's local Maildir, shown at /demo/mailbox."""
     settings = settings or get_settings()
     app = FastAPI(title=settings.site_name, version=__version__, docs_url="/api/docs", redoc_url=None)
     app.state.settings = settings
@@ -98,4 +99,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(CsrfCookie)
     app.include_router(pages.router)
     app.include_router(subscriptions.router)
+    app.state.mailbox = mailbox
+    if mailbox is not None:
+        from dailypapers.web import mailbox as mailbox_pages
+
+        app.include_router(mailbox_pages.router)
     return app
