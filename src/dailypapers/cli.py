@@ -239,8 +239,9 @@ def search(
         return
     for note in result.notes:
         err.print(f"[yellow]note[/yellow] {note}", highlight=False)
-    noun = "paper" if result.total == 1 else "papers"
-    table = Table(title=f"{result.total:,} {noun} · {result.mode} · page {result.page} of {result.pages}",
+    noun = "paper" if result.total == 1 and not result.total_capped else "papers"
+    plus = "+" if result.total_capped else ""
+    table = Table(title=f"{result.total:,}{plus} {noun} · {result.mode} · page {result.page} of {result.pages}",
                   title_justify="left")  # fmt: skip
     table.add_column("#", justify="right")
     table.add_column("arXiv")

@@ -136,6 +136,7 @@ class SearchPage(BaseModel):
     after: date | None
     before: date | None
     total: int
+    total_capped: bool = False  # more than `total` papers match (counted up to the last reachable page)
     page: int
     page_size: int
     pages: int

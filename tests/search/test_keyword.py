@@ -592,3 +592,52 @@ def test_fusion_list_leaves_common_words_out_of_the_candidates(corpus: Database,
         relaxed = [h.arxiv_id for h in fusion_list(conn, parse_query("model language"), 300)]
     assert set(relaxed[: len(both)]) == set(both)
     assert set(relaxed) == set(both) | set(language)  # never the papers that only say "model"
+
+
+# --- the keyword page on big result sets ---------------------------------------------------------------
+
+
+def test_a_count_can_stop_at_a_cap(corpus: Database) -> None:
+    every = ids(corpus, "model")
+    assert len(every) > 20
+    with corpus.read() as conn:
+        exact = keyword_search(conn, parse_query("model"), limit=5)
+        capped = keyword_search(conn, parse_query("model"), limit=5, count=20)
+        roomy = keyword_search(conn, parse_query("model"), limit=5, count=len(every))
+    assert exact.total == len(every) and not exact.total_capped
+    assert capped.total == 20 and capped.total_capped
+    assert roomy.total == len(every) and not roomy.total_capped
+    assert [h.arxiv_id for h in capped.hits] == [h.arxiv_id for h in exact.hits]
+
+
+def test_too_many_matches_rank_title_matches_then_trending(corpus: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    every = set(ids(corpus, "model"))
+    in_title = ids(corpus, "title:model")
+    assert len(every) > len(in_title) > 2
+    # More papers than the cap have the word; few enough have it in their title to rank those.
+    monkeypatch.setattr(keyword_module, "RANK_CAP", len(in_title))
+    monkeypatch.setattr(keyword_module, "PG_RANK_CAP", len(in_title))
+    pages = []
+    with corpus.read() as conn:
+        for offset in range(0, len(every) + 10, 7):
+            result = keyword_search(conn, parse_query("model"), limit=7, offset=offset, count=1000)
+            assert result.ranked_partly and result.total == len(every)
+            pages += [h.arxiv_id for h in result.hits]
+        trending = dict(conn.execute(sa.select(papers.c.arxiv_id, papers.c.trending_score)).all())
+    assert len(pages) == len(set(pages)) == len(every) and set(pages) == every  # disjoint pages, every match once
+    assert set(pages[: len(in_title)]) == set(in_title)  # the papers with the word in their title first ...
+    rest = [trending[i] for i in pages[len(in_title):]]
+    assert rest == sorted(rest, reverse=True)  # ... then the others by trending score
+    # Under the cap, every match is ranked as before.
+    monkeypatch.setattr(keyword_module, "RANK_CAP", 10_000)
+    monkeypatch.setattr(keyword_module, "PG_RANK_CAP", 10_000)
+    with corpus.read() as conn:
+        assert not keyword_search(conn, parse_query("model"), limit=7).ranked_partly
+
+
+def test_the_search_page_says_when_the_count_stopped(corpus: Database) -> None:
+    every = ids(corpus, "model")
+    page = search_papers(corpus, "model", page_size=len(every) // 100 or 1)
+    assert page.total_capped == (len(every) > 100 * (len(every) // 100 or 1))
+    small = search_papers(corpus, "model", page_size=1)  # 100 reachable pages of one paper
+    assert small.total == 100 and small.total_capped and small.pages == 100

@@ -53,6 +53,8 @@ class Hit:
 class KeywordResult:
     hits: list[Hit]
     total: int
+    total_capped: bool = False  # more than `total` papers match (the count stopped there)
+    ranked_partly: bool = False  # too many matches to rank them all: title matches ranked, then trending
 
 
 def _day_start(day: Any) -> datetime:
@@ -121,11 +123,11 @@ def fts5_expression(query: ParsedQuery, match_any: bool = False) -> str:
 
 
 def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
-                   count: bool, table: str = "papers_fts") -> KeywordResult:  # fmt: skip
+                   count: bool | int, table: str = "papers_fts", by_trending: bool = False) -> KeywordResult:  # fmt: skip
     match = fts5_expression(query, match_any)
     conditions = _filters(query, "sqlite")
     if not match:
-        return _by_trending(conn, conditions, limit, offset)
+        return _by_trending(conn, conditions, limit, offset, count=count)
     fts = sa.table(table, sa.column("rowid"))
     if table == "papers_fts":
         score = -sa.func.bm25(sa.literal_column(table), TITLE_WEIGHT, ABSTRACT_WEIGHT, AUTHORS_WEIGHT)
@@ -133,12 +135,21 @@ def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int
         score = -sa.func.bm25(sa.literal_column(table))
     where = [sa.text(f"{table} MATCH :match").bindparams(match=match), *conditions]
     joined = fts.join(papers, sa.literal_column("papers.rowid") == fts.c.rowid)
-    rows = conn.execute(
-        sa.select(papers.c.arxiv_id, score.label("score")).select_from(joined).where(*where)
-        .order_by(sa.desc("score"), papers.c.arxiv_id).limit(limit).offset(offset)
-    ).all()  # fmt: skip
-    total = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar_one() if count else -1
-    return KeywordResult([Hit(r.arxiv_id, float(r.score)) for r in rows], total)
+    if by_trending:  # the matches' row ids first, then papers walked in trending order
+        matching = sa.select(fts.c.rowid).where(sa.text(f"{table} MATCH :match").bindparams(match=match))
+        q = (sa.select(papers.c.arxiv_id, papers.c.trending_score.label("score"))
+             .where(sa.literal_column("papers.rowid").in_(matching), *conditions)
+             .order_by(papers.c.trending_score.desc(), papers.c.arxiv_id))  # fmt: skip
+    else:
+        q = (sa.select(papers.c.arxiv_id, score.label("score")).select_from(joined).where(*where)
+             .order_by(sa.desc("score"), papers.c.arxiv_id))  # fmt: skip
+    rows = conn.execute(q.limit(limit).offset(offset)).all() if limit > 0 else []
+    hits = [Hit(r.arxiv_id, float(r.score)) for r in rows]
+    if not count:
+        return KeywordResult(hits, -1)
+    # Without filters the FTS table alone knows the matches: no lookup of each one in papers.
+    matching = sa.select(1).select_from(joined).where(*where) if conditions else sa.select(1).select_from(fts).where(*where)
+    return _counted(hits, conn, matching, count)
 
 
 # --- PostgreSQL full text ---------------------------------------------------------------------------
@@ -160,7 +171,7 @@ def _pg_tsquery(term: Term, config: str, n: int, params: dict[str, Any]) -> str:
 
 
 def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
-               count: bool, titles_only: bool = False) -> KeywordResult:  # fmt: skip
+               count: bool | int, titles_only: bool = False, by_trending: bool = False) -> KeywordResult:  # fmt: skip
     document = _PG_FIELDS["title"][1] if titles_only else "papers.search_vector"
     params: dict[str, Any] = {}
     free = [t for t in query.terms if t.field is None]
@@ -172,46 +183,101 @@ def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, ma
         tsq = _pg_tsquery(term, config, 100 + n, params)
         conditions.append(sa.text(f"{'NOT ' if term.negated else ''}({vector} @@ {tsq})"))
     if not positive:  # only filters, or only fielded words: filter, then order by trending
-        return _by_trending(conn, conditions, limit, offset, params)
+        return _by_trending(conn, conditions, limit, offset, params, count)
     tsquery = (" || " if match_any else " && ").join(positive)
     negative = [q for q, neg in parts if neg]
     if negative:
         tsquery = f"({tsquery}) && !!({' || '.join(negative)})"
     match = sa.text(f"{document} @@ ({tsquery})")
     # text(), not literal_column(): the query's :w parameters must be bound inside the rank too.
-    score = sa.func.ts_rank(sa.text(document), sa.text(f"({tsquery})"), 1)
-    rows = conn.execute(
-        sa.select(papers.c.arxiv_id, score.label("score")).where(match, *conditions)
-        .order_by(sa.desc("score"), papers.c.arxiv_id).limit(limit).offset(offset), params
-    ).all()  # fmt: skip
-    total = -1
-    if count:
-        total = conn.execute(sa.select(sa.func.count()).select_from(papers).where(match, *conditions), params).scalar_one()
-    return KeywordResult([Hit(r.arxiv_id, float(r.score)) for r in rows], total)
+    score = papers.c.trending_score if by_trending else sa.func.ts_rank(sa.text(document), sa.text(f"({tsquery})"), 1)
+    q = (sa.select(papers.c.arxiv_id, score.label("score")).where(match, *conditions)
+         .order_by(sa.desc("score"), papers.c.arxiv_id).limit(limit).offset(offset))  # fmt: skip
+    rows = conn.execute(q, params).all() if limit > 0 else []
+    hits = [Hit(r.arxiv_id, float(r.score)) for r in rows]
+    if not count:
+        return KeywordResult(hits, -1)
+    return _counted(hits, conn, sa.select(1).select_from(papers).where(match, *conditions), count, params)
 
 
-def _by_trending(
-    conn: Connection, conditions: list[Any], limit: int, offset: int, params: dict[str, Any] | None = None
-) -> KeywordResult:
+def _counted(hits: list[Hit], conn: Connection, matching: Any, count: bool | int,
+             params: dict[str, Any] | None = None) -> KeywordResult:  # fmt: skip
+    """The result with its count: exact, or (count given as a number) at most that many, then
+    marked capped — counting 100,000 matches costs seconds on a million papers, and no page past
+    the cap can be reached anyway."""
+    if count is True:
+        total = conn.execute(sa.select(sa.func.count()).select_from(matching.subquery()), params or {}).scalar_one()
+        return KeywordResult(hits, total)
+    cap = int(count)
+    total = conn.execute(sa.select(sa.func.count()).select_from(matching.limit(cap + 1).subquery()), params or {}).scalar_one()
+    return KeywordResult(hits, min(total, cap), total > cap)
+
+
+def _by_trending(conn: Connection, conditions: list[Any], limit: int, offset: int,
+                 params: dict[str, Any] | None = None, count: bool | int = True) -> KeywordResult:  # fmt: skip
     rows = conn.execute(
         sa.select(papers.c.arxiv_id, papers.c.trending_score).where(*conditions)
         .order_by(papers.c.trending_score.desc(), papers.c.arxiv_id).limit(limit).offset(offset), params or {}
     ).all()  # fmt: skip
-    total = conn.execute(sa.select(sa.func.count()).select_from(papers).where(*conditions), params or {}).scalar_one()
-    return KeywordResult([Hit(r.arxiv_id, float(r.trending_score)) for r in rows], total)
+    hits = [Hit(r.arxiv_id, float(r.trending_score)) for r in rows]
+    if not count:
+        return KeywordResult(hits, -1)
+    return _counted(hits, conn, sa.select(1).select_from(papers).where(*conditions), count, params)
+
+
+# The keyword page ranks every paper that has all the words. When more papers than this have them
+# (a query of common words only, on a big corpus: ranking 80,000 matches takes 0.3-5 s at 1M papers),
+# it lists those with all the words in their title first, ranked, then the others by trending score.
+# PostgreSQL's ranking costs more per match (see PG_COMMON_SHARE).
+RANK_CAP, PG_RANK_CAP = 20_000, 3_000
+
+
+def _backend(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
+             count: bool | int, titles_only: bool = False, by_trending: bool = False) -> KeywordResult:  # fmt: skip
+    if conn.dialect.name == "postgresql":
+        return _pg_search(conn, query, limit, offset, match_any, count, titles_only, by_trending)
+    table = "papers_title_fts" if titles_only else "papers_fts"
+    return _sqlite_search(conn, query, limit, offset, match_any, count, table, by_trending)
+
+
+def _too_many_to_rank(conn: Connection, query: ParsedQuery, limit: int, offset: int,
+                      count: bool | int) -> KeywordResult | None:  # fmt: skip
+    """The page of an every-word query that more than the rank cap of papers match (else None):
+    title matches ranked (when they are few enough to rank), then the rest by trending score."""
+    cap = PG_RANK_CAP if conn.dialect.name == "postgresql" else RANK_CAP
+    if not _backend(conn, query, 0, 0, False, cap).total_capped:
+        return None
+    depth = offset + limit
+    first: list[Hit] = []
+    if all(t.field in (None, "title") for t in query.terms) and not _backend(conn, query, 0, 0, False, cap, True).total_capped:
+        first = _backend(conn, query, depth, 0, False, False, titles_only=True).hits
+    seen = {h.arxiv_id for h in first}
+    rest = _backend(conn, query, depth + len(first), 0, False, False, by_trending=True).hits
+    hits = (first + [h for h in rest if h.arxiv_id not in seen])[offset:depth]
+    if count is False:
+        return KeywordResult(hits, -1, ranked_partly=True)
+    if count is not True and int(count) <= cap:  # more than the cap match, so more than `count` do
+        return KeywordResult(hits, int(count), True, ranked_partly=True)
+    total = _backend(conn, query, 0, 0, False, count)
+    return KeywordResult(hits, total.total, total.total_capped, ranked_partly=True)
 
 
 def keyword_search(
     conn: Connection, query: ParsedQuery, limit: int = 100, offset: int = 0, match_any: bool = False,
-    count: bool = True, titles_only: bool = False,
+    count: bool | int = True, titles_only: bool = False,
 ) -> KeywordResult:
     """The papers matching `query`, best first, and how many match in all. By default every word
     is required; `match_any` ranks papers with any of the free words (BM25 favours those with more
     of them): what natural-language queries and hybrid fusion need. `count=False` skips counting
-    every match (total is then -1): hybrid search only needs the top of the list."""
-    if conn.dialect.name == "postgresql":
-        return _pg_search(conn, query, limit, offset, match_any, count, titles_only)
-    return _sqlite_search(conn, query, limit, offset, match_any, count, "papers_title_fts" if titles_only else "papers_fts")
+    every match (total is then -1): hybrid search only needs the top of the list; a number counts
+    up to that many (total_capped says there are more). An every-word query with a count (the
+    keyword page) that more than RANK_CAP papers match is answered by _too_many_to_rank
+    (ranked_partly says so)."""
+    if count is not False and not match_any and not titles_only and query.positive:
+        page = _too_many_to_rank(conn, query, limit, offset, count)
+        if page is not None:
+            return page
+    return _backend(conn, query, limit, offset, match_any, count, titles_only)
 
 
 def rebuild_index(conn: Connection) -> None:

@@ -133,6 +133,7 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
     page = min(max(page, 1), MAX_PAGES)
     mode = options.mode if options.embedder is not None else "keyword"
     ids: list[str]
+    capped = False
     with db.read() as conn:
         if query.arxiv_id:
             ids = [query.arxiv_id] if conn.execute(
@@ -168,11 +169,16 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
                     query.notes.append("no paper has a vector yet (run `dailypapers embed`): keyword results only")
             if vector is None:
                 mode = "keyword"
-                result = keyword_search(conn, query, limit=depth)
+                # Counted up to the last reachable page: counting 100,000 matches takes seconds.
+                reachable = MAX_PAGES * page_size
+                result = keyword_search(conn, query, limit=depth, count=reachable)
                 if result.total == 0 and len(query.positive) > 1:
                     query.notes.append("no paper has all the words: papers with any of them")
-                    result = keyword_search(conn, query, limit=depth, match_any=True)
-                ranked, total = [h.arxiv_id for h in result.hits], result.total
+                    result = keyword_search(conn, query, limit=depth, match_any=True, count=reachable)
+                if result.ranked_partly:
+                    query.notes.append("many papers have all these words: those with them in the title first, "
+                                       "then the most trending")  # fmt: skip
+                ranked, total, capped = [h.arxiv_id for h in result.hits], result.total, result.total_capped
             elif mode == "vector":
                 ranked, total = vector, len(vector)
             else:
@@ -194,6 +200,7 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
         after=query.after,
         before=query.before,
         total=total,
+        total_capped=capped,
         page=page,
         page_size=page_size,
         pages=max(1, min(MAX_PAGES, math.ceil(total / page_size))),
