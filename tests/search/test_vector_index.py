@@ -128,10 +128,11 @@ def test_pgvector_index_is_created_and_used(demo_db: Database, embedder) -> None
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         plan = "\n".join(r[0] for r in conn.exec_driver_sql(
             "EXPLAIN SELECT arxiv_id FROM paper_embeddings WHERE model = %s "
-            "ORDER BY embedding::vector(384) <=> (SELECT embedding::vector(384) FROM paper_embeddings LIMIT 1) LIMIT 10",
+            "ORDER BY embedding::halfvec(384) <=> (SELECT embedding::halfvec(384) FROM paper_embeddings LIMIT 1) LIMIT 10",
             (MINILM_NAME,)))  # fmt: skip
     assert pgvector.index_name(MINILM_NAME) in plan, plan
     index = get_index(demo_db, MINILM_NAME, config)
+    assert index.cast == "halfvec"  # searches cast as the index was built (pgvector 0.8 here)
     recall = []
     for text in QUERIES:
         q = embedder.embed_query(text)
@@ -273,3 +274,21 @@ def test_warm_up_loads_the_index_and_the_common_words(demo_db: Database) -> None
     if demo_db.is_sqlite:
         common, total = next(iter(keyword._common_stems.known.values()))[1:]
         assert total >= 5601 and common  # some stems are in more than 2,000 of the demo's papers
+
+
+def test_a_full_precision_pgvector_index_is_replaced_by_a_halfvec_one(demo_db: Database) -> None:
+    if demo_db.is_sqlite:
+        pytest.skip("pgvector is PostgreSQL's")
+    skip_without_pgvector(demo_db)
+    config = IndexConfig(kind="pgvector")
+    refresh_index(demo_db, MINILM_NAME, config)
+    old, new = pgvector.index_name(MINILM_NAME, "vector"), pgvector.index_name(MINILM_NAME)
+    with demo_db.write() as conn:  # as a database indexed before halfvec indexes were made
+        conn.exec_driver_sql(f"DROP INDEX {new}")
+        conn.exec_driver_sql(f"CREATE INDEX {old} ON paper_embeddings USING hnsw ((embedding::vector(384)) vector_cosine_ops) "
+                             f"WHERE model = '{MINILM_NAME}'")  # fmt: skip
+        assert pgvector.searched_kind(conn, MINILM_NAME) == "vector"  # searches keep using the old index
+        assert pgvector.ensure_index(conn, MINILM_NAME, 384, 16, 64)
+        assert pgvector.searched_kind(conn, MINILM_NAME) == "halfvec"
+        names = {r[0] for r in conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'paper_embeddings'")}
+    assert new in names and old not in names
