@@ -74,9 +74,8 @@ def send(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say whose digest is due and how many papers it would have.")] = False,
 ) -> None:
     """Compose the digests that are due now and send what the outbox holds, over SMTP (settings smtp_*)."""
-    from dailypapers.digest.compose import build_content, feed_window
+    from dailypapers.digest.compose import build_content, due_digests, feed_window
     from dailypapers.digest.jobs import run_digests, signer_for
-    from dailypapers.digest.schedule import due_period
     from dailypapers.store.tables import outbox
 
     if not due:
@@ -88,13 +87,8 @@ def send(
     if dry_run:
         signer = signer_for(db, settings)
         with db.read() as conn:
-            for sub in conn.execute(sa.select(subscribers_table).where(subscribers_table.c.status == "active")).all():
-                period = due_period(now, sub.frequency, sub.weekday, sub.send_hour, sub.timezone, sub.confirmed_at
-                                    and sub.confirmed_at.replace(tzinfo=sub.confirmed_at.tzinfo or timezone.utc))  # fmt: skip
-                if period is None or conn.execute(sa.select(outbox.c.id).where(
-                        outbox.c.subscriber_id == sub.id, outbox.c.kind == "digest", outbox.c.period_key == period.key)).first():  # fmt: skip
-                    continue
-                window = feed_window(conn, sub, period)
+            for sub, period, fresh in due_digests(conn, now):
+                window = feed_window(conn, sub, period) if fresh else None
                 if window is None:
                     print(f"{sub.email}\t{period.key}\tnothing new")
                     continue

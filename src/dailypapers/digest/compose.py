@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dailypapers.core.models import as_utc
 from dailypapers.digest.model import DigestContent, DigestPaper, SavedSearchMatches
 from dailypapers.digest.schedule import DuePeriod, due_period
 from dailypapers.digest.subscriptions import links_domain, manage_url, unsubscribe_url
@@ -132,27 +133,32 @@ def compose_one(conn: sa.Connection, sub: Any, period: DuePeriod, settings: Any,
     return outbox_id
 
 
+def due_digests(conn: sa.Connection, now: datetime) -> list[tuple[Any, DuePeriod, bool]]:
+    """The active readers whose period is due and not composed yet, with reads only: (subscriber
+    row, period, whether a feed day came since their last digest)."""
+    newest = conn.scalar(sa.select(sa.func.max(feed_entries.c.feed_date)))
+    if newest is None:
+        return []
+    done = {(r.subscriber_id, r.period_key) for r in conn.execute(
+        sa.select(outbox.c.subscriber_id, outbox.c.period_key)
+        .where(outbox.c.kind == "digest", outbox.c.created_at >= now - timedelta(days=9)))}  # fmt: skip
+    due = []
+    for sub in conn.execute(sa.select(subscribers).where(subscribers.c.status == "active").order_by(subscribers.c.id)):
+        try:
+            period = due_period(now, sub.frequency, sub.weekday, sub.send_hour, sub.timezone, as_utc(sub.confirmed_at))
+        except ValueError:  # an unknown zone (tzdata removed it): skip rather than stop every digest
+            continue
+        if period is not None and (sub.id, period.key) not in done:
+            due.append((sub, period, sub.last_feed_day is None or newest > sub.last_feed_day))
+    return due
+
+
 def compose_due(db: Any, settings: Any, signer: Signer, now: datetime, log: Any = None) -> list[int]:
     """Compose every due digest; the new outbox ids. Which readers are due is found with reads only
-    (their schedule, the periods already in the outbox, the newest feed day), so a round where
-    nothing is due takes no write lock; each due digest is then composed in its own transaction."""
+    (due_digests), so a round where nothing is due takes no write lock; each due digest is then
+    composed in its own transaction."""
     with db.read() as conn:
-        newest = conn.scalar(sa.select(sa.func.max(feed_entries.c.feed_date)))
-        if newest is None:
-            return []
-        done = {(r.subscriber_id, r.period_key) for r in conn.execute(
-            sa.select(outbox.c.subscriber_id, outbox.c.period_key)
-            .where(outbox.c.kind == "digest", outbox.c.created_at >= now - timedelta(days=9)))}  # fmt: skip
-        due: list[tuple[int, DuePeriod]] = []
-        for sub in conn.execute(sa.select(subscribers).where(subscribers.c.status == "active").order_by(subscribers.c.id)):
-            if sub.last_feed_day is not None and newest <= sub.last_feed_day:
-                continue  # no feed day since their last digest
-            try:
-                period = due_period(now, sub.frequency, sub.weekday, sub.send_hour, sub.timezone, _aware(sub.confirmed_at))
-            except ValueError:  # an unknown zone (tzdata removed it): skip rather than stop every digest
-                continue
-            if period is not None and (sub.id, period.key) not in done:
-                due.append((sub.id, period))
+        due = [(sub.id, period) for sub, period, fresh in due_digests(conn, now) if fresh]
     made: list[int] = []
     for subscriber_id, period in due:
         with db.write() as conn:
@@ -178,9 +184,3 @@ def preview(conn: sa.Connection, sub: Any, settings: Any, signer: Signer, now: d
         newest = conn.scalar(sa.select(sa.func.max(feed_entries.c.feed_date)))
         window = (newest, newest) if newest else (now.date(), now.date())
     return build_content(conn, sub, period, window, settings, signer)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dailypapers.digest.subscriptions import record_bounce
-from dailypapers.store.checkpoints import _owner_gone, lease_owner_id
+from dailypapers.store.checkpoints import owner_gone, lease_owner_id
 from dailypapers.store.tables import outbox, subscribers
 
 LEASE = timedelta(minutes=5)
@@ -37,7 +37,7 @@ def release_dead(db: Any) -> int:
     with db.write() as conn:
         owners = {r[0] for r in conn.execute(sa.select(outbox.c.lease_owner).where(
             outbox.c.status == "sending", outbox.c.lease_owner.startswith(prefix)).distinct())}  # fmt: skip
-        dead = [o for o in owners if o and _owner_gone(o)]
+        dead = [o for o in owners if o and owner_gone(o)]
         if not dead:
             return 0
         return conn.execute(outbox.update().where(outbox.c.status == "sending", outbox.c.lease_owner.in_(dead))
@@ -57,7 +57,8 @@ class DeliveryReport:
 
 
 def _claim(db: Any, owner: str, now: datetime, lease: timedelta) -> Any:
-    """Lease the next due row to this sender; None when there is none."""
+    """Lease the next due row to this sender; None when there is none. A row whose subscriber left
+    (or paused) meanwhile comes back `dropped`, in the same transaction."""
     with db.write() as conn:
         due = sa.or_(
             sa.and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= now),
@@ -69,8 +70,11 @@ def _claim(db: Any, owner: str, now: datetime, lease: timedelta) -> Any:
         row = conn.execute(q).first()
         if row is None:
             return None
-        conn.execute(outbox.update().where(outbox.c.id == row.id).values(
-            status="sending", lease_owner=owner, lease_until=now + lease, attempts=outbox.c.attempts + 1))  # fmt: skip
+        if _still_wanted(conn, row):
+            claim = {"status": "sending", "lease_owner": owner, "lease_until": now + lease}
+        else:
+            claim = {"status": "dropped", "lease_until": None}
+        conn.execute(outbox.update().where(outbox.c.id == row.id).values(attempts=outbox.c.attempts + 1, **claim))
         return conn.execute(sa.select(outbox).where(outbox.c.id == row.id)).one()
 
 
@@ -102,11 +106,7 @@ def deliver(db: Any, settings: Any, sender: Any, now: Callable[[], datetime] | N
         row = _claim(db, owner, clock(), LEASE)
         if row is None:
             break
-        with db.read() as conn:
-            wanted = _still_wanted(conn, row)
-        if not wanted:
-            with db.write() as conn:
-                conn.execute(outbox.update().where(outbox.c.id == row.id).values(status="dropped", lease_until=None))
+        if row.status == "dropped":
             report.dropped += 1
             continue
         from dailypapers.digest.model import Rendered

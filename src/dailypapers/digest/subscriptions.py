@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
+from dailypapers.core.models import as_utc
 from dailypapers.digest.model import ConfirmContent
 from dailypapers.digest.schedule import zone
 from dailypapers.digest.tokens import CONFIRM, MANAGE, InvalidToken, Signer
@@ -81,7 +82,7 @@ def subscribe(conn: sa.Connection, signer: Signer, settings: Any, raw_email: str
         conn.execute(subscribers.update().where(subscribers.c.id == sub.id).values(
             status="pending", token_version=sub.token_version + 1, updated_at=now))  # fmt: skip
         sub = conn.execute(sa.select(subscribers).where(subscribers.c.id == sub.id)).one()
-    if sub.confirm_sent_at is not None and now - _aware(sub.confirm_sent_at) < CONFIRM_THROTTLE:
+    if sub.confirm_sent_at is not None and now - as_utc(sub.confirm_sent_at) < CONFIRM_THROTTLE:
         return False
     from dailypapers.digest.render import render_confirm
 
@@ -95,12 +96,6 @@ def subscribe(conn: sa.Connection, signer: Signer, settings: Any, raw_email: str
         attempts=0, next_attempt_at=now, created_at=now))  # fmt: skip
     conn.execute(subscribers.update().where(subscribers.c.id == sub.id).values(confirm_sent_at=now))
     return True
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import timezone
-
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def confirm(conn: sa.Connection, signer: Signer, token: str, max_age_hours: int, now: datetime) -> Any:

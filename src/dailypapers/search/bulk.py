@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dailypapers.store.checkpoints import _owner_gone, lease_owner_id
+from dailypapers.store.checkpoints import owner_gone, lease_owner_id
 from dailypapers.store.db import Database
 from dailypapers.store.tables import maintenance, papers
 
@@ -100,7 +100,7 @@ def repair(db: Database) -> str | None:
         return None
     with db.read() as conn:
         row = conn.execute(sa.select(maintenance.c.owner).where(maintenance.c.name == MARKER)).first()
-    if row is None or not _owner_gone(row.owner):
+    if row is None or not owner_gone(row.owner):
         return None
     line = resume(db)
     log.warning("repaired the keyword indexes after an interrupted bulk import (%s)", line)

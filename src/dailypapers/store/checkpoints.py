@@ -62,7 +62,7 @@ def lease_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _owner_gone(owner: str) -> bool:
+def owner_gone(owner: str) -> bool:
     """True when `owner` is a process of this host that no longer exists (a killed worker)."""
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
@@ -90,7 +90,7 @@ def acquire_lease(conn: Connection, name: str, owner: str, until: datetime, now:
         .with_for_update()
     ).one()
     holder, held_until = row.lease_owner, as_utc(row.lease_until)
-    if holder and holder != owner and held_until is not None and held_until > now and not _owner_gone(holder):
+    if holder and holder != owner and held_until is not None and held_until > now and not owner_gone(holder):
         return False
     conn.execute(
         sa.update(source_state).where(source_state.c.name == name).values(lease_owner=owner, lease_until=until)

@@ -73,6 +73,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None, mai
     async def _bad_request(request: Request, exc: BadRequest) -> Response:
         return error_response(request, 400, str(exc))
 
+    from dailypapers.web.csrf import CsrfError
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, exc: CsrfError) -> Response:
+        return render(request, "message.html", {"title": "Please try again", "message": str(exc)}, 403)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         parts = ["{}: {}".format(".".join(str(p) for p in e["loc"][1:]) or "request", e["msg"]) for e in exc.errors()]

@@ -20,9 +20,9 @@ from starlette.concurrency import run_in_threadpool
 
 from dailypapers.digest import subscriptions as subs
 from dailypapers.digest.schedule import WEEKDAYS, timezone_names
-from dailypapers.digest.tokens import InvalidToken
+from dailypapers.digest.tokens import CONFIRM, InvalidToken
 from dailypapers.web.app import render
-from dailypapers.web.csrf import CsrfError, check_csrf, signer
+from dailypapers.web.csrf import check_csrf, signer
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -36,12 +36,24 @@ async def _form(request: Request) -> dict[str, list[str]]:
     return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=200)
 
 
+async def _checked_form(request: Request) -> dict[str, list[str]]:
+    """The form, once its CSRF token is checked (a CsrfError becomes the app's 403 page)."""
+    form = await _form(request)
+    check_csrf(request, _one(form, "csrf_token"))
+    return form
+
+
 def _one(form: dict[str, list[str]], name: str, default: str = "") -> str:
     return (form.get(name) or [default])[0]
 
 
 def _message(request: Request, title: str, message: str, status_code: int = 200) -> Response:
     return render(request, "message.html", {"title": title, "message": message}, status_code)
+
+
+def _bad_link(request: Request, exc: InvalidToken, again: bool = False) -> Response:
+    message = f"{exc.args[0].capitalize()}." + (" Subscribe again to get a new one." if again else "")
+    return _message(request, "Link not valid", message, 400)
 
 
 def _now() -> datetime:
@@ -67,11 +79,7 @@ def _send_soon(request: Request) -> None:
 
 @router.post("/subscribe", summary="Subscribe an address to the digest (double opt-in)")
 async def subscribe(request: Request) -> Response:
-    form = await _form(request)
-    try:
-        check_csrf(request, _one(form, "csrf_token"))
-    except CsrfError as exc:
-        return _message(request, "Please try again", str(exc), 403)
+    form = await _checked_form(request)
     raw = _one(form, "email").strip()
     try:
         address = subs.normalize_email(raw)
@@ -99,19 +107,15 @@ def subscribe_page(request: Request) -> Response:
 def confirm_page(request: Request, token: str = "") -> Response:
     settings = request.app.state.settings
     try:
-        signer(request).check("confirm", token, max_age=settings.digest_confirm_hours * 3600)
+        signer(request).check(CONFIRM, token, max_age=settings.digest_confirm_hours * 3600)
     except InvalidToken as exc:
-        return _message(request, "Link not valid", f"{exc.args[0].capitalize()}. Subscribe again to get a new one.", 400)
+        return _bad_link(request, exc, again=True)
     return render(request, "subscribe_confirm.html", {"title": "Confirm your subscription", "token": token})
 
 
 @router.post("/subscribe/confirm", include_in_schema=False)
 async def confirm(request: Request) -> Response:
-    form = await _form(request)
-    try:
-        check_csrf(request, _one(form, "csrf_token"))
-    except CsrfError as exc:
-        return _message(request, "Please try again", str(exc), 403)
+    form = await _checked_form(request)
     db, settings = request.app.state.db, request.app.state.settings
     sign = signer(request)
 
@@ -122,7 +126,7 @@ async def confirm(request: Request) -> Response:
     try:
         sub = await run_in_threadpool(work)
     except InvalidToken as exc:
-        return _message(request, "Link not valid", f"{exc.args[0].capitalize()}. Subscribe again to get a new one.", 400)
+        return _bad_link(request, exc, again=True)
     query = urlencode({"token": subs.manage_token(sign, sub), "welcome": "1"})
     return RedirectResponse(f"/subscription?{query}", status_code=303)
 
@@ -144,7 +148,7 @@ def preferences(request: Request, token: str = "", welcome: str = "") -> Respons
             sub = subs.from_manage_token(conn, signer(request), token)
             prefs = subs.preferences_of(conn, sub)
     except InvalidToken as exc:
-        return _message(request, "Link not valid", f"{exc.args[0].capitalize()}.", 400)
+        return _bad_link(request, exc)
     return _preferences_page(request, sub, prefs, token, welcome=bool(welcome))
 
 
@@ -157,11 +161,7 @@ def _int(form: dict[str, list[str]], name: str, default: int) -> int:
 
 @router.post("/subscription", include_in_schema=False)
 async def save_preferences(request: Request) -> Response:
-    form = await _form(request)
-    try:
-        check_csrf(request, _one(form, "csrf_token"))
-    except CsrfError as exc:
-        return _message(request, "Please try again", str(exc), 403)
+    form = await _checked_form(request)
     db = request.app.state.db
     token = _one(form, "token")
     sign = signer(request)
@@ -171,7 +171,7 @@ async def save_preferences(request: Request) -> Response:
             try:
                 sub = subs.from_manage_token(conn, sign, token)
             except InvalidToken as exc:
-                return _message(request, "Link not valid", f"{exc.args[0].capitalize()}.", 400)
+                return _bad_link(request, exc)
             includes, excludes = form.get("include", []), form.get("exclude", [])
             try:
                 prefs = subs.Preferences(
@@ -198,7 +198,7 @@ def unsubscribe_page(request: Request, token: str = "") -> Response:
         with db.read() as conn:
             sub = subs.from_manage_token(conn, signer(request), token)
     except InvalidToken as exc:
-        return _message(request, "Link not valid", f"{exc.args[0].capitalize()}.", 400)
+        return _bad_link(request, exc)
     return render(request, "unsubscribe.html", {"title": "Unsubscribe", "token": token, "email": sub.email,
                                                 "done": sub.status == "unsubscribed"})  # fmt: skip
 
@@ -208,10 +208,7 @@ async def unsubscribe(request: Request, token: str = "") -> Response:
     form = await _form(request)
     one_click = _one(form, "List-Unsubscribe") == "One-Click"
     if not one_click:
-        try:
-            check_csrf(request, _one(form, "csrf_token"))
-        except CsrfError as exc:
-            return _message(request, "Please try again", str(exc), 403)
+        check_csrf(request, _one(form, "csrf_token"))
     token = token or _one(form, "token")
     db = request.app.state.db
     sign = signer(request)
@@ -227,7 +224,7 @@ async def unsubscribe(request: Request, token: str = "") -> Response:
     except InvalidToken as exc:
         if one_click:
             return Response(f"{exc.args[0]}\n", status_code=400, media_type="text/plain")
-        return _message(request, "Link not valid", f"{exc.args[0].capitalize()}.", 400)
+        return _bad_link(request, exc)
     if one_click:
         return Response("unsubscribed\n", media_type="text/plain")
     return render(request, "unsubscribe.html", {"title": "Unsubscribed", "token": token, "email": sub.email, "done": True})
