@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import shutil
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dailypapers.testing.server import free_port, wait_until_serving
+from dailypapers.testing.server import running_demo
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,46 +23,11 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`dailypapers demo` started as users start it, on a free port."""
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("demo")
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dailypapers.cli", "demo", "--port", str(port), "--database", str(workdir / "demo.db")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    wait_until_serving(base, proc, workdir / "server.log", timeout=120)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with running_demo(tmp_path_factory.mktemp("demo")) as base:
+        yield base
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],  # fmt: skip
-        )
-        yield b
-        b.close()
-
-
-def _save(page, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
-    out = tmp_path / name
-    page.screenshot(path=str(out), full_page=False)
-    assert out.stat().st_size > 10_000  # a real rendered page, not a blank one
-    if os.environ.get("DAILYPAPERS_UPDATE_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(out, SCREENSHOTS / name)
-    return out
-
-
-def test_feed_next_day_and_paper_with_math(demo_server: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_feed_next_day_and_paper_with_math(demo_server: str, browser, save_screenshot) -> None:  # type: ignore[no-untyped-def]
     from dailypapers.demo import CORPUS
 
     with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
@@ -88,7 +48,7 @@ def test_feed_next_day_and_paper_with_math(demo_server: str, browser, tmp_path: 
     page = context.new_page()
     page.goto(f"{demo_server}/papers/date/{previous_day}")
     assert page.locator("h1").inner_text() == "Daily Papers"
-    _save(page, tmp_path, "feed.png")
+    save_screenshot(page, "feed.png")
 
     page.get_by_role("link", name="Next").click()
     page.wait_for_url(f"**/papers/date/{day}")
@@ -104,13 +64,13 @@ def test_feed_next_day_and_paper_with_math(demo_server: str, browser, tmp_path: 
     assert box is not None and box["width"] > 0 and box["height"] > 0
     # Chromium lays MathML out natively: the element gets the "math" display type.
     assert math.evaluate("m => getComputedStyle(m).display") in ("math", "inline math", "block math")
-    _save(page, tmp_path, "paper.png")
+    save_screenshot(page, "paper.png")
 
     phone = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
     mobile = phone.new_page()
     mobile.goto(demo_server + "/")
     # No horizontal scrolling on a phone.
     assert mobile.evaluate("document.documentElement.scrollWidth") <= 390
-    _save(mobile, tmp_path, "feed-phone.png")
+    save_screenshot(mobile, "feed-phone.png")
     context.close()
     phone.close()

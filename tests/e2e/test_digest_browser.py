@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +17,10 @@ from dailypapers.digest.model import DigestContent, DigestPaper, SavedSearchMatc
 from dailypapers.digest.render import render_digest
 from dailypapers.store.db import Database
 from dailypapers.store.tables import subscribers
-from dailypapers.testing.server import free_port, wait_until_serving
+from dailypapers.testing.server import free_port, running_demo
 from dailypapers.testing.smtp import LoopbackSMTP
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SITE = "https://papers.example.org"
 HOSTILE = "Robust Parsing of <script>window.__xss = 1; alert(1)</script> Inputs"
 PHONE = {"width": 390, "height": 844}
@@ -51,45 +47,13 @@ def smtp() -> Iterator[LoopbackSMTP]:
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory, smtp: LoopbackSMTP) -> Iterator[Demo]:
     """`dailypapers demo` started as users start it, on a free port, sending mail to `smtp`."""
-    port = free_port()
     workdir = tmp_path_factory.mktemp("demo")
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DAILYPAPERS_SMTP_HOST": "127.0.0.1", "DAILYPAPERS_SMTP_PORT": str(smtp.port),
            "DAILYPAPERS_SITE_URL": base}  # fmt: skip
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dailypapers.cli", "demo", "--port", str(port), "--database", str(workdir / "demo.db")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
-    )  # fmt: skip
-    wait_until_serving(base, proc, workdir / "server.log", timeout=120)
-    yield Demo(base, workdir / "demo.db", smtp)
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],  # fmt: skip
-        )
-        yield b
-        b.close()
-
-
-def _save(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:  # type: ignore[no-untyped-def]
-    out = tmp_path / name
-    page.screenshot(path=str(out), full_page=full_page)
-    assert out.stat().st_size > 10_000  # a real rendered page, not a blank one
-    if os.environ.get("DAILYPAPERS_UPDATE_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(out, SCREENSHOTS / name)
-    return out
+    with running_demo(workdir, env, port=port) as started:
+        yield Demo(started, workdir / "demo.db", smtp)
 
 
 # --- the digest mail --------------------------------------------------------------------------------
@@ -203,7 +167,7 @@ def _check_readable(colours: dict, min_ratio: float = 4.5) -> None:  # type: ign
         assert _contrast(colour, colours["body"]) >= min_ratio, (cls, colour, text, colours["body"])
 
 
-def test_digest_in_chromium_light(browser, digest_file: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_digest_in_chromium_light(browser, digest_file: str, save_screenshot) -> None:  # type: ignore[no-untyped-def]
     context, page, dialogs = _open(browser, digest_file, viewport={"width": 1000, "height": 1400})
 
     # The hostile title and author are text: no script ran, no element was injected.
@@ -245,11 +209,11 @@ def test_digest_in_chromium_light(browser, digest_file: str, tmp_path: Path) -> 
     # The container stays at most 600 px wide on a wide window.
     assert page.locator(".dp-container").bounding_box()["width"] <= 600
     assert page.evaluate("document.documentElement.scrollWidth") <= 1000
-    _save(page, tmp_path, "digest.png")
+    save_screenshot(page, "digest.png", full_page=True)
     context.close()
 
 
-def test_digest_in_chromium_dark(browser, digest_file: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_digest_in_chromium_dark(browser, digest_file: str, save_screenshot) -> None:  # type: ignore[no-untyped-def]
     context, page, dialogs = _open(browser, digest_file, viewport={"width": 1000, "height": 1400}, color_scheme="dark")
     assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
     colours = page.evaluate(COLOURS)
@@ -259,11 +223,11 @@ def test_digest_in_chromium_dark(browser, digest_file: str, tmp_path: Path) -> N
     assert sum(_rgb(colours["cardText"])) > 3 * 192, colours
     _check_readable(colours)
     assert dialogs == [] and page.evaluate("window.__xss") is None
-    _save(page, tmp_path, "digest-dark.png")
+    save_screenshot(page, "digest-dark.png", full_page=True)
     context.close()
 
 
-def test_digest_on_a_phone(browser, digest_file: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_digest_on_a_phone(browser, digest_file: str, save_screenshot) -> None:  # type: ignore[no-untyped-def]
     context, page, dialogs = _open(browser, digest_file, viewport=PHONE, device_scale_factor=2, is_mobile=True,
                                    has_touch=True)  # fmt: skip
     # No horizontal scrolling, and nothing sticks out of the screen.
@@ -282,7 +246,7 @@ def test_digest_on_a_phone(browser, digest_file: str, tmp_path: Path) -> None:  
     # Titles stay big enough to read and tap.
     assert page.locator(".dp-title").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 16
     assert dialogs == []
-    _save(page, tmp_path, "digest-phone.png")
+    save_screenshot(page, "digest-phone.png", full_page=True)
     context.close()
 
 
@@ -303,7 +267,7 @@ def _subscriber(database: Path, address: str):  # type: ignore[no-untyped-def]
 
 
 def test_subscribe_confirm_preferences_unsubscribe(  # type: ignore[no-untyped-def]
-    demo_server: Demo, browser, tmp_path: Path
+    demo_server: Demo, browser, save_screenshot
 ) -> None:
     from playwright.sync_api import expect
 
@@ -357,7 +321,7 @@ def test_subscribe_confirm_preferences_unsubscribe(  # type: ignore[no-untyped-d
     expect(form.locator('input[name="exclude"]').first).to_have_value("medical")
     row = _subscriber(demo_server.database, address)
     assert row.send_hour == 7 and row.timezone == "Europe/Paris"
-    _save(page, tmp_path, "preferences.png")
+    save_screenshot(page, "preferences.png", full_page=True)
 
     # Unsubscribe: the link shows a page, its button unsubscribes.
     page.get_by_role("link", name="Unsubscribe").click()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -29,3 +32,23 @@ def wait_until_serving(base: str, process: subprocess.Popen, log: Path, timeout:
                 process.kill()
                 raise RuntimeError(log.read_text()) from None
             time.sleep(0.2)
+
+
+@contextmanager
+def running_demo(workdir: Path, env: dict[str, str] | None = None, port: int | None = None,
+                 timeout: float = 120.0) -> Iterator[str]:  # fmt: skip
+    """`dailypapers demo` started as users start it (its database in `workdir`, on `port` or a free
+    one, with `env` as its environment); yields its base URL and stops it afterwards."""
+    port = port or free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(workdir / "server.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dailypapers.cli", "demo", "--port", str(port), "--database", str(workdir / "demo.db")],
+            stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
+        )  # fmt: skip
+        try:
+            wait_until_serving(base, proc, workdir / "server.log", timeout=timeout)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
