@@ -141,3 +141,6 @@ class SearchPage(BaseModel):
     page_size: int
     pages: int
     papers: list[PaperCard]
+    # The cosine similarity to the query of the papers on this page that the vector list found
+    # (vector and hybrid modes), by arXiv id.
+    similarity: dict[str, float] = {}

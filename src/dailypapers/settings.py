@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     )
     search_keyword_weight: float = Field(1.0, ge=0, description="Weight of the keyword list in hybrid search.")
     search_vector_weight: float = Field(1.0, ge=0, description="Weight of the vector list in hybrid search.")
+    search_similarity_floor: float = Field(
+        0.35, ge=-1, le=1,
+        description="When no paper has any of a query's words, vector and hybrid search show only papers at least "
+        "this close in meaning (cosine similarity). With the default model on the demo corpus the nearest paper to "
+        "a nonsense word scores 0.18-0.31, to a real topic 0.33-0.63.",
+    )
     embed_batch_size: int = Field(64, ge=1, le=4096, description="Papers embedded per batch by `embed`.")
     worker_embed: bool = Field(
         True, description="Whether `dailypapers worker` also embeds new and changed papers after its sources run."

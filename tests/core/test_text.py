@@ -19,6 +19,7 @@ from dailypapers.core.text import (
     latex_to_unicode,
     short_authors,
     split_authors,
+    title_html,
 )
 
 
@@ -353,6 +354,61 @@ def test_latex_to_unicode_keeps_the_spaces_after_macros() -> None:
 
 def test_latex_to_unicode_display_math() -> None:
     assert latex_to_unicode("sum $$\\sum_i x_i$$ and \\[\\gamma\\]") == "sum ∑_i x_i and γ"
+
+
+@pytest.mark.parametrize(
+    ("latex", "text"),
+    [
+        ("M$^3$Eval", "M³Eval"),  # real demo titles (2606.05008, 2606.24347, 2606.12213, 2606.08750)
+        ("PM$_{2.5}$ Forecasting", "PM₂.₅ Forecasting"),
+        ("360$^\\circ$ Panorama", "360° Panorama"),
+        ("over $\\mathbb{Z}_4$", "over ℤ₄"),
+        ("D$^{2}$R$^{2}$OSR", "D²R²OSR"),
+        ("$O(n^2)$", "O(n²)"),
+        ("$e^{-x}$ and $x_i$", "e^-x and x_i"),  # no Unicode form for every script: kept readable as ^ and _
+    ],
+)
+def test_latex_to_unicode_writes_scripts_as_characters_where_unicode_has_them(latex: str, text: str) -> None:
+    assert latex_to_unicode(latex) == text
+
+
+# --- title_html --------------------------------------------------------------------------------
+
+
+def test_title_math_is_inline_mathml() -> None:
+    # Real demo titles (2606.13246, 2606.29066).
+    html = str(title_html("A $q$-analogue of the rational normal curve"))
+    assert html == ('A <math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><mi>q</mi></mrow>'
+                    "</math>-analogue of the rational normal curve")  # fmt: skip
+    html = str(title_html("Masked Diffusion Decoding as $x$-Prediction Flow"))
+    assert "$" not in html and "<mi>x</mi></mrow></math>-Prediction Flow" in html
+    # Display math in a title stays on the line.
+    assert 'display="inline"' in str(title_html("Sum $$\\sum_i x_i$$ bounds"))
+
+
+def test_title_without_math_is_escaped_text() -> None:
+    assert str(title_html("Costs of $5 & <b>bold</b> claims")) == "Costs of $5 &amp; &lt;b&gt;bold&lt;/b&gt; claims"
+
+
+def test_title_marks_query_words_outside_the_math_only() -> None:
+    html = str(title_html("The Tell-Tale Norm: $\\ell_2$ Magnitude as a Signal", ["norm", "ell", "magnitude"]))
+    assert "<mark>Norm</mark>" in html and "<mark>Magnitude</mark>" in html
+    math = html[html.index("<math") : html.index("</math>")]
+    assert "<mark>" not in math and "<mi>ℓ</mi>" in math
+
+
+@pytest.mark.parametrize("tex", ["$\\frac{1}{$", "$a_$"])
+def test_title_with_bad_latex_shows_the_escaped_source(tex: str) -> None:
+    html = str(title_html(f"Bad {tex} <here>"))
+    assert "<math" not in html and f'<code class="tex">{tex}</code>' in html and html.endswith(" &lt;here&gt;")
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet=st.sampled_from(list("ab$\\()[]{}<>&\"' ^_x<script>")), max_size=60),
+       st.lists(st.sampled_from(["a", "b", "x", "script"]), max_size=2))
+def test_title_html_never_leaks_markup(text: str, words: list[str]) -> None:
+    html = str(title_html(text, words)).lower()
+    assert "<script" not in html and "<p>" not in html
 
 
 def test_excerpt_short_text_is_whole() -> None:

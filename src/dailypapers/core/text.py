@@ -212,7 +212,38 @@ def abstract_html(text: str) -> Markup:
     return Markup(html)
 
 
+def title_html(text: str, words: list[str] | tuple[str, ...] = ()) -> Markup:
+    """Render a title as inline HTML: its LaTeX math as MathML, the rest escaped, with `words`
+    (query words) marked by `highlight` in the text between the math spans only."""
+    out: list[str] = []
+    pos = 0
+    text = text or ""
+    for m in _MATH_RE.finditer(text):
+        out.append(str(highlight(text[pos : m.start()], list(words))))
+        latex = m.group("d1") or m.group("d2") or m.group("i1") or m.group("i2")
+        # A title is one line: display math ($$…$$) is set inline there too.
+        mathml = _to_mathml(latex.strip(), False)
+        out.append(mathml if mathml else f'<code class="tex">{escape(m.group(0))}</code>')
+        pos = m.end()
+    out.append(str(highlight(text[pos:], list(words))))
+    if len(out) == 1:
+        return Markup(out[0])  # no math: already escaped by highlight, nothing to sanitize
+    return Markup(nh3.clean("".join(out), tags=_MATHML_TAGS | {"code", "mark"}, attributes=_ALLOWED_ATTRS,
+                            link_rel=None))  # fmt: skip
+
+
 _MACRO_SPACE = re.compile(r"(\\[A-Za-z]+)(\s+)")
+# Scripts that Unicode can write as characters (M$^3$ → M³, PM$_{2.5}$ → PM₂.₅); others stay as ^x.
+_SCRIPT_RE = re.compile(r"([\^_])(?:\{([0-9+\-=().]+|\\circ)\}|([0-9+\-=]|\\circ\b))")
+_SUPERSCRIPTS = str.maketrans("0123456789+-=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾")
+_SUBSCRIPTS = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
+
+
+def _script_to_unicode(m: re.Match[str]) -> str:
+    body = m.group(2) or m.group(3)
+    if m.group(1) == "^":
+        return "°" if body == "\\circ" else body.translate(_SUPERSCRIPTS)
+    return m.group(0) if body == "\\circ" else body.translate(_SUBSCRIPTS)
 
 
 @lru_cache(maxsize=4096)
@@ -221,7 +252,7 @@ def _math_to_unicode(latex: str) -> str:
 
     # LaTeX swallows the spaces after a control word ("\alpha = 1" would read "α= 1"); an empty
     # group after it keeps them, as they were typed.
-    latex = _MACRO_SPACE.sub(r"\1{}\2", latex)
+    latex = _MACRO_SPACE.sub(r"\1{}\2", _SCRIPT_RE.sub(_script_to_unicode, latex))
     try:
         return LatexNodes2Text(math_mode="text").latex_to_text(latex).strip()
     except Exception:  # noqa: BLE001 - fall back to the source rather than lose the text
@@ -259,10 +290,27 @@ def short_authors(authors: list[str], limit: int = 3) -> str:
 
 
 def highlight(text: str, words: list[str]) -> Markup:
-    """`text` escaped, with words that start like a query word wrapped in <mark>."""
+    """`text` escaped, with words that start like a query word wrapped in <mark>; never inside LaTeX
+    math ($…$, \\(…\\), …) or a LaTeX command (\\ell), whose source a <mark> would break."""
     if not words:
         return escape(text)
-    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\w*", re.IGNORECASE)
+    pattern = _highlight_pattern(tuple(words))
+    out, last = [], 0
+    for m in _MATH_RE.finditer(text):
+        out += [_marked(text[last : m.start()], pattern), escape(m.group(0))]
+        last = m.end()
+    out.append(_marked(text[last:], pattern))
+    return Markup("").join(out)
+
+
+@lru_cache(maxsize=256)
+def _highlight_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    # A word after a backslash is a LaTeX command (\ell), not a word of the text.
+    return re.compile(r"(?<!\\)\b(" + "|".join(re.escape(w) for w in words) + r")\w*", re.IGNORECASE)
+
+
+def _marked(text: str, pattern: re.Pattern[str]) -> Markup:
+    """`text` (no math in it) escaped, with the pattern's matches wrapped in <mark>."""
     out, last = [], 0
     for m in pattern.finditer(text):
         out.append(escape(text[last : m.start()]))

@@ -86,9 +86,46 @@ def _filters(query: ParsedQuery, dialect: str) -> list[Any]:
     return conditions
 
 
-def filter_conditions(conn: Connection, query: ParsedQuery) -> list[Any]:
-    """The category/date conditions of `query` on the papers table (used by vector search too)."""
-    return _filters(query, conn.dialect.name)
+def term_conditions(conn: Connection, query: ParsedQuery, few: bool = False) -> list[Any]:
+    """SQL conditions on `papers` true exactly for the papers that have every required term of
+    `query` (in its field), none of its excluded ones, and pass its category/date filters: how vector
+    results are held to the query's constraints. `few`: the conditions will be tried on a few given
+    papers (SQLite then looks each one up in the keyword index instead of listing every match)."""
+    dialect = conn.dialect.name
+    conditions = _filters(query, dialect)
+    positive = [t for t in query.terms if not t.negated]
+    negative = [t for t in query.terms if t.negated]
+    if dialect == "postgresql":
+        for n, term in enumerate(query.terms):
+            config, vector = _PG_FIELDS[term.field] if term.field else ("english", "papers.search_vector")
+            params: dict[str, Any] = {}
+            # Parameter names unique within the statement the conditions join (w1000, w1001, ...).
+            tsquery = _pg_tsquery(term, config, 1000 + n, params)
+            matches = f"({vector} @@ {tsquery})"
+            conditions.append(sa.text(f"NOT {matches}" if term.negated else matches).bindparams(**params))
+        return conditions
+    for terms, name, keep in ((positive, "match_required", True), (negative, "match_excluded", False)):
+        if not terms:
+            continue
+        expression = (" AND " if keep else " OR ").join(_fts_term(t) for t in terms)
+        fts = sa.table("papers_fts", sa.column("rowid"))
+        matching = sa.select(fts.c.rowid).where(sa.text(f"papers_fts MATCH :{name}").bindparams(**{name: expression}))
+        rowid = sa.literal_column("papers.rowid")
+        # FTS5 answers "MATCH and rowid = x" by seeking x in each posting list: cheap for a few papers;
+        # for many, one pass over the matches (IN) is cheaper.
+        condition = sa.exists(matching.where(fts.c.rowid == rowid)) if few else rowid.in_(matching)
+        conditions.append(condition if keep else sa.not_(condition))
+    return conditions
+
+
+def matching_ids(conn: Connection, query: ParsedQuery, ids: list[str]) -> set[str]:
+    """Those of `ids` that match every term and filter of `query` (see term_conditions)."""
+    if not ids:
+        return set()
+    conditions = term_conditions(conn, query, few=True)
+    if not conditions:
+        return set(ids)
+    return set(conn.execute(sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_(ids), *conditions)).scalars())
 
 
 # --- SQLite FTS5 ----------------------------------------------------------------------------------
@@ -106,12 +143,12 @@ def _fts_term(term: Term) -> str:
 
 def fts5_expression(query: ParsedQuery, match_any: bool = False) -> str:
     """The MATCH expression of the query's words (empty when it has none); `match_any`: any of the
-    words instead of all of them (fielded words stay required)."""
-    free = [t for t in query.positive if t.field is None]
-    fielded = [t for t in query.positive if t.field is not None]
-    if match_any and len(free) > 1:
-        any_free = "(" + " OR ".join(_fts_term(t) for t in free) + ")"
-        positive = " AND ".join([any_free, *(_fts_term(t) for t in fielded)])
+    plain words instead of all of them (fielded words and quoted phrases stay required)."""
+    plain = query.plain
+    required = [t for t in query.positive if not t.is_plain]  # fields and quoted phrases stay required
+    if match_any and len(plain) > 1:
+        any_plain = "(" + " OR ".join(_fts_term(t) for t in plain) + ")"
+        positive = " AND ".join([any_plain, *(_fts_term(t) for t in required)])
     else:
         positive = " AND ".join(_fts_term(t) for t in query.positive)
     if not positive:
@@ -162,6 +199,14 @@ def _pg_tsquery(term: Term, config: str, n: int, params: dict[str, Any]) -> str:
         params[key] = term.text
         return f"to_tsquery('{config}'::regconfig, quote_literal(:{key}) || ':*')"
     english = f"phraseto_tsquery('{config}'::regconfig, :{key})"
+    if len(term.words) > 1:
+        # PostgreSQL indexes "Learning-Based" as learning-bas, learn, base at three positions, so the
+        # phrase "reinforcement learning" misses "Reinforcement Learning-Based" (and an excluded
+        # phrase would let it through): the phrase's last word may also begin a hyphenated word.
+        params[f"{key}h"], params[f"{key}t"] = " ".join(term.words[:-1]), term.words[-1].lower()
+        head = f"phraseto_tsquery('{config}'::regconfig, :{key}h)"
+        compound = f"tsquery_phrase({head}, to_tsquery('simple'::regconfig, quote_literal(:{key}t) || ':*'))"
+        english = f"(CASE WHEN numnode({head}) = 0 THEN {english} ELSE {english} || {compound} END)"
     if config == "english" and term.field is None:
         # Names are indexed unstemmed ('simple'): a plain word matches either form. A stop word
         # ("of") stays empty, as it is absent from the english vectors.
@@ -175,8 +220,12 @@ def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, ma
     document = _PG_FIELDS["title"][1] if titles_only else "papers.search_vector"
     params: dict[str, Any] = {}
     free = [t for t in query.terms if t.field is None]
-    parts = [(_pg_tsquery(t, "english", n, params), t.negated) for n, t in enumerate(free)]
-    positive = [q for q, neg in parts if not neg]
+    parts = [(_pg_tsquery(t, "english", n, params), t) for n, t in enumerate(free)]
+    positive = [q for q, t in parts if not t.negated]
+    if match_any:  # any of the plain words; quoted phrases stay required
+        plain = [q for q, t in parts if t.is_plain]
+        phrases = [q for q, t in parts if not t.negated and not t.is_plain]
+        positive = ([f"({' || '.join(plain)})"] if plain else []) + phrases
     conditions = list(_filters(query, "postgresql"))
     for n, term in enumerate(t for t in query.terms if t.field is not None):
         config, vector = _PG_FIELDS[term.field]  # type: ignore[index]
@@ -184,8 +233,8 @@ def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, ma
         conditions.append(sa.text(f"{'NOT ' if term.negated else ''}({vector} @@ {tsq})"))
     if not positive:  # only filters, or only fielded words: filter, then order by trending
         return _by_trending(conn, conditions, limit, offset, params, count)
-    tsquery = (" || " if match_any else " && ").join(positive)
-    negative = [q for q, neg in parts if neg]
+    tsquery = " && ".join(positive)
+    negative = [q for q, t in parts if t.negated]
     if negative:
         tsquery = f"({tsquery}) && !!({' || '.join(negative)})"
     match = sa.text(f"{document} @@ ({tsquery})")
@@ -267,8 +316,8 @@ def keyword_search(
     count: bool | int = True, titles_only: bool = False,
 ) -> KeywordResult:
     """The papers matching `query`, best first, and how many match in all. By default every word
-    is required; `match_any` ranks papers with any of the free words (BM25 favours those with more
-    of them): what natural-language queries and hybrid fusion need. `count=False` skips counting
+    is required; `match_any` ranks papers with any of the plain words (BM25 favours those with more
+    of them; fields, quoted phrases and exclusions still hold): what natural-language queries and hybrid fusion need. `count=False` skips counting
     every match (total is then -1): hybrid search only needs the top of the list; a number counts
     up to that many (total_capped says there are more). An every-word query with a count (the
     keyword page) that more than RANK_CAP papers match is answered by _too_many_to_rank
@@ -314,7 +363,7 @@ def without_stop_words(query: ParsedQuery) -> ParsedQuery:
     """The query without free single stop words (kept when nothing else is left) and without
     repeated terms ("class aware sampling to mitigate class")."""
     terms = list(dict.fromkeys(query.terms))
-    kept = [t for t in terms if t.field or t.negated or len(t.words) != 1 or t.words[0].lower() not in STOP_WORDS]
+    kept = [t for t in terms if not t.is_plain or len(t.words) != 1 or t.words[0].lower() not in STOP_WORDS]
     if not any(not t.negated for t in kept):
         return replace(query, terms=terms)
     return replace(query, terms=kept)
@@ -370,7 +419,7 @@ def _document_frequencies(conn: Connection, query: ParsedQuery) -> tuple[dict[Te
     as "is it common" goes, and how many papers there are; None when unknown. SQLite: the word is
     stemmed by a temporary FTS5 table with the index's tokenizer and looked up among the common stems
     (a rare one counts 0); PostgreSQL: the share of papers ANALYZE found for its lexemes."""
-    words = [t for t in query.positive if t.field is None and not t.prefix]
+    words = [t for t in query.plain if not t.prefix]
     if not words:
         return None
     if conn.dialect.name == "postgresql":
@@ -444,6 +493,17 @@ def _pg_frequencies(conn: Connection, words: list[Term]) -> tuple[dict[Term, int
     return (df, total) if df else None
 
 
+def _without_excluded(conn: Connection, query: ParsedQuery, hits: list[Hit]) -> list[Hit]:
+    """The hits of a titles-only search that have no excluded word anywhere (the titles' index only
+    saw the titles)."""
+    negative = [t for t in query.terms if t.negated]
+    if not negative or not hits:
+        return hits
+    keep = matching_ids(conn, replace(query, terms=negative, categories=[], excluded_categories=[], after=None,
+                                      before=None), [h.arxiv_id for h in hits])  # fmt: skip
+    return [h for h in hits if h.arxiv_id in keep]
+
+
 def fusion_list(conn: Connection, query: ParsedQuery, limit: int) -> list[Hit]:
     """The keyword list hybrid search fuses, at a cost that stays bounded on a million papers.
 
@@ -458,7 +518,7 @@ def fusion_list(conn: Connection, query: ParsedQuery, limit: int) -> list[Hit]:
     - Frequencies unknown (no statistics yet): all the words, then any of them.
     """
     query = without_stop_words(query)
-    free = [t for t in query.positive if t.field is None]
+    free = query.plain  # only plain words are dropped or relaxed: constraints always hold
     known = _document_frequencies(conn, query)
     common: list[Term] = []
     if known is not None:
@@ -471,6 +531,8 @@ def fusion_list(conn: Connection, query: ParsedQuery, limit: int) -> list[Hit]:
     all_common = bool(free) and len(common) == len(free)
     titles_only = all_common and all(t.field in (None, "title") for t in query.terms)
     every = keyword_search(conn, query, limit=limit, count=False, titles_only=titles_only).hits
+    if titles_only:
+        every = _without_excluded(conn, query, every)
     if len(every) >= enough or len(query.positive) < 2:
         return every
     seen = {h.arxiv_id for h in every}
@@ -478,7 +540,8 @@ def fusion_list(conn: Connection, query: ParsedQuery, limit: int) -> list[Hit]:
         relaxed = query
         for term in common[:-1]:
             relaxed = replace(relaxed, terms=[t for t in relaxed.terms if t != term])
-            more = keyword_search(conn, relaxed, limit=limit, count=False, titles_only=titles_only).hits
+            more = _without_excluded(conn, query, keyword_search(conn, relaxed, limit=limit, count=False,
+                                                                 titles_only=titles_only).hits)  # fmt: skip
             every += [h for h in more if h.arxiv_id not in seen]
             seen.update(h.arxiv_id for h in more)
             if len(every) >= enough:

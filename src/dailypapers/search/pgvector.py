@@ -16,6 +16,7 @@ import hashlib
 import logging
 from time import monotonic
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -157,19 +158,27 @@ class PgVectorIndex:
     def __len__(self) -> int:
         return self.count
 
-    def vector_of(self, arxiv_id: str) -> np.ndarray | None:
-        with self.db.read() as conn:
+    def _connection(self, conn: Connection | None) -> AbstractContextManager[Connection]:
+        # The caller's connection when it holds one: a second from the same pool, asked for while
+        # holding one, is how a busy pool deadlocks (store.db refuses it).
+        return nullcontext(conn) if conn is not None else self.db.read()
+
+    def vector_of(self, arxiv_id: str, conn: Connection | None = None) -> np.ndarray | None:
+        """The stored vector of a paper (None: it has none); on `conn` when given."""
+        with self._connection(conn) as conn:
             blob = conn.execute(sa.select(paper_embeddings.c.vector).where(
                 paper_embeddings.c.model == self.model, paper_embeddings.c.arxiv_id == arxiv_id)).scalar()  # fmt: skip
         return None if blob is None else np.frombuffer(blob, dtype="<f4")
 
     def search(self, query: np.ndarray, k: int, conditions: list[Any] | None = None,
-               exclude: Iterable[str] = ()) -> list[tuple[str, float]]:  # fmt: skip
+               exclude: Iterable[str] = (), conn: Connection | None = None) -> list[tuple[str, float]]:  # fmt: skip
+        """The k papers nearest to `query` (id, cosine), best first, among those meeting `conditions`
+        (on papers); on `conn` when given."""
         if k <= 0 or not self.count:
             return []
         exclude = list(exclude)
         dim = int(self.dim)
-        with self.db.read() as conn:
+        with self._connection(conn) as conn:
             if monotonic() - self.cast_checked > CAST_RECHECK:  # an index built (or replaced) since
                 self.cast, self.cast_checked = searched_kind(conn, self.model), monotonic()
             query_vector = sa.cast(sa.bindparam("q", vector_literal(query), type_=sa.Text), _Vector(dim, self.cast))

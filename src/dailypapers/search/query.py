@@ -14,7 +14,7 @@ is an arXiv id or arXiv URL is recognised as such (`arxiv_id`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
@@ -40,6 +40,13 @@ class Term:
     negated: bool = False
     # The words as typed (signs included: "Spin-1/2"), for backends that tokenize text themselves.
     raw: str = ""
+    quoted: bool = False  # typed in quotes: a phrase the results must contain, in every search mode
+
+    @property
+    def is_plain(self) -> bool:
+        """A required word of no field, not quoted: the only kind of term that hybrid search may
+        soften (papers close in meaning that lack it); every other term is a constraint."""
+        return not self.negated and self.field is None and not self.quoted
 
     @property
     def text(self) -> str:
@@ -67,6 +74,27 @@ class ParsedQuery:
     def has_text(self) -> bool:
         """True when there is something to match words against (not only filters)."""
         return bool(self.positive)
+
+    @property
+    def plain(self) -> list[Term]:
+        """The plain words (see Term.is_plain)."""
+        return [t for t in self.terms if t.is_plain]
+
+    def constraints(self) -> ParsedQuery:
+        """What every result must satisfy whatever the mode: fielded terms, quoted phrases, excluded
+        words, categories and dates (the query without its plain words)."""
+        return ParsedQuery(self.raw, [t for t in self.terms if not t.is_plain], list(self.categories),
+                           list(self.excluded_categories), self.after, self.before)  # fmt: skip
+
+    @property
+    def has_constraints(self) -> bool:
+        c = self.constraints()
+        return bool(c.terms or c.categories or c.excluded_categories or c.after or c.before)
+
+    def meaning_text(self) -> str:
+        """What an embedder should compare papers with: the required words and phrases, less author
+        names (a name says nothing about a paper's topic; author: only filters)."""
+        return " ".join(t.text for t in self.positive if t.field != "authors")
 
     def plain_text(self) -> str:
         """The words of the query without operators (what an embedder should see)."""
@@ -137,11 +165,12 @@ def parse_query(raw: str) -> ParsedQuery:
             continue
         # One token of several words ("state-of-the-art", "Spin-1/2", "z~2.56") stays one phrase,
         # with the token as typed for backends that tokenize it themselves.
-        query.terms.append(Term(words, field_name, prefix and len(words) == 1, negated, value.rstrip("*")))
+        query.terms.append(Term(words, field_name, prefix and len(words) == 1, negated, value.rstrip("*"),
+                                quoted is not None))
     if len(query.terms) > MAX_TERMS:
         query.notes.append(f"only the first {MAX_TERMS} words are used")
         query.terms = query.terms[:MAX_TERMS]
     if query.terms and not query.positive:
         query.notes.append("a query of only excluded words matches nothing to exclude from; exclusions ignored")
-        query.terms = [Term(t.words, t.field, t.prefix, False, t.raw) for t in query.terms]
+        query.terms = [replace(t, negated=False) for t in query.terms]
     return query

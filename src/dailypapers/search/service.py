@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dailypapers.schemas import PaperCard, SearchPage
-from dailypapers.search.keyword import filter_conditions, fusion_list, keyword_search
+from dailypapers.search.keyword import fusion_list, keyword_search, matching_ids, term_conditions
 from dailypapers.search.query import ParsedQuery, parse_query
 from dailypapers.store import feed as feed_q
 from dailypapers.store.db import Database
@@ -57,36 +57,43 @@ class SearchOptions:
     keyword_weight: float = 1.0
     vector_weight: float = 1.0
     index: IndexConfig = IndexConfig()
+    # When no paper has any of the words, vector results below this cosine are not shown (the
+    # setting search_similarity_floor says why this value).
+    similarity_floor: float = 0.35
 
 
-def _vector_ids(db: Database, conn: sa.Connection, query: ParsedQuery, options: SearchOptions,
-                depth: int) -> list[str] | None:  # fmt: skip
-    """The vector list of a query (None when no paper has a vector of this model yet). Category and
-    date filters apply: in the SQL of pgvector's search, or as the candidate set of an in-process index."""
-    index = get_index(db, options.embedder.name, options.index)
+def _vector_hits(db: Database, conn: sa.Connection, query: ParsedQuery, vector: Any, options: SearchOptions,
+                 depth: int) -> list[tuple[str, float]] | None:  # fmt: skip
+    """The vector list of a query, (id, cosine) best first (None when no paper has a vector of this
+    model yet). The query's constraints (fields, phrases, excluded words, categories, dates) hold: in
+    the SQL of pgvector's search, or as the candidate set of an in-process index. Everything is read
+    on `conn`."""
+    index = get_index(db, options.embedder.name, options.index, conn)
     if not len(index):
         return None
-    vector = embed_query_cached(options.embedder, query.plain_text())
-    conditions = filter_conditions(conn, query)
+    conditions = term_conditions(conn, query.constraints())
     if index.kind == "pgvector":
-        return [i for i, _ in index.search(vector, depth, conditions=conditions)]
+        return index.search(vector, depth, conditions=conditions, conn=conn)
     if not conditions:
-        return [i for i, _ in index.search(vector, depth)]
+        return index.search(vector, depth)
     # The nearest OVERFETCH×depth papers, filtered in SQL: enough for a broad filter ...
-    candidates = [i for i, _ in index.search(vector, depth * OVERFETCH)]
+    candidates = index.search(vector, depth * OVERFETCH)
     passing = {r.arxiv_id for r in conn.execute(
-        sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_(candidates), *conditions))}  # fmt: skip
-    hits = [i for i in candidates if i in passing]
+        sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_([i for i, _ in candidates]), *conditions))}  # fmt: skip
+    hits = [hit for hit in candidates if hit[0] in passing]
     if len(hits) >= depth or len(candidates) < depth * OVERFETCH:
         return hits[:depth]
     # ... a narrow one: search exactly among the papers it allows.
     allowed = [r.arxiv_id for r in conn.execute(sa.select(papers.c.arxiv_id).where(*conditions))]
-    return [i for i, _ in index.search(vector, depth, allowed)]
+    return index.search(vector, depth, allowed)
 
 
-def _vector_list(db: Database, query: ParsedQuery, options: SearchOptions, depth: int) -> list[str] | None:
+def _vector_list(db: Database, query: ParsedQuery, options: SearchOptions,
+                 depth: int) -> list[tuple[str, float]] | None:  # fmt: skip
+    """_vector_hits on a connection of its own (the query is embedded before taking it)."""
+    vector = embed_query_cached(options.embedder, query.meaning_text())
     with db.read() as conn:
-        return _vector_ids(db, conn, query, options, depth)
+        return _vector_hits(db, conn, query, vector, options, depth)
 
 
 def _in_memory(db: Database) -> bool:
@@ -127,13 +134,41 @@ def embed_query_cached(embedder: Any, text: str) -> Any:
 def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
                   options: SearchOptions | None = None) -> SearchPage:  # fmt: skip
     """Search: an arXiv id goes straight to that paper; otherwise keyword, vector or hybrid results
-    (exact title matches first)."""
+    (exact title matches first). Constraints (fields, phrases, excluded words, categories, dates)
+    hold in every mode; only plain words are softened by meaning, and a note says so."""
     options = options or SearchOptions()
     query = parse_query(raw)
     page = min(max(page, 1), MAX_PAGES)
     mode = options.mode if options.embedder is not None else "keyword"
-    ids: list[str]
     capped = False
+    total = 0
+    ids: list[str] = []
+    similarity: dict[str, float] = {}
+    searching = not query.arxiv_id and bool(query.has_text or query.categories or query.after or query.before)
+    offset = (page - 1) * page_size
+    depth = offset + page_size
+    fused_depth = max(FUSION_DEPTH, depth)
+    # Author names and filters alone give nothing to compare by meaning: keyword search lists them.
+    by_meaning = searching and mode != "keyword" and bool(query.meaning_text())
+    if searching and mode == "vector" and not by_meaning:
+        query.notes.append("only author names and filters: nothing to compare by meaning, keyword results")
+    keyword_list: list[str] | None = None
+    vector: list[tuple[str, float]] | None = None
+    if by_meaning:
+        # Connections: this thread never holds one while it waits for the vector list, whose thread
+        # takes its own from the same pool (a request holding one while waiting for a second is how
+        # a busy pool deadlocks: every request holds one, none can get the next). The keyword list
+        # is made meanwhile, in its own transaction; the two mostly wait on C code that releases the
+        # GIL (onnxruntime, faiss, SQLite) or on the PostgreSQL server, so hybrid costs about the
+        # longer of the two. An in-memory SQLite database (one connection per thread) makes the
+        # vector list here, after the keyword list.
+        pending = None if _in_memory(db) else _pool().submit(_vector_list, db, query, options, fused_depth)
+        if mode == "hybrid":
+            with db.read() as conn:
+                keyword_list = [h.arxiv_id for h in fusion_list(conn, query, fused_depth)]
+        vector = pending.result() if pending is not None else _vector_list(db, query, options, fused_depth)
+        if vector is None:
+            query.notes.append("no paper has a vector yet (run `dailypapers embed`): keyword results only")
     with db.read() as conn:
         if query.arxiv_id:
             ids = [query.arxiv_id] if conn.execute(
@@ -142,54 +177,24 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
             if not ids:
                 query.notes.append(f"arXiv {query.arxiv_id} is not in this feed")
             total = len(ids)
-        elif not query.has_text and not query.categories and not query.after and not query.before:
-            ids, total = [], 0
-        else:
+        elif searching:
             # Exact titles lead the whole ranking (so pages stay disjoint): every page ranks from the
             # top and takes its slice.
             first = _exact_title_ids(conn, query)
-            offset = (page - 1) * page_size
-            depth = offset + page_size
-            vector, keyword_list = None, None
-            if mode != "keyword" and query.has_text:
-                # The two lists are independent: the vector list (embedding the query, the index)
-                # runs in another thread on its own connection while this one makes the keyword list;
-                # both mostly wait on C code that releases the GIL (onnxruntime, faiss, SQLite) or on
-                # the PostgreSQL server, so hybrid costs about the longer of the two, not their sum.
-                # (An in-memory SQLite database is one connection per thread: no second thread there.)
-                pending = None if _in_memory(db) else _pool().submit(_vector_list, db, query, options,
-                                                                     max(FUSION_DEPTH, depth))  # fmt: skip
-                if mode == "hybrid":
-                    keyword_list = [h.arxiv_id for h in fusion_list(conn, query, max(FUSION_DEPTH, depth))]
-                if pending is not None:
-                    vector = pending.result()
-                else:
-                    vector = _vector_ids(db, conn, query, options, max(FUSION_DEPTH, depth))
-                if vector is None:
-                    query.notes.append("no paper has a vector yet (run `dailypapers embed`): keyword results only")
+            if first and query.has_constraints:
+                first = [i for i in first if i in matching_ids(conn, query.constraints(), first)]
             if vector is None:
                 mode = "keyword"
-                # Counted up to the last reachable page: counting 100,000 matches takes seconds.
-                reachable = MAX_PAGES * page_size
-                result = keyword_search(conn, query, limit=depth, count=reachable)
-                if result.total == 0 and len(query.positive) > 1:
-                    query.notes.append("no paper has all the words: papers with any of them")
-                    result = keyword_search(conn, query, limit=depth, match_any=True, count=reachable)
-                if result.ranked_partly:
-                    query.notes.append("many papers have all these words: those with them in the title first, "
-                                       "then the most trending")  # fmt: skip
-                ranked, total, capped = [h.arxiv_id for h in result.hits], result.total, result.total_capped
-            elif mode == "vector":
-                ranked, total = vector, len(vector)
+                ranked, total, capped = _keyword_ranking(conn, query, depth, page_size)
             else:
-                # All words when enough papers have them, else any-word BM25 (search.keyword.fusion_list).
-                assert keyword_list is not None
-                ranked = [i for i, _ in rrf([keyword_list, vector], [options.keyword_weight, options.vector_weight],
-                                            options.rrf_k)]  # fmt: skip
+                ranked, similarity = _meaning_ranking(conn, query, mode, keyword_list, vector, options)
                 total = len(ranked)
             extra = [i for i in first if i not in ranked]
             total += len(extra)
             ids = (first + [i for i in ranked if i not in first])[offset : offset + page_size]
+            if mode == "hybrid" and keyword_list and query.plain and len(matching_ids(conn, query, ids)) < len(ids):
+                query.notes.append("some results lack some of the words: hybrid search adds papers close in "
+                                   "meaning (keyword mode requires every word)")  # fmt: skip
         rows = {r["arxiv_id"]: r for r in feed_q.paper_cards(conn, ids)} if ids else {}
     return SearchPage(
         query=query.raw,
@@ -205,7 +210,44 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
         page_size=page_size,
         pages=max(1, min(MAX_PAGES, math.ceil(total / page_size))),
         papers=[PaperCard.from_row(rows[i]) for i in ids if i in rows],
+        similarity={i: round(similarity[i], 4) for i in ids if i in similarity},
     )
+
+
+def _keyword_ranking(conn: sa.Connection, query: ParsedQuery, depth: int,
+                     page_size: int) -> tuple[list[str], int, bool]:  # fmt: skip
+    """The keyword page's ranking (the top `depth`), its total and whether the total was capped:
+    every word required; any of the plain words when no paper has them all."""
+    # Counted up to the last reachable page: counting 100,000 matches takes seconds.
+    reachable = MAX_PAGES * page_size
+    result = keyword_search(conn, query, limit=depth, count=reachable)
+    if result.total == 0 and len(query.plain) > 1:
+        query.notes.append("no paper has all the words: papers with any of them")
+        result = keyword_search(conn, query, limit=depth, match_any=True, count=reachable)
+    if result.ranked_partly:
+        query.notes.append("many papers have all these words: those with them in the title first, "
+                           "then the most trending")  # fmt: skip
+    return [h.arxiv_id for h in result.hits], result.total, result.total_capped
+
+
+def _meaning_ranking(conn: sa.Connection, query: ParsedQuery, mode: str, keyword_list: list[str] | None,
+                     vector: list[tuple[str, float]], options: SearchOptions) -> tuple[list[str], dict[str, float]]:  # fmt: skip
+    """The vector (or hybrid: fused) ranking and the similarity of each vector result. When no paper
+    has any of the words, only the papers at least options.similarity_floor close in meaning, said in
+    a note (vector results of a nonsense word are noise)."""
+    if not keyword_list and not keyword_search(conn, query, limit=0, match_any=True, count=1).total:
+        vector = [(i, s) for i, s in vector if s >= options.similarity_floor]
+        if vector:
+            query.notes.append(f"no paper has these words: papers close in meaning (similarity ≥ "
+                               f"{options.similarity_floor:g})")  # fmt: skip
+        else:
+            query.notes.append("no paper has these words, and none is close in meaning")
+        return [i for i, _ in vector], dict(vector)
+    if mode == "vector" or not keyword_list:
+        return [i for i, _ in vector], dict(vector)
+    # All words when enough papers have them, else any-word BM25 (search.keyword.fusion_list).
+    fused = rrf([keyword_list, [i for i, _ in vector]], [options.keyword_weight, options.vector_weight], options.rrf_k)
+    return [i for i, _ in fused], dict(vector)
 
 
 def similar_papers(db: Database, arxiv_id: str, embedder: Any, k: int = 10,
@@ -213,13 +255,17 @@ def similar_papers(db: Database, arxiv_id: str, embedder: Any, k: int = 10,
     """The k papers nearest to this one (never itself); [] when it has no vector yet."""
     if embedder is None:
         return []
-    index = get_index(db, embedder.name, config)
-    vector = index.vector_of(arxiv_id)
-    if vector is None:
-        return []
-    ids = [i for i, _ in index.search(vector, k, exclude=[arxiv_id])]
+    # One connection for all of it: the index, pgvector's search and the cards are read on it.
     with db.read() as conn:
-        rows = {r["arxiv_id"]: r for r in feed_q.paper_cards(conn, ids)}
+        index = get_index(db, embedder.name, config, conn)
+        if index.kind == "pgvector":
+            vector = index.vector_of(arxiv_id, conn)
+            hits = [] if vector is None else index.search(vector, k, exclude=[arxiv_id], conn=conn)
+        else:
+            vector = index.vector_of(arxiv_id)
+            hits = [] if vector is None else index.search(vector, k, exclude=[arxiv_id])
+        ids = [i for i, _ in hits]
+        rows = {r["arxiv_id"]: r for r in feed_q.paper_cards(conn, ids)} if ids else {}
     return [PaperCard.from_row(rows[i]) for i in ids if i in rows]
 
 
@@ -233,7 +279,8 @@ def search_options(settings: Any, mode: str | None = None) -> SearchOptions:
     if chosen != "keyword":
         embedder = get_embedder_cached(settings.embedding_model)
     return SearchOptions(chosen, embedder, settings.search_rrf_k, settings.search_keyword_weight,
-                         settings.search_vector_weight, IndexConfig.from_settings(settings))  # fmt: skip
+                         settings.search_vector_weight, IndexConfig.from_settings(settings),
+                         settings.search_similarity_floor)  # fmt: skip
 
 
 def get_embedder_cached(name: str) -> Any:

@@ -477,10 +477,14 @@ def _forget(db: Database, model: str) -> None:
             del _cache[key]
 
 
-def get_index(db: Database, model: str, config: IndexConfig | None = None) -> Any:
-    """The process's index of `model`, brought up to date when rows were written since it was loaded."""
+def get_index(db: Database, model: str, config: IndexConfig | None = None, conn: Connection | None = None) -> Any:
+    """The process's index of `model`, brought up to date when rows were written since it was loaded;
+    read on `conn` when the caller holds one (it must not wait for a second one from the pool)."""
     config = config or IndexConfig()
-    with db.read() as conn, _cache_lock:
+    if conn is None:
+        with db.read() as own:
+            return get_index(db, model, config, own)
+    with _cache_lock:
         index = _cache.get((db.url, model, config))
         oldest, seq = seq_range(conn, model)
         if index is not None and getattr(index, "oldest", oldest) != oldest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,18 +25,41 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-class Database:
-    """Owns the engine. Reads go through read(); every write through write()."""
+class NestedConnection(RuntimeError):
+    """A thread asked for a second pooled connection while it held one (a deadlock under load)."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0):
+
+# Pool sizing: a request holds at most one connection at a time (see Database._acquire), so a busy
+# pool only makes requests queue; pool_timeout bounds that wait (the app answers 503, not 500).
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+POOL_TIMEOUT = 10.0
+
+
+class Database:
+    """Owns the engine. Reads go through read(); every write through write().
+
+    A thread may hold one connection of a Database at a time: asking for a second while holding one
+    raises NestedConnection. Holding one connection while waiting for another is how a pool
+    deadlocks under load (every request holds one, all wait for a second that never frees), so
+    the rule is enforced here rather than hoped for. Code that needs two views passes its
+    connection down instead of opening another.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, pool_size: int = POOL_SIZE,
+                 pool_overflow: int = POOL_OVERFLOW, pool_timeout: float = POOL_TIMEOUT):  # fmt: skip
         self.url = normalize_url(url)
+        self._held = threading.local()
+        pool = {"pool_size": pool_size, "max_overflow": pool_overflow, "pool_timeout": pool_timeout}
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
             db_path = make_url(self.url).database
             if db_path and db_path != ":memory:":
                 Path(db_path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            in_memory = (make_url(self.url).database or ":memory:") == ":memory:"
             self.engine = sa.create_engine(
                 self.url,
+                **({} if in_memory else pool),
                 connect_args={"timeout": busy_timeout, "check_same_thread": False},
                 json_serializer=_json_dumps,
                 json_deserializer=orjson.loads,
@@ -44,15 +68,29 @@ class Database:
         else:
             self.engine = sa.create_engine(
                 self.url,
+                **pool,
                 pool_pre_ping=True,
                 json_serializer=_json_dumps,
                 json_deserializer=orjson.loads,
             )
 
     @contextmanager
+    def _acquire(self) -> Iterator[Connection]:
+        """A pooled connection, refused when this thread already holds one (see the class docstring)."""
+        if getattr(self._held, "conn", False):
+            raise NestedConnection("this thread already holds a connection of this database: pass it down "
+                                   "instead of opening a second one (a pool deadlock under load)")  # fmt: skip
+        self._held.conn = True
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        finally:
+            self._held.conn = False
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection in a read transaction (deferred: never takes SQLite's write lock)."""
-        with self.engine.connect() as conn, conn.begin():
+        with self._acquire() as conn, conn.begin():
             yield conn
 
     @contextmanager
@@ -63,7 +101,7 @@ class Database:
         (up to the busy timeout) before reading, so a read-then-write transaction can never fail
         half-way with "database is locked" when another process writes at the same time.
         """
-        with self.engine.connect() as conn:
+        with self._acquire() as conn:
             conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 yield conn
