@@ -1,4 +1,5 @@
-"""Digest fixtures: a small feed of real-looking papers, settings pointing at a loopback SMTP server."""
+"""Digest fixtures: a small feed of real-looking papers, settings pointing at a loopback SMTP server,
+and the fixed clock every digest test runs at (`now`; parametrize it to run a test at another time)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,16 @@ PAPERS = [
 ]
 
 
-def feed_day() -> date:
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
+# A Monday, 12:00 UTC: the default time of the digest tests (none of them reads the real clock).
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
 
-def add_papers(db: Database, papers: list[tuple[str, str, list[str], int]], day: date) -> None:
-    now = datetime.now(timezone.utc)
+def feed_day(now: datetime) -> date:
+    """The feed day the tests' papers are on: the UTC day before `now`."""
+    return now.astimezone(timezone.utc).date() - timedelta(days=1)
+
+
+def add_papers(db: Database, papers: list[tuple[str, str, list[str], int]], day: date, now: datetime) -> None:
     featured = datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
     records = [
         PaperRecord(arxiv_id=i, title=t, abstract=f"We study {t.lower()}. Results improve on strong baselines.",
@@ -40,6 +45,12 @@ def add_papers(db: Database, papers: list[tuple[str, str, list[str], int]], day:
     ]  # fmt: skip
     with db.write() as conn:
         upsert_batch(conn, records, now)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The time the test runs at (aware UTC)."""
+    return NOW
 
 
 @pytest.fixture
@@ -56,16 +67,16 @@ def settings(smtp: LoopbackSMTP, db: Database) -> Settings:
 
 
 @pytest.fixture
-def feed(db: Database) -> Database:
-    add_papers(db, PAPERS, feed_day())
+def feed(db: Database, now: datetime) -> Database:
+    add_papers(db, PAPERS, feed_day(now), now)
     return db
 
 
 @pytest.fixture
-def more_papers(db: Database):  # type: ignore[no-untyped-def]
+def more_papers(db: Database, now: datetime):  # type: ignore[no-untyped-def]
     """add(papers, days_after_the_feed_day): more papers on a later feed day."""
 
     def add(papers: list[tuple[str, str, list[str], int]], days: int = 1) -> None:
-        add_papers(db, papers, feed_day() + timedelta(days=days))
+        add_papers(db, papers, feed_day(now) + timedelta(days=days), now + timedelta(days=days))
 
     return add

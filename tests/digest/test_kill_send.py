@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -26,17 +26,16 @@ from dailypapers.testing.smtp import LoopbackSMTP
 SUBSCRIBERS, KILLS = 200, 20
 
 
-def _sender(db: Database, settings: Settings) -> subprocess.Popen[bytes]:
+def _sender(db: Database, settings: Settings, now: datetime) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DAILYPAPERS_DATABASE_URL": db.url, "DAILYPAPERS_SMTP_HOST": settings.smtp_host,
            "DAILYPAPERS_SMTP_PORT": str(settings.smtp_port), "DAILYPAPERS_SITE_URL": settings.site_url,
            "DAILYPAPERS_MAIL_FROM": settings.mail_from}  # fmt: skip
-    return subprocess.Popen([sys.executable, "-m", "dailypapers.cli", "digest", "send", "--due"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "dailypapers.cli", "digest", "send", "--due", "--now", now.isoformat()], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 
-def test_kill_9_while_sending_leaves_exactly_one_digest_each(feed: Database, settings: Settings,
-                                                             smtp: LoopbackSMTP) -> None:  # fmt: skip
-    now = datetime.now(timezone.utc)
+def test_kill_9_while_sending_leaves_exactly_one_digest_each(feed: Database, settings: Settings, smtp: LoopbackSMTP,
+                                                             now: datetime) -> None:  # fmt: skip
     with feed.write() as conn:
         conn.execute(subscribers.insert(), [
             {"email": f"reader{n:03d}@example.org", "status": "active", "categories": [], "timezone": "UTC",
@@ -50,7 +49,7 @@ def test_kill_9_while_sending_leaves_exactly_one_digest_each(feed: Database, set
     targets = sorted(rng.sample(range(1, SUBSCRIBERS), KILLS - 4))
     kills = 0
     for step in range(KILLS):
-        proc = _sender(feed, settings)
+        proc = _sender(feed, settings, now)
         if step < 4:
             time.sleep(rng.uniform(0.2, 2.5))
         else:
@@ -62,7 +61,7 @@ def test_kill_9_while_sending_leaves_exactly_one_digest_each(feed: Database, set
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait(timeout=30)
-    final = _sender(feed, settings)  # the restart, left to finish
+    final = _sender(feed, settings, now)  # the restart, left to finish
     assert final.wait(timeout=300) == 0
     with feed.read() as conn:
         rows = conn.execute(sa.select(outbox.c.to_addr, outbox.c.status, outbox.c.message_id)

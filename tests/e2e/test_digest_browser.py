@@ -299,6 +299,7 @@ def test_subscribe_confirm_preferences_unsubscribe(  # type: ignore[no-untyped-d
     assert _subscriber(demo_server.database, address).status == "pending"
     page.get_by_role("button", name="Confirm my subscription").click()
     page.wait_for_url("**/subscription?token=*")
+    preferences_url = page.url
     expect(page.get_by_role("status")).to_contain_text("Subscription confirmed")
     expect(page.locator("h1")).to_have_text("Your digest")
     assert _subscriber(demo_server.database, address).status == "active"
@@ -333,6 +334,14 @@ def test_subscribe_confirm_preferences_unsubscribe(  # type: ignore[no-untyped-d
     assert _subscriber(demo_server.database, address).status == "unsubscribed"
     # One mail in all for this address: the confirmation (no welcome mail, no digest yet).
     assert [m.rcpt_tos for m in smtp.messages if address in m.rcpt_tos] == [[address]]
+
+    # The preferences link now says the address is unsubscribed: no form to save, a button to come back.
+    page.goto(preferences_url)
+    expect(page.locator("h1")).to_have_text("You are unsubscribed")
+    expect(page.locator("form.prefs")).to_have_count(0)
+    page.get_by_role("button", name="Subscribe again").click()
+    expect(page.locator("h1")).to_have_text("Check your inbox")
+    assert _subscriber(demo_server.database, address).status == "pending"
     context.close()
 
 

@@ -8,23 +8,49 @@ import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from dailypapers.settings import get_settings
-from dailypapers.store.db import Database
-from dailypapers.store.tables import saved_searches, subscribers as subscribers_table
+# SQLAlchemy, the settings and the tables are imported by the commands that run, so that
+# `dailypapers --help` does not load them (tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    from dailypapers.settings import Settings
+    from dailypapers.store.db import Database
 
 digest = typer.Typer(help="Email digests: preview, send, inbound unsubscribe mails.", no_args_is_help=True)
 subscribers = typer.Typer(help="Digest subscribers: list and export.", no_args_is_help=True)
 err = Console(stderr=True)
 
 
+def get_settings() -> Settings:
+    """The settings from the environment (imported here, not at start-up)."""
+    from dailypapers.settings import get_settings as load
+
+    return load()
+
+
+NowOpt = Annotated[str | None, typer.Option(
+    "--now", metavar="TIME", help="Act as if it were TIME (ISO 8601 with its offset, e.g. 2026-11-30T09:00Z); default: now.")]  # fmt: skip
+
+
+def _clock(now: str | None) -> datetime:
+    """`--now` as an aware UTC time (real time when not given)."""
+    if now is None:
+        return datetime.now(timezone.utc)
+    try:
+        when = datetime.fromisoformat(now)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO 8601 time: {now!r}", param_hint="--now") from None
+    if when.tzinfo is None:
+        raise typer.BadParameter("give the time's offset, e.g. 2026-11-30T09:00Z", param_hint="--now")
+    return when.astimezone(timezone.utc)
+
+
 def _db() -> Database:
+    from dailypapers.store.db import Database
+
     settings = get_settings()
     db = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     db.migrate()
@@ -36,13 +62,18 @@ def preview_(
     email: Annotated[str, typer.Argument(help="A subscriber's address.")],
     out: Annotated[Path | None, typer.Option(help="Write to this file (.html: the HTML part; else the text part).")] = None,
     html: Annotated[bool, typer.Option(help="Print the HTML part instead of the text part.")] = False,
+    now: NowOpt = None,
 ) -> None:
     """Render the subscriber's next digest as it would be now (nothing is recorded or sent)."""
+    import sqlalchemy as sa
+
     from dailypapers.digest.compose import preview
     from dailypapers.digest.jobs import signer_for
     from dailypapers.digest.render import render_digest
     from dailypapers.digest.subscriptions import InvalidEmail, normalize_email
+    from dailypapers.store.tables import subscribers as subscribers_table
 
+    when = _clock(now)
     settings = get_settings()
     db = _db()
     try:
@@ -50,12 +81,13 @@ def preview_(
     except InvalidEmail as exc:
         err.print(f"[red]error[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    signer = signer_for(db, settings)  # before the read: it may read the key from the database itself
     with db.read() as conn:
         sub = conn.execute(sa.select(subscribers_table).where(subscribers_table.c.email == address)).first()
         if sub is None:
             err.print(f"[red]error[/red] no subscriber {address}", highlight=False)
             raise typer.Exit(2)
-        content = preview(conn, sub, settings, signer_for(db, settings), datetime.now(timezone.utc))
+        content = preview(conn, sub, settings, signer, when)
     if content.empty:
         err.print("nothing new for this subscriber: no digest would be sent (empty periods send nothing)")
     rendered = render_digest(content)
@@ -72,8 +104,11 @@ def preview_(
 def send(
     due: Annotated[bool, typer.Option("--due", help="Compose every due digest and send the outbox.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say whose digest is due and how many papers it would have.")] = False,
+    now: NowOpt = None,
 ) -> None:
     """Compose the digests that are due now and send what the outbox holds, over SMTP (settings smtp_*)."""
+    import sqlalchemy as sa
+
     from dailypapers.digest.compose import build_content, due_digests, feed_window
     from dailypapers.digest.jobs import run_digests, signer_for
     from dailypapers.store.tables import outbox
@@ -81,13 +116,13 @@ def send(
     if not due:
         err.print("[red]error[/red] say --due (send the digests due now)")
         raise typer.Exit(2)
+    fixed, when = now is not None, _clock(now)  # a bad --now is refused before the database is opened
     settings = get_settings()
     db = _db()
-    now = datetime.now(timezone.utc)
     if dry_run:
         signer = signer_for(db, settings)
         with db.read() as conn:
-            for sub, period, fresh in due_digests(conn, now):
+            for sub, period, fresh in due_digests(conn, when):
                 window = feed_window(conn, sub, period) if fresh else None
                 if window is None:
                     print(f"{sub.email}\t{period.key}\tnothing new")
@@ -98,7 +133,7 @@ def send(
             queued = conn.scalar(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "queued"))
         print(f"outbox: {queued} queued")
         return
-    made, report = run_digests(db, settings)
+    made, report = run_digests(db, settings, now=(lambda: when) if fixed else None)
     for line in report.errors[:50]:
         err.print(f"[yellow]{line}[/yellow]", highlight=False)
     print(f"{made} digests composed; {report.line()}")
@@ -134,6 +169,10 @@ def inbound() -> None:
 
 
 def _rows(status: str | None) -> list[dict]:
+    import sqlalchemy as sa
+
+    from dailypapers.store.tables import saved_searches, subscribers as subscribers_table
+
     db = _db()
     with db.read() as conn:
         q = sa.select(subscribers_table).order_by(subscribers_table.c.id)
@@ -154,6 +193,8 @@ StatusOpt = Annotated[str | None, typer.Option(help="Only this status: pending, 
 @subscribers.command("list")
 def list_(status: StatusOpt = None) -> None:
     """Print the subscribers as a table."""
+    from rich.table import Table
+
     rows = _rows(status)
     table = Table(title=f"{len(rows)} subscribers")
     for column in ("email", "status", "schedule", "topics", "bounces"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.policy
 import smtplib
 import ssl
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from types import TracebackType
@@ -51,18 +52,20 @@ def build_message(
     unsubscribe_mailto: str | None,
     message_id: str | None = None,
     domain: str | None = None,
+    sent_at: datetime | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message (text, then HTML: clients show the last part they can),
     with the one-click unsubscribe headers of RFC 2369 and RFC 8058 when an unsubscribe URL is given.
 
     Without `domain`, the Message-ID takes the domain of `from_addr`: make_msgid's default asks
     DNS for this host's name, which can be slow and names a host the world need not see.
+    `sent_at` (aware) is the Date header; default: now.
     """
     msg = EmailMessage(policy=_POLICY)
     msg["From"] = from_addr
     msg["To"] = to_addr
     msg["Subject"] = rendered.subject
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Date"] = formatdate(sent_at.timestamp() if sent_at else None, localtime=False, usegmt=True)
     msg["Message-ID"] = message_id or make_msgid(domain=domain or _address_domain(from_addr) or None)
     if unsubscribe_url:
         targets = [f"<{_angle_safe(unsubscribe_url)}>"]

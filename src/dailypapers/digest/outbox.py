@@ -114,7 +114,7 @@ def deliver(db: Any, settings: Any, sender: Any, now: Callable[[], datetime] | N
         message = build_message(
             Rendered(row.subject, row.body_text, row.body_html), to_addr=row.to_addr, from_addr=settings.mail_from,
             unsubscribe_url=row.unsubscribe_url, unsubscribe_mailto=_mailto(settings, row.unsubscribe_url),
-            message_id=row.message_id,
+            message_id=row.message_id, sent_at=clock(),
         )  # fmt: skip
         try:
             sender.send(message)

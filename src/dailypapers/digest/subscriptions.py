@@ -9,14 +9,15 @@ address every CONFIRM_THROTTLE, so the form cannot be used to flood someone's in
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import unicodedata
 from datetime import datetime, timedelta
 from email.utils import make_msgid
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from dailypapers.core.models import as_utc
 from dailypapers.digest.model import ConfirmContent
@@ -25,23 +26,38 @@ from dailypapers.digest.tokens import CONFIRM, MANAGE, InvalidToken, Signer
 from dailypapers.store.tables import outbox, saved_searches, subscribers
 
 CONFIRM_THROTTLE = timedelta(minutes=10)
+MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a forward path, less its angle brackets
 MAX_SAVED_SEARCHES = 10
+MAX_SEARCH_CHARS = 500
 MAX_PAPERS = 50
+MAX_CATEGORIES = 50  # arXiv has about 150; a reader who wants most of them wants "all" (none chosen)
+MAX_CATEGORY_CHARS = 40
+MAX_MIN_UPVOTES = 1_000_000  # far above any paper's count, and within PostgreSQL's 32-bit integer column
+MAX_ZONE_CHARS = 64
 CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
+
+
+def _one_line_text(text: str) -> str:
+    # A saved search is one line of text: no control characters (PostgreSQL refuses NUL in text).
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise ValueError("a saved search cannot hold control characters")
+    return text
+
+
+SearchText = Annotated[str, Field(max_length=MAX_SEARCH_CHARS), AfterValidator(_one_line_text)]
 
 
 class InvalidEmail(ValueError):
     """The address is not a valid email address (the message says why)."""
 
 
-class InvalidPreferences(ValueError):
-    """A preference is out of range (the message says which)."""
-
-
 def normalize_email(raw: str) -> str:
     """The address in its normal form (domain lower-cased, IDNA), or InvalidEmail."""
+    raw = (raw or "").strip()
+    if len(raw) > MAX_EMAIL_CHARS:
+        raise InvalidEmail(f"an address has at most {MAX_EMAIL_CHARS} characters")
     try:
-        return validate_email((raw or "").strip(), check_deliverability=False).normalized
+        return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise InvalidEmail(str(exc)) from exc
 
@@ -120,54 +136,50 @@ def from_manage_token(conn: sa.Connection, signer: Signer, token: str) -> Any:
     return sub
 
 
-@dataclass
-class Preferences:
-    frequency: str = "daily"
-    weekday: int = 0
-    send_hour: int = 8
-    timezone: str = "UTC"
-    max_papers: int = 10
-    categories: list[str] = field(default_factory=list)
-    min_upvotes: int = 0
-    paused: bool = False
-    searches: list[tuple[str, str]] = field(default_factory=list)  # (include, exclude)
+class Preferences(BaseModel):
+    """A reader's digest preferences, with the bounds every way of changing them must keep."""
 
-    def check(self) -> None:
-        if self.frequency not in ("daily", "weekly"):
-            raise InvalidPreferences("frequency must be daily or weekly")
-        if not 0 <= self.weekday <= 6:
-            raise InvalidPreferences("weekday must be 0 (Monday) to 6 (Sunday)")
-        if not 0 <= self.send_hour <= 23:
-            raise InvalidPreferences("send hour must be 0 to 23")
-        try:
-            zone(self.timezone)
-        except ValueError as exc:
-            raise InvalidPreferences(str(exc)) from exc
-        if not 1 <= self.max_papers <= MAX_PAPERS:
-            raise InvalidPreferences(f"number of papers must be 1 to {MAX_PAPERS}")
-        bad = [c for c in self.categories if not CATEGORY.match(c)]
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    frequency: Literal["daily", "weekly"] = "daily"
+    weekday: int = Field(0, ge=0, le=6)  # 0 = Monday
+    send_hour: int = Field(8, ge=0, le=23)
+    timezone: str = Field("UTC", max_length=MAX_ZONE_CHARS)
+    max_papers: int = Field(10, ge=1, le=MAX_PAPERS)
+    categories: list[Annotated[str, Field(max_length=MAX_CATEGORY_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_CATEGORIES)  # fmt: skip
+    min_upvotes: int = Field(0, ge=0, le=MAX_MIN_UPVOTES)
+    paused: bool = False
+    searches: list[tuple[SearchText, SearchText]] = Field(default_factory=list, max_length=MAX_SAVED_SEARCHES)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        zone(name)  # ValueError: unknown time zone 'America'
+        return name
+
+    @field_validator("categories")
+    @classmethod
+    def _arxiv_categories(cls, categories: list[str]) -> list[str]:
+        bad = [c for c in categories if not CATEGORY.match(c)]
         if bad:
-            raise InvalidPreferences(f"not an arXiv category: {', '.join(bad[:3])}")
-        if self.min_upvotes < 0:
-            raise InvalidPreferences("minimum upvotes cannot be negative")
-        if len(self.searches) > MAX_SAVED_SEARCHES:
-            raise InvalidPreferences(f"at most {MAX_SAVED_SEARCHES} saved searches")
-        if any(len(i) > 500 or len(e) > 500 for i, e in self.searches):
-            raise InvalidPreferences("a saved search is longer than 500 characters")
+            raise ValueError(f"not an arXiv category: {', '.join(c[:MAX_CATEGORY_CHARS] for c in bad[:3])}")
+        return categories
 
 
 def preferences_of(conn: sa.Connection, sub: Any) -> Preferences:
+    """The stored preferences of a subscriber (as stored: not validated again)."""
     searches = conn.execute(sa.select(saved_searches.c.include, saved_searches.c.exclude)
                             .where(saved_searches.c.subscriber_id == sub.id).order_by(saved_searches.c.position)).all()  # fmt: skip
-    return Preferences(sub.frequency, sub.weekday, sub.send_hour, sub.timezone, sub.max_papers,
-                       list(sub.categories or []), sub.min_upvotes, sub.status == "paused",
-                       [(r.include, r.exclude) for r in searches])  # fmt: skip
+    return Preferences.model_construct(
+        frequency=sub.frequency, weekday=sub.weekday, send_hour=sub.send_hour, timezone=sub.timezone,
+        max_papers=sub.max_papers, categories=list(sub.categories or []), min_upvotes=sub.min_upvotes,
+        paused=sub.status == "paused", searches=[(r.include, r.exclude) for r in searches])  # fmt: skip
 
 
 def save_preferences(conn: sa.Connection, sub: Any, prefs: Preferences, now: datetime) -> None:
-    """Store the preferences (InvalidPreferences when one is out of range); pausing and resuming
-    apply to an active or paused subscription only."""
-    prefs.check()
+    """Store the preferences (validated by Preferences); pausing and resuming apply to an active or
+    paused subscription only, and an unsubscribed address stays unsubscribed."""
     status = sub.status
     if status in ("active", "paused"):
         status = "paused" if prefs.paused else "active"

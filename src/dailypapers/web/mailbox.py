@@ -1,5 +1,10 @@
 """/demo/mailbox: the mails `dailypapers demo` sent, read from its local Maildir (demo only: the
-route exists only when create_app is given a mailbox folder)."""
+route exists only when create_app is given a mailbox folder).
+
+The mails hold everyone's confirmation and preference links, so the mailbox answers only clients on
+this machine (a loopback address): `dailypapers demo --host 0.0.0.0` shows the site to the network,
+not the mailbox. Everyone else gets a 404 that says why.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,17 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from dailypapers.web.app import render
+from dailypapers.web.security import is_loopback
+
+ONLY_HERE = "The demo mailbox is only shown on the machine that runs the demo: open it from 127.0.0.1 there."
+
+
+def _not_here(request: Request) -> Response | None:
+    """The 404 page for a client that is not on this machine, else None."""
+    if is_loopback(request.client.host if request.client else None):
+        return None
+    return render(request, "message.html", {"title": "Not found", "message": ONLY_HERE}, 404)
+
 
 router = APIRouter()
 KEY = re.compile(r"^[A-Za-z0-9._,:=-]{1,200}$")
@@ -36,6 +52,8 @@ def _message(request: Request, key: str) -> EmailMessage:
 
 @router.get("/demo/mailbox", summary="The demo's local mailbox", include_in_schema=False)
 def mailbox_page(request: Request) -> Response:
+    if (refused := _not_here(request)) is not None:
+        return refused
     box = _box(request)
     mails = []
     for key in box.keys():
@@ -51,6 +69,8 @@ def mailbox_page(request: Request) -> Response:
 
 @router.get("/demo/mailbox/{key}.html", include_in_schema=False)
 def mail_html(request: Request, key: str) -> Response:
+    if (refused := _not_here(request)) is not None:
+        return refused
     part = _message(request, key).get_body(preferencelist=("html",))
     if part is None:
         raise HTTPException(404)
@@ -60,6 +80,8 @@ def mail_html(request: Request, key: str) -> Response:
 
 @router.get("/demo/mailbox/{key}.txt", include_in_schema=False)
 def mail_text(request: Request, key: str) -> Response:
+    if (refused := _not_here(request)) is not None:
+        return refused
     msg = _message(request, key)
     part = msg.get_body(preferencelist=("plain",))
     headers = "".join(f"{name}: {msg[name]}\n" for name in ("From", "To", "Subject", "Date", "Message-ID",

@@ -4,18 +4,27 @@ Every state-changing form checks its CSRF token (web.csrf), except the RFC 8058 
 List-Unsubscribe URL, which mail providers send without cookies: its signed link is its authority.
 Links in mails only ever show a page; the change happens on the page's button (a POST), so mail
 scanners that open links cannot confirm or unsubscribe anyone.
+
+Form bodies are read here, not by a framework: at most MAX_FORM_BYTES (else 413) and MAX_FORM_FIELDS
+fields of strict UTF-8 (else 400), before anything else looks at them; then each form's pydantic
+model (below, and digest.subscriptions.Preferences) checks every field against its bounds, and a
+refused form comes back with a 400 that says which field and why. Mail links are made from the
+setting site_url only, never from the request's Host header. The time of every change is the
+app's clock: app.state.clock (a callable returning an aware datetime; tests set it), else real time.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from dailypapers.digest import subscriptions as subs
@@ -27,13 +36,112 @@ from dailypapers.web.csrf import check_csrf, signer
 router = APIRouter()
 log = logging.getLogger(__name__)
 MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 100  # the preferences form, the largest, has 12 fields and two per saved search
+MAX_TOKEN_CHARS = 2000  # a confirmation token carries the address: a few hundred characters
+TokenText = Annotated[str, Field(max_length=MAX_TOKEN_CHARS)]
+TokenQuery = Annotated[str, Query(max_length=MAX_TOKEN_CHARS)]
+
+# What a refused field is called on the page.
+FIELD_LABELS = {
+    "email": "address", "token": "link", "frequency": "frequency", "weekday": "day", "send_hour": "hour",
+    "timezone": "time zone", "max_papers": "papers per digest", "categories": "arXiv categories",
+    "min_upvotes": "minimum upvotes", "paused": "pause", "searches": "saved searches",
+}  # fmt: skip
+
+
+class FormRefused(Exception):
+    """A form body that is not read at all: too large (413), too many fields or not UTF-8 (400)."""
+
+    def __init__(self, status_code: int, message: str):
+        super().__init__(message)
+        self.status_code, self.message = status_code, message
+
+
+class SubscribeForm(BaseModel):
+    """POST /subscribe: the address, normalised (subs.InvalidEmail says why one is refused)."""
+
+    model_config = ConfigDict(extra="ignore")
+    email: str = Field("", validate_default=True)  # a missing address is refused like an empty one
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, raw: str) -> str:
+        return subs.normalize_email(raw)
+
+
+class TokenForm(BaseModel):
+    """POST /subscribe/confirm and /unsubscribe: the signed link's token."""
+
+    model_config = ConfigDict(extra="ignore")
+    token: TokenText = ""
+
+
+class PreferencesForm(BaseModel):
+    """POST /subscription: the preferences page's fields as the browser sends them; `preferences()`
+    turns them into subs.Preferences, whose own bounds then apply."""
+
+    model_config = ConfigDict(extra="ignore")
+    token: TokenText = ""
+    frequency: str = "daily"
+    weekday: str = "0"
+    send_hour: str = "8"
+    timezone: str = "UTC"
+    max_papers: str = "10"
+    categories: Annotated[str, Field(max_length=subs.MAX_CATEGORIES * (subs.MAX_CATEGORY_CHARS + 1))] = ""
+    min_upvotes: str = "0"
+    paused: str = ""
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+    def preferences(self) -> subs.Preferences:
+        """The preferences this form asks for (ValidationError naming each field out of bounds)."""
+        excludes = self.exclude + [""] * max(0, len(self.include) - len(self.exclude))
+        return subs.Preferences.model_validate({
+            "frequency": self.frequency, "weekday": self.weekday, "send_hour": self.send_hour,
+            "timezone": self.timezone.strip(), "max_papers": self.max_papers, "min_upvotes": self.min_upvotes,
+            "categories": self.categories.replace(",", " ").split(), "paused": self.paused == "on",
+            "searches": [(i.strip(), e.strip()) for i, e in zip(self.include, excludes, strict=False) if i.strip()],
+        })  # fmt: skip
+
+
+def _reason(error: Any) -> str:
+    """Why pydantic refused a value: a validator's own ValueError message, else pydantic's."""
+    return str(error["ctx"]["error"]) if error["type"] == "value_error" else str(error["msg"])
+
+
+def _problems(exc: ValidationError) -> str:
+    """One line naming each refused field and why."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        label = FIELD_LABELS.get(str(error["loc"][0]) if error["loc"] else "", "form")
+        parts.append(f"{label}: {_reason(error)}")
+    return "; ".join(dict.fromkeys(parts))
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return {}
-    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=200)
+    """The url-encoded form of the request body, or FormRefused."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and (len(declared) > 12 or int(declared) > MAX_FORM_BYTES):
+        raise FormRefused(413, f"This form is too large: a form here has at most {MAX_FORM_BYTES // 1024} KiB.")
+    body = bytearray()
+    async for chunk in request.stream():  # counted as it arrives: a body without Content-Length too
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise FormRefused(413, f"This form is too large: a form here has at most {MAX_FORM_BYTES // 1024} KiB.")
+    try:
+        # Strict UTF-8, for the body and for its %-escapes: "%ff%fe" is not text, and must not
+        # become "��" in an address.
+        return parse_qs(bytes(body).decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS,
+                        encoding="utf-8", errors="strict")  # fmt: skip
+    except UnicodeDecodeError:
+        raise FormRefused(400, "This form is not valid UTF-8 text; nothing was changed.") from None
+    except ValueError:  # parse_qs: more than max_num_fields
+        raise FormRefused(400, f"This form has too many fields (at most {MAX_FORM_FIELDS}); nothing was changed.") from None
+
+
+def _fields(form: dict[str, list[str]], lists: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The form as a model reads it: the first value of each field, every value of `lists`."""
+    return {name: (values if name in lists else values[0]) for name, values in form.items()}
 
 
 async def _checked_form(request: Request) -> dict[str, list[str]]:
@@ -51,18 +159,33 @@ def _message(request: Request, title: str, message: str, status_code: int = 200)
     return render(request, "message.html", {"title": title, "message": message}, status_code)
 
 
+def _refused(request: Request, exc: FormRefused) -> Response:
+    title = "Form too large" if exc.status_code == 413 else "Form not accepted"
+    return _message(request, title, exc.message, exc.status_code)
+
+
 def _bad_link(request: Request, exc: InvalidToken, again: bool = False) -> Response:
     message = f"{exc.args[0].capitalize()}." + (" Subscribe again to get a new one." if again else "")
     return _message(request, "Link not valid", message, 400)
 
 
-def _now() -> datetime:
+def _real_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _clock(request: Request) -> Callable[[], datetime]:
+    """The app's clock: app.state.clock when set (tests run the flow at fixed instants), else real time."""
+    return getattr(request.app.state, "clock", None) or _real_now
+
+
+def _now(request: Request) -> datetime:
+    """The time of a change, aware and in UTC."""
+    return _clock(request)().astimezone(timezone.utc)
 
 
 def _send_soon(request: Request) -> None:
     """Try to send the outbox now, in the background (the worker retries whatever fails)."""
-    db, settings = request.app.state.db, request.app.state.settings
+    db, settings, clock = request.app.state.db, request.app.state.settings, _clock(request)
 
     def run() -> None:
         from dailypapers.digest.mail import SmtpSender
@@ -70,7 +193,7 @@ def _send_soon(request: Request) -> None:
 
         try:
             with SmtpSender.from_settings(settings) as smtp:
-                deliver(db, settings, smtp, limit=20)
+                deliver(db, settings, smtp, clock, limit=20)
         except Exception as exc:  # noqa: BLE001 - the worker sends it later
             log.warning("could not send the outbox now (%s); the worker will retry", exc)
 
@@ -79,18 +202,23 @@ def _send_soon(request: Request) -> None:
 
 @router.post("/subscribe", summary="Subscribe an address to the digest (double opt-in)")
 async def subscribe(request: Request) -> Response:
-    form = await _checked_form(request)
-    raw = _one(form, "email").strip()
     try:
-        address = subs.normalize_email(raw)
-    except subs.InvalidEmail as exc:
-        return render(request, "subscribe.html", {"title": "Subscribe", "email": raw, "error": str(exc)}, 400)
+        form = await _checked_form(request)
+    except FormRefused as exc:
+        return _refused(request, exc)
+    try:
+        address = SubscribeForm.model_validate(_fields(form)).email
+    except ValidationError as exc:
+        error = "; ".join(_reason(e) for e in exc.errors(include_url=False, include_input=False))
+        raw = _one(form, "email").strip()[: subs.MAX_EMAIL_CHARS]
+        return render(request, "subscribe.html", {"title": "Subscribe", "email": raw, "error": error}, 400)
     db, settings = request.app.state.db, request.app.state.settings
-    sign = signer(request)
+    sign, now = signer(request), _now(request)
 
     def work() -> bool:
+        # Links in the mail come from settings.site_url, never from this request's Host header.
         with db.write() as conn:
-            return subs.subscribe(conn, sign, settings, address, _now())
+            return subs.subscribe(conn, sign, settings, address, now)
 
     if await run_in_threadpool(work):
         _send_soon(request)
@@ -104,7 +232,7 @@ def subscribe_page(request: Request) -> Response:
 
 
 @router.get("/subscribe/confirm", summary="The page of a confirmation link")
-def confirm_page(request: Request, token: str = "") -> Response:
+def confirm_page(request: Request, token: TokenQuery = "") -> Response:
     settings = request.app.state.settings
     try:
         signer(request).check(CONFIRM, token, max_age=settings.digest_confirm_hours * 3600)
@@ -115,13 +243,19 @@ def confirm_page(request: Request, token: str = "") -> Response:
 
 @router.post("/subscribe/confirm", include_in_schema=False)
 async def confirm(request: Request) -> Response:
-    form = await _checked_form(request)
+    try:
+        form = await _checked_form(request)
+        token = TokenForm.model_validate(_fields(form)).token
+    except FormRefused as exc:
+        return _refused(request, exc)
+    except ValidationError as exc:
+        return _message(request, "Link not valid", f"Not confirmed: {_problems(exc)}.", 400)
     db, settings = request.app.state.db, request.app.state.settings
-    sign = signer(request)
+    sign, now = signer(request), _now(request)
 
     def work() -> Any:
         with db.write() as conn:
-            return subs.confirm(conn, sign, _one(form, "token"), settings.digest_confirm_hours, _now())
+            return subs.confirm(conn, sign, token, settings.digest_confirm_hours, now)
 
     try:
         sub = await run_in_threadpool(work)
@@ -133,38 +267,39 @@ async def confirm(request: Request) -> Response:
 
 def _preferences_page(request: Request, sub: Any, prefs: subs.Preferences, token: str, *, saved: bool = False,
                       error: str | None = None, welcome: bool = False, status_code: int = 200) -> Response:  # fmt: skip
+    """The preferences form; for an unsubscribed address, a page that says so and offers to subscribe again."""
     searches = list(prefs.searches) + [("", "")] * max(0, 3 - len(prefs.searches))
     return render(request, "preferences.html", {
         "title": "Your digest", "sub": sub, "prefs": prefs, "token": token, "saved": saved, "error": error,
         "welcome": welcome, "weekdays": WEEKDAYS, "timezones": timezone_names(), "searches": searches,
+        "unsubscribed": sub.status == "unsubscribed",
     }, status_code)  # fmt: skip
 
 
 @router.get("/subscription", summary="Digest preferences (from the signed link in every mail)")
-def preferences(request: Request, token: str = "", welcome: str = "") -> Response:
-    db = request.app.state.db
+def preferences(request: Request, token: TokenQuery = "", welcome: Annotated[str, Query(max_length=10)] = "") -> Response:
+    db, sign = request.app.state.db, signer(request)  # the signer first: it may read its key from the database
     try:
         with db.read() as conn:
-            sub = subs.from_manage_token(conn, signer(request), token)
+            sub = subs.from_manage_token(conn, sign, token)
             prefs = subs.preferences_of(conn, sub)
     except InvalidToken as exc:
         return _bad_link(request, exc)
     return _preferences_page(request, sub, prefs, token, welcome=bool(welcome))
 
 
-def _int(form: dict[str, list[str]], name: str, default: int) -> int:
-    try:
-        return int(_one(form, name, str(default)))
-    except ValueError as exc:
-        raise subs.InvalidPreferences(f"{name.replace('_', ' ')} must be a whole number") from exc
-
-
 @router.post("/subscription", include_in_schema=False)
 async def save_preferences(request: Request) -> Response:
-    form = await _checked_form(request)
-    db = request.app.state.db
-    token = _one(form, "token")
-    sign = signer(request)
+    try:
+        form = await _checked_form(request)
+    except FormRefused as exc:
+        return _refused(request, exc)
+    try:
+        fields, problem = PreferencesForm.model_validate(_fields(form, lists=("include", "exclude"))), None
+    except ValidationError as exc:
+        fields, problem = None, _problems(exc)
+    token = fields.token if fields is not None else _one(form, "token")[:MAX_TOKEN_CHARS]
+    db, sign, now = request.app.state.db, signer(request), _now(request)
 
     def work() -> Response:
         with db.write() as conn:
@@ -172,19 +307,17 @@ async def save_preferences(request: Request) -> Response:
                 sub = subs.from_manage_token(conn, sign, token)
             except InvalidToken as exc:
                 return _bad_link(request, exc)
-            includes, excludes = form.get("include", []), form.get("exclude", [])
+            stored = subs.preferences_of(conn, sub)
+            if sub.status == "unsubscribed":
+                # Nothing to save for an address that gets no digest: the page says so instead.
+                return _preferences_page(request, sub, stored, token, status_code=409)
             try:
-                prefs = subs.Preferences(
-                    frequency=_one(form, "frequency", "daily"), weekday=_int(form, "weekday", 0),
-                    send_hour=_int(form, "send_hour", 8), timezone=_one(form, "timezone", "UTC"),
-                    max_papers=_int(form, "max_papers", 10),
-                    categories=[c for c in _one(form, "categories").replace(",", " ").split() if c],
-                    min_upvotes=_int(form, "min_upvotes", 0), paused=_one(form, "paused") == "on",
-                    searches=[(i, e) for i, e in zip(includes, excludes, strict=False) if i.strip()],
-                )  # fmt: skip
-                subs.save_preferences(conn, sub, prefs, _now())
-            except subs.InvalidPreferences as exc:
-                return _preferences_page(request, sub, subs.preferences_of(conn, sub), token, error=str(exc), status_code=400)
+                if fields is None:
+                    return _preferences_page(request, sub, stored, token, error=problem, status_code=400)
+                prefs = fields.preferences()
+            except ValidationError as exc:
+                return _preferences_page(request, sub, stored, token, error=_problems(exc), status_code=400)
+            subs.save_preferences(conn, sub, prefs, now)
             sub = subs.from_manage_token(conn, sign, token)
             return _preferences_page(request, sub, subs.preferences_of(conn, sub), token, saved=True)
 
@@ -192,11 +325,11 @@ async def save_preferences(request: Request) -> Response:
 
 
 @router.get("/unsubscribe", summary="The page of an unsubscribe link")
-def unsubscribe_page(request: Request, token: str = "") -> Response:
-    db = request.app.state.db
+def unsubscribe_page(request: Request, token: TokenQuery = "") -> Response:
+    db, sign = request.app.state.db, signer(request)
     try:
         with db.read() as conn:
-            sub = subs.from_manage_token(conn, signer(request), token)
+            sub = subs.from_manage_token(conn, sign, token)
     except InvalidToken as exc:
         return _bad_link(request, exc)
     return render(request, "unsubscribe.html", {"title": "Unsubscribe", "token": token, "email": sub.email,
@@ -204,19 +337,26 @@ def unsubscribe_page(request: Request, token: str = "") -> Response:
 
 
 @router.post("/unsubscribe", summary="Unsubscribe (the page's button, or RFC 8058 one-click)")
-async def unsubscribe(request: Request, token: str = "") -> Response:
-    form = await _form(request)
+async def unsubscribe(request: Request, token: TokenQuery = "") -> Response:
+    try:
+        form = await _form(request)
+    except FormRefused as exc:
+        return _refused(request, exc)
     one_click = _one(form, "List-Unsubscribe") == "One-Click"
     if not one_click:
         check_csrf(request, _one(form, "csrf_token"))
-    token = token or _one(form, "token")
-    db = request.app.state.db
-    sign = signer(request)
+    try:
+        token = token or TokenForm.model_validate(_fields(form)).token
+    except ValidationError as exc:
+        if one_click:
+            return Response(f"{_problems(exc)}\n", status_code=400, media_type="text/plain")
+        return _message(request, "Link not valid", f"Not unsubscribed: {_problems(exc)}.", 400)
+    db, sign, now = request.app.state.db, signer(request), _now(request)
 
     def work() -> Any:
         with db.write() as conn:
             sub = subs.from_manage_token(conn, sign, token)
-            subs.unsubscribe(conn, sub, _now())
+            subs.unsubscribe(conn, sub, now)
             return sub
 
     try:
