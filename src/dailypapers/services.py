@@ -3,46 +3,42 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 
 from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
-from dailypapers.core.periods import Period, PeriodKind, period_containing
+from dailypapers.core.periods import InvalidPeriod, Period, PeriodKind, parse_period, period_containing
 from dailypapers.schemas import FeedPage, PaperCard, PaperPublic, PeriodLink
 from dailypapers.store import feed as feed_q
 from dailypapers.store import papers as papers_q
 from dailypapers.store.db import Database
-from dailypapers.store.feed import SORT_ORDERS, SortOrder
+from dailypapers.store.feed import SortOrder
 
 
 class NotFound(LookupError):
-    """The paper or feed period does not exist."""
+    """The paper or feed period does not exist; `links` say where to go instead (name → link)."""
+
+    def __init__(self, message: str, links: dict[str, PeriodLink] | None = None) -> None:
+        super().__init__(message)
+        self.links = links or {}
 
 
 class BadRequest(ValueError):
     """A parameter is malformed; the message says what is wrong."""
 
 
-def parse_sort(value: str | None) -> SortOrder:
-    """Validate a sort order name (default: trending)."""
-    if value is None or value == "":
-        return "trending"
-    if value not in SORT_ORDERS:
-        raise BadRequest(f"invalid sort {value!r}: expected one of {', '.join(SORT_ORDERS)}")
-    return value  # type: ignore[return-value]
-
-
-def parse_page(value: str | None) -> int:
-    """Validate a 1-based page number."""
-    if value is None or value == "":
-        return 1
-    if not value.isdigit() or not 1 <= int(value) <= 100_000:
-        raise BadRequest(f"invalid page {value!r}: expected a whole number from 1")
-    return int(value)
-
-
-def _link(kind: PeriodKind, day) -> PeriodLink:  # type: ignore[no-untyped-def]
+def _link(kind: PeriodKind, day: date, sort: SortOrder = "trending") -> PeriodLink:
     period = period_containing(kind, day)
-    return PeriodLink(key=period.key, label=period.label, url=f"/papers/{kind}/{period.key}")
+    query = f"?sort={sort}" if sort != "trending" else ""
+    return PeriodLink(key=period.key, label=period.label, url=f"/papers/{kind}/{period.key}{query}")
+
+
+def day_url(day: str, sort: SortOrder = "trending") -> str:
+    """The feed page of a day given as YYYY-MM-DD (the date picker); BadRequest says what is wrong."""
+    try:
+        period = parse_period("date", day.strip())
+    except InvalidPeriod as exc:
+        raise BadRequest(str(exc)) from None
+    return _link("date", period.start, sort).url
 
 
 def latest_period(db: Database) -> Period:
@@ -55,19 +51,30 @@ def latest_period(db: Database) -> Period:
 
 
 def feed_page(db: Database, period: Period, sort: SortOrder, page: int, page_size: int) -> FeedPage:
-    """The papers of a period, in `sort` order, one page of them, with previous/next periods."""
+    """The papers of a period, in `sort` order, one page of them, with previous/next periods.
+
+    NotFound for an empty period or a page past the end carries links to the nearest feed
+    periods before and after (and to the last page), so that the error page has a way back.
+    """
     with db.read() as conn:
         total = feed_q.count_in_period(conn, period.start, period.end)
-        if total == 0:
-            raise NotFound(f"no papers were featured in {period.label}")
-        pages = max(1, math.ceil(total / page_size))
-        if page > pages:
-            raise NotFound(f"page {page} does not exist: {period.label} has {pages} page(s)")
-        rows = feed_q.papers_in_period(conn, period.start, period.end, sort, page_size, (page - 1) * page_size)
         # Navigation skips empty periods (weekends, holidays): jump to the nearest feed day.
-        latest_day = feed_q.previous_feed_day(conn, period.end + timedelta(days=1))
         before = feed_q.previous_feed_day(conn, period.start)
         after = feed_q.next_feed_day(conn, period.end)
+        previous = _link(period.kind, before, sort) if before else None
+        following = _link(period.kind, after, sort) if after else None
+        nearby = {name: link for name, link in (("previous", previous), ("next", following)) if link}
+        if total == 0:
+            raise NotFound(f"no papers were featured in {period.label}", nearby)
+        pages = max(1, math.ceil(total / page_size))
+        if page > pages:
+            last = _link(period.kind, period.start, sort)
+            last.url += ("&" if "?" in last.url else "?") + f"page={pages}"
+            last.label = f"page {pages} of {period.label}"
+            raise NotFound(f"page {page} does not exist: {period.label} has {pages} page(s)",
+                           {"last_page": last, **nearby})  # fmt: skip
+        rows = feed_q.papers_in_period(conn, period.start, period.end, sort, page_size, (page - 1) * page_size)
+        latest_day = feed_q.previous_feed_day(conn, period.end + timedelta(days=1))
     return FeedPage(
         kind=period.kind,
         key=period.key,
@@ -80,14 +87,15 @@ def feed_page(db: Database, period: Period, sort: SortOrder, page: int, page_siz
         total=total,
         pages=pages,
         papers=[PaperCard.from_row(r) for r in rows],
-        views={kind: _link(kind, latest_day) for kind in ("date", "week", "month")},
-        previous=_link(period.kind, before) if before else None,
-        next=_link(period.kind, after) if after else None,
+        views={kind: _link(kind, latest_day, sort) for kind in ("date", "week", "month")},
+        previous=previous,
+        next=following,
     )
 
 
 def paper_detail(db: Database, arxiv_id: str) -> PaperPublic:
-    """One paper with its feed days; BadRequest for a malformed id, NotFound for an unknown one."""
+    """One paper with its feed days; BadRequest for a malformed id, NotFound for an unknown one or
+    for a version newer than the stored one (a paper stored without a number is known as v1)."""
     try:
         parsed = parse_arxiv_id(arxiv_id)
     except InvalidArxivId as exc:
@@ -96,5 +104,11 @@ def paper_detail(db: Database, arxiv_id: str) -> PaperPublic:
         row = papers_q.get_paper_row(conn, parsed.id)
         if row is None:
             raise NotFound(f"paper {parsed.id} is not in this feed")
+        stored = row["version"]
+        if parsed.version is not None and parsed.version > (stored or 1):
+            held = f"its newest version here is v{stored}" if stored else "it is held without a version number"
+            link = PeriodLink(key=parsed.id, label=f"arXiv:{parsed.id}", url=f"/papers/{parsed.id}")
+            raise NotFound(f"version {parsed.version} of paper {parsed.id} is not in this feed: {held}",
+                           {"paper": link})  # fmt: skip
         days = papers_q.feed_days_of(conn, parsed.id)
     return PaperPublic.from_row(row, days)

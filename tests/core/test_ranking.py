@@ -1,4 +1,5 @@
-"""core.ranking.trending_score: properties of the published formula."""
+"""core.ranking: properties of the published formulas (a day's trending_score, a period's
+period_trending_score)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dailypapers.core.ranking import EPOCH, trending_score
+from dailypapers.core.ranking import EPOCH, period_trending_score, period_vote_multipliers, trending_score
 
 UTC = timezone.utc
 
@@ -104,3 +105,57 @@ def test_other_timezones_are_converted_not_relabelled() -> None:
     assert trending_score(5, berlin_noon) == trending_score(5, datetime(2026, 6, 30, 10, 0, tzinfo=UTC))
     assert trending_score(5, berlin_noon) != trending_score(5, datetime(2026, 6, 30, 12, 0, tzinfo=UTC))
 
+
+
+# --- trending inside a week or a month ------------------------------------------------------
+
+lengths = st.sampled_from([7, 28, 29, 30, 31])
+
+
+@settings(max_examples=300)
+@given(n=lengths, data=st.data(), a=votes, b=votes)
+def test_period_more_than_twice_the_votes_always_leads(n: int, data: st.DataObject, a: int, b: int) -> None:
+    # The whole period is worth less than one doubling: the most-voted papers lead, whatever day.
+    early, late = data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n - 1))
+    low, high = sorted((a, b))
+    if 1 + high >= 2 * (1 + low):
+        assert period_trending_score(high, early, n) > period_trending_score(low, late, n)
+
+
+@settings(max_examples=300)
+@given(n=lengths, data=st.data(), v=votes)
+def test_period_newer_leads_at_equal_votes(n: int, data: st.DataObject, v: int) -> None:
+    first, second = sorted(data.draw(st.lists(st.integers(0, n - 1), min_size=2, max_size=2, unique=True)))
+    assert period_trending_score(v, first, n) < period_trending_score(v, second, n)
+
+
+@settings(max_examples=300)
+@given(n=lengths, data=st.data(), a=votes, b=votes)
+def test_period_multipliers_order_as_the_score(n: int, data: st.DataObject, a: int, b: int) -> None:
+    # SQL orders by (1 + votes) * multiplier[day]: 2 ** score, so the same order.
+    day_a, day_b = data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n - 1))
+    factors = period_vote_multipliers(n)
+    assert len(factors) == n
+    score_a, score_b = period_trending_score(a, day_a, n), period_trending_score(b, day_b, n)
+    product_a, product_b = (1 + a) * factors[day_a], (1 + b) * factors[day_b]
+    assert product_a == pytest.approx(2**score_a, rel=1e-12)
+    if abs(score_a - score_b) > 1e-9:
+        assert (score_a < score_b) == (product_a < product_b)
+
+
+def test_period_exact_values() -> None:
+    assert period_trending_score(0, 0, 7) == 0.0
+    assert period_trending_score(1, 0, 7) == 1.0
+    assert period_trending_score(3, 3, 30) == pytest.approx(2.1)
+    # Out-of-range days (never expected) are clamped; negative votes count as zero.
+    assert period_trending_score(-5, -2, 7) == 0.0 and period_trending_score(0, 9, 7) == 1.0
+    assert period_vote_multipliers(7)[0] == 1.0 and period_vote_multipliers(7)[-1] < 2.0
+
+
+def test_the_june_demo_example() -> None:
+    # The issue: in June the papers with 163, 150 and 120 upvotes appeared only under "Upvotes".
+    # Inside the month they lead an unvoted paper of the last day and a 60-vote paper of the 24th.
+    june = 30
+    for votes_, day in ((163, 9), (150, 15), (120, 9)):
+        assert period_trending_score(votes_, day, june) > period_trending_score(60, 23, june)
+        assert period_trending_score(votes_, day, june) > period_trending_score(0, 29, june)

@@ -30,14 +30,14 @@ def browser():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def save_screenshot(tmp_path: Path) -> Callable[..., Path]:
-    """save(page, name, full_page=False): a screenshot in tmp_path (checked not blank), copied into
-    docs/screenshots/ when asked."""
+    """save(page, name, full_page=False, publish=True): a screenshot in tmp_path (checked not blank),
+    copied into docs/screenshots/ when asked (and `publish`: the docs keep one picture per page kind)."""
 
-    def save(page, name: str, full_page: bool = False) -> Path:  # type: ignore[no-untyped-def]
+    def save(page, name: str, full_page: bool = False, publish: bool = True) -> Path:  # type: ignore[no-untyped-def]
         out = tmp_path / name
         page.screenshot(path=str(out), full_page=full_page)
         assert out.stat().st_size > 10_000  # a real rendered page, not a blank one
-        if os.environ.get("DAILYPAPERS_UPDATE_SCREENSHOTS") == "1":
+        if publish and os.environ.get("DAILYPAPERS_UPDATE_SCREENSHOTS") == "1":
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copy(out, SCREENSHOTS / name)
         return out

@@ -17,4 +17,7 @@ def test_empty_feed_shows_how_to_fill_it(db: Database) -> None:
         as_json = client.get("/", headers={"accept": "application/json"})
         assert as_json.status_code == 404
         assert "the feed is empty" in as_json.json()["error"]["message"]
+        for url in ("/.json", "/index.json"):
+            assert client.get(url).status_code == 404
+            assert "the feed is empty" in client.get(url).json()["error"]["message"]
         assert client.get("/papers/date/2026-06-30").status_code == 404

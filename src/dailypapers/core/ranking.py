@@ -34,3 +34,44 @@ def trending_score(upvotes: int, reference_time: datetime) -> float:
     # No tie-breaking term: ties are broken by arXiv id in every query, which is stable and
     # needs no extra state.
     return votes_term + age_term
+
+
+# --- trending inside a week or a month ------------------------------------------------------
+#
+# Inside a closed week or month the daily formula is newest-first in practice: the papers of the
+# period's last day carry four (week) to thirty (month) doublings of newness, more than any vote
+# count makes up, so the period's most-voted papers were only visible under "Upvotes". A period
+# asks a different question than a day ("what stood out this week?"), so it gets its own score.
+
+
+def period_trending_score(upvotes: int, days_into_period: int, period_days: int) -> float:
+    """Score for ordering the papers of a week or month by trending: higher is hotter.
+
+    score = log2(1 + upvotes) + days_into_period / period_days
+
+    `days_into_period` counts from the period's first day to the paper's first feed day inside
+    the period (0 for the first day); `period_days` is the period's length (7, or 28 to 31).
+    """
+    # Votes count logarithmically, as in the daily formula, so that the two read alike: the
+    # period's most-voted papers lead, and among papers with few votes every vote still counts.
+    votes_term = math.log2(1 + max(upvotes, 0))
+
+    # Newness is measured inside the period and the whole period is worth less than one doubling
+    # of votes: a paper from the last day needs more than half the votes of one from the first
+    # day to rank above it. That is mild on purpose: it only settles near-ties in favour of the
+    # newer paper (which had fewer days to gather votes) and orders unvoted papers newest-first,
+    # as the daily feed does; it never lets a period's last day bury its most-voted papers.
+    newness_term = min(max(days_into_period, 0), period_days) / period_days
+
+    # As in the daily formula, no tie-breaking term: queries break ties by the stored
+    # trending_score (the time of day a paper entered the feed), then by arXiv id.
+    return votes_term + newness_term
+
+
+def period_vote_multipliers(period_days: int) -> list[float]:
+    """2 ** (day / period_days) for each day of a period: the newness term as a factor on 1 + upvotes.
+
+    Ordering by (1 + upvotes) * multiplier[day] is the same as ordering by period_trending_score
+    (2 ** score), and needs no logarithm in SQL: SQLite is not always built with math functions.
+    """
+    return [2.0 ** (day / period_days) for day in range(period_days)]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dailypapers.core.ranking import period_vote_multipliers
 from dailypapers.store.tables import feed_entries, papers
 
 SortOrder = Literal["trending", "upvotes", "newest"]
 SORT_ORDERS: tuple[SortOrder, ...] = ("trending", "upvotes", "newest")
 
-_UPVOTES = (papers.c.imported_upvotes + papers.c.vote_count).label("upvotes")
+_VOTES = papers.c.imported_upvotes + papers.c.vote_count
+_UPVOTES = _VOTES.label("upvotes")
 
 
 def _order(sort: SortOrder) -> list[Any]:
@@ -29,17 +31,42 @@ def _in_period(start: date, end: date):
     return sa.select(feed_entries.c.arxiv_id).where(feed_entries.c.feed_date.between(start, end))
 
 
+def _period_trending_order(start: date, end: date) -> tuple[Any, list[Any]]:
+    """The papers of a week or month with their first feed day in it, and the period's trending
+    order (core.ranking.period_trending_score, as the equivalent factor on 1 + upvotes)."""
+    first_day = (
+        sa.select(feed_entries.c.arxiv_id, sa.func.min(feed_entries.c.feed_date).label("first_day"))
+        .where(feed_entries.c.feed_date.between(start, end))
+        .group_by(feed_entries.c.arxiv_id)
+        .subquery()
+    )
+    multipliers = period_vote_multipliers((end - start).days + 1)
+    newness = sa.case(
+        {start + timedelta(days=day): sa.literal(factor, sa.Float) for day, factor in enumerate(multipliers)},
+        value=first_day.c.first_day,
+    )
+    score = (1 + _VOTES) * newness
+    # Equal scores (same votes, same first day): the time of day the paper entered the feed
+    # (the stored daily score), then the arXiv id, as on a day.
+    order = [score.desc(), papers.c.trending_score.desc(), papers.c.arxiv_id.desc()]
+    return first_day, order
+
+
 def papers_in_period(
     conn: Connection, start: date, end: date, sort: SortOrder, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    """Papers featured between start and end (inclusive), each once, in the given order."""
-    q = (
-        sa.select(papers, _UPVOTES)
-        .where(papers.c.arxiv_id.in_(_in_period(start, end)))
-        .order_by(*_order(sort))
-        .limit(limit)
-        .offset(offset)
-    )
+    """Papers featured between start and end (inclusive), each once, in the given order.
+
+    "trending" over more than one day is the period's own ranking (core.ranking.period_trending_score);
+    on a single day it is the stored daily score.
+    """
+    if sort == "trending" and end > start:
+        first_day, order = _period_trending_order(start, end)
+        q = sa.select(papers, _UPVOTES).join(first_day, first_day.c.arxiv_id == papers.c.arxiv_id)
+    else:
+        q = sa.select(papers, _UPVOTES).where(papers.c.arxiv_id.in_(_in_period(start, end)))
+        order = _order(sort)
+    q = q.order_by(*order).limit(limit).offset(offset)
     return [row._asdict() for row in conn.execute(q)]
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BeforeValidator, Field
 
 from dailypapers import services
 from dailypapers.core.periods import InvalidPeriod, Period, parse_period
+from dailypapers.core.text import latex_to_unicode
 from dailypapers.schemas import FeedPage, SearchPage
-from dailypapers.search.query import parse_query
+from dailypapers.search.query import MAX_QUERY_CHARS, parse_query
 from dailypapers.search.service import (
-    MODES,
     get_embedder_cached,
     search_options,
     search_papers,
@@ -21,6 +22,7 @@ from dailypapers.search.service import (
 from dailypapers.search.vectors import IndexConfig
 from dailypapers.settings import Settings
 from dailypapers.store.db import Database
+from dailypapers.store.feed import SortOrder
 from dailypapers.web.app import render, wants_json
 
 router = APIRouter()
@@ -34,21 +36,48 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def _blank_is_absent(value: Any) -> Any:
+    # An empty field (`?page=`, a form's empty input) means "the default", as browsers send it.
+    return None if value == "" else value
+
+
+# Every page parameter is validated here, by its declared type: a bad value is a 400 that names the
+# parameter and says what is wrong (the app's RequestValidationError handler), never a 500.
 DbDep = Annotated[Database, Depends(_db)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
-SortParam = Annotated[str | None, Query(description="trending (default), upvotes or newest")]
-PageParam = Annotated[str | None, Query(description="page number, from 1")]
+SortParam = Annotated[SortOrder | None, BeforeValidator(_blank_is_absent),
+                      Query(description="trending (default), upvotes or newest")]  # fmt: skip
+PageParam = Annotated[Annotated[int, Field(ge=1, le=100_000)] | None, BeforeValidator(_blank_is_absent),
+                      Query(description="page number, from 1")]  # fmt: skip
+QueryParam = Annotated[str, Query(max_length=MAX_QUERY_CHARS,
+                                  description="the search query (words, \"phrases\", prefix*, -exclude, "
+                                              "title:/abstract:/author: fields, cat:, after:/before:)")]  # fmt: skip
+ModeParam = Annotated[Literal["hybrid", "keyword", "vector"] | None, BeforeValidator(_blank_is_absent),
+                      Query(description="hybrid (default setting), keyword or vector")]  # fmt: skip
+# YYYY-MM-DD is 10 characters; the bound only stops absurd input before the date is parsed.
+DayParam = Annotated[str, Query(max_length=32, description="a day, YYYY-MM-DD")]
 
 
 def _strip_json(key: str) -> str:
     return key[:-5] if key.endswith(".json") else key
 
 
+def _not_found(request: Request, exc: services.NotFound) -> Response:
+    """A 404 with the exception's links (nearest feed days, last page, the paper): as extra fields of
+    the JSON error, and as links on the error page."""
+    if wants_json(request):
+        links = {name: link.model_dump(mode="json") for name, link in exc.links.items()}
+        return JSONResponse({"error": {"status": 404, "message": str(exc), **links}}, status_code=404)
+    context = {"status": 404, "title": "Not found", "message": str(exc), "links": exc.links}
+    return render(request, "error.html", context, 404)
+
+
 def _feed_response(request: Request, db: Database, settings: Settings, period: Period,
-                   sort: str | None, page: str | None) -> Response:  # fmt: skip
-    result: FeedPage = services.feed_page(
-        db, period, services.parse_sort(sort), services.parse_page(page), settings.page_size
-    )
+                   sort: SortOrder | None, page: int | None) -> Response:  # fmt: skip
+    try:
+        result: FeedPage = services.feed_page(db, period, sort or "trending", page or 1, settings.page_size)
+    except services.NotFound as exc:
+        return _not_found(request, exc)
     if wants_json(request):
         return JSONResponse(result.model_dump(mode="json"))
     return render(request, "feed.html", {"feed": result, "title": result.label})
@@ -56,6 +85,7 @@ def _feed_response(request: Request, db: Database, settings: Settings, period: P
 
 @router.get("/", summary="The latest feed day")
 @router.get("/index.json", include_in_schema=False)
+@router.get("/.json", include_in_schema=False)
 def home(request: Request, db: DbDep, settings: SettingsDep, sort: SortParam = None, page: PageParam = None):
     """The newest day of the feed (a welcome page with set-up steps while the feed is empty)."""
     try:
@@ -67,20 +97,36 @@ def home(request: Request, db: DbDep, settings: SettingsDep, sort: SortParam = N
     return _feed_response(request, db, settings, period, sort, page)
 
 
-@router.get("/papers/{arxiv_id}/similar", summary="The ten papers nearest to one (JSON)")
-@router.get("/api/v1/papers/{arxiv_id}/similar", include_in_schema=False)
-def similar(arxiv_id: str, db: DbDep, settings: SettingsDep):
-    """Nearest papers by embedding, never the paper itself; [] until it has a vector."""
-    detail = services.paper_detail(db, _strip_json(arxiv_id))
+@router.get("/papers/date", summary="Jump to a day (the date picker)")
+def jump_to_day(day: DayParam, sort: SortParam = None):
+    """Redirect `?day=YYYY-MM-DD` to that day's feed page (a 400 says what is wrong with the date)."""
+    return RedirectResponse(services.day_url(day, sort or "trending"), status_code=303)
+
+
+def _similar_json(request: Request, arxiv_id: str, db: Database, settings: Settings) -> Response:
+    try:
+        detail = services.paper_detail(db, _strip_json(arxiv_id))
+    except services.NotFound as exc:
+        return _not_found(request, exc)
     cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model),
-                                   config=IndexConfig.from_settings(settings))
+                           config=IndexConfig.from_settings(settings))  # fmt: skip
     return JSONResponse({"arxiv_id": detail.arxiv_id, "similar": [c.model_dump(mode="json") for c in cards]})
 
 
+@router.get("/papers/{arxiv_id}/similar", summary="The ten papers nearest to one (JSON)")
+@router.get("/papers/{arxiv_id}/similar.json", include_in_schema=False)
+@router.get("/api/v1/papers/{arxiv_id}/similar", include_in_schema=False)
+def similar(request: Request, arxiv_id: str, db: DbDep, settings: SettingsDep):
+    """Nearest papers by embedding, never the paper itself; [] until it has a vector. The id takes
+    every form the paper page takes (a version, `.json`, an old-style id)."""
+    return _similar_json(request, arxiv_id, db, settings)
+
+
 @router.get("/papers/{archive}/{number}/similar", include_in_schema=False)
-def similar_old_style(archive: str, number: str, db: DbDep, settings: SettingsDep):
+@router.get("/papers/{archive}/{number}/similar.json", include_in_schema=False)
+def similar_old_style(request: Request, archive: str, number: str, db: DbDep, settings: SettingsDep):
     """Similar papers of an old-style id (hep-th/9901001)."""
-    return similar(f"{archive}/{number}", db, settings)
+    return _similar_json(request, f"{archive}/{number}", db, settings)
 
 
 @router.get("/papers/{kind}/{key}", summary="The feed of a day, ISO week or month")
@@ -99,27 +145,31 @@ def feed(request: Request, kind: str, key: str, db: DbDep, settings: SettingsDep
 
 @router.get("/papers/{arxiv_id}", summary="One paper")
 def paper(request: Request, arxiv_id: str, db: DbDep, settings: SettingsDep):
-    """The paper page: full abstract with math, all authors, links, similar papers (+ `.json`)."""
-    detail = services.paper_detail(db, _strip_json(arxiv_id))
+    """The paper page: full abstract with math, all authors, links, similar papers (+ `.json`).
+
+    Any other spelling of a stored paper (a version up to the stored one, `arXiv:`) redirects to
+    its versionless address, which shows the newest stored version and says which it is; a
+    version newer than the stored one is a 404.
+    """
+    try:
+        detail = services.paper_detail(db, _strip_json(arxiv_id))
+    except services.NotFound as exc:
+        return _not_found(request, exc)
+    if _strip_json(arxiv_id) != detail.arxiv_id:
+        suffix = ".json" if arxiv_id.endswith(".json") else ""
+        return RedirectResponse(f"/papers/{detail.arxiv_id}{suffix}", status_code=307)
     if wants_json(request):
         return JSONResponse(detail.model_dump(mode="json"))
     similar_cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model),
                                    config=IndexConfig.from_settings(settings))
-    return render(request, "paper.html", {"paper": detail, "title": detail.title, "similar": similar_cards})
+    # The tab title is text: its LaTeX as Unicode (the h1 renders it as MathML).
+    return render(request, "paper.html", {"paper": detail, "title": latex_to_unicode(detail.title),
+                                          "similar": similar_cards})  # fmt: skip
 
 
-QueryParam = Annotated[str, Query(description="the search query (words, \"phrases\", prefix*, -exclude, "
-                                               "title:/abstract:/author: fields, cat:, after:/before:)")]
-
-
-ModeParam = Annotated[str | None, Query(description="hybrid (default setting), keyword or vector")]
-
-
-def _search(db: Database, settings: Settings, q: str, page: str | None, mode: str | None = None) -> SearchPage:
-    if mode not in (None, "", *MODES):
-        raise services.BadRequest(f"invalid mode {mode!r}: expected one of {', '.join(MODES)}")
-    options = search_options(settings, mode or None)
-    return search_papers(db, q, services.parse_page(page), settings.page_size, options)
+def _search(db: Database, settings: Settings, q: str, page: int | None, mode: str | None = None) -> SearchPage:
+    options = search_options(settings, mode)
+    return search_papers(db, q, page or 1, settings.page_size, options)
 
 
 @router.get("/search", summary="Search papers (HTML, or JSON with .json / Accept)")
@@ -134,7 +184,7 @@ def search(request: Request, db: DbDep, settings: SettingsDep, q: QueryParam = "
     if parsed.arxiv_id and result.papers:
         return RedirectResponse(f"/papers/{parsed.arxiv_id}", status_code=303)
     return render(request, "search.html", {"result": result, "title": f"Search: {q}" if q else "Search",
-                                           "q": q})  # fmt: skip
+                                           "q": q, "mode": mode})  # fmt: skip
 
 
 @router.get("/api/v1/search", summary="Search papers (JSON)")
@@ -142,4 +192,3 @@ def api_search(db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageP
                mode: ModeParam = None):  # fmt: skip
     """Hybrid (or keyword / vector) search; paper cards with the total, pages and matched terms."""
     return JSONResponse(_search(db, settings, q, page, mode).model_dump(mode="json"))
-
