@@ -13,7 +13,6 @@ import re
 import secrets
 from typing import Any
 
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -35,24 +34,41 @@ def signer(request: Request) -> Signer:
     return state.signer
 
 
-class CsrfCookie(BaseHTTPMiddleware):
-    """Gives every browser its CSRF cookie (set on the first response that lacks one)."""
+class CsrfCookie:
+    """Sets the browser's CSRF cookie on a response whose page rendered a form token (and the browser
+    had no valid cookie yet); other responses set no cookie. Pure ASGI, so streaming is untouched."""
 
-    async def dispatch(self, request: Request, call_next: Any) -> Response:
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         value = request.cookies.get(COOKIE, "")
-        fresh = not _VALUE.match(value)
-        if fresh:
-            value = secrets.token_urlsafe(32)
-        request.state.csrf_cookie = value
-        response = await call_next(request)
-        if fresh:
-            secure = request.app.state.settings.site_url.startswith("https://")
-            response.set_cookie(COOKIE, value, httponly=True, samesite="lax", secure=secure, path="/")
-        return response
+        request.state.csrf_cookie = value if _VALUE.match(value) else None
+        request.state.csrf_cookie_new = False
+
+        async def send_with_cookie(message: Any) -> None:
+            # Templates render before the response starts, so by now the page has asked or not.
+            if message["type"] == "http.response.start" and request.state.csrf_cookie_new:
+                cookie = Response()
+                secure = scope["app"].state.settings.site_url.startswith("https://")
+                cookie.set_cookie(COOKIE, request.state.csrf_cookie, httponly=True, samesite="lax", secure=secure,
+                                  path="/")  # fmt: skip
+                message["headers"] = [*message.get("headers", []), *cookie.raw_headers[-1:]]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 def csrf_token(request: Request) -> str:
-    """The token a form of this page carries (hidden field `csrf_token`)."""
+    """The token a form of this page carries (hidden field `csrf_token`); the first one of a browser
+    without the cookie makes its value, which this response then sets."""
+    if getattr(request.state, "csrf_cookie", None) is None:
+        request.state.csrf_cookie = secrets.token_urlsafe(32)
+        request.state.csrf_cookie_new = True
     return signer(request).sign(CSRF, request.state.csrf_cookie)
 
 
