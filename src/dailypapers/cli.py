@@ -6,13 +6,17 @@ import signal
 import sys
 from pathlib import Path
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from dailypapers.settings import Settings, get_settings
-from dailypapers.store.db import Database
+# Each command imports what it needs when it runs: `--help` and light commands then start without
+# loading SQLAlchemy, pydantic settings, numpy, onnxruntime, faiss or the web stack
+# (tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    from dailypapers.settings import Settings
+    from dailypapers.store.db import Database
 
 app = typer.Typer(
     help="dailypapers: a self-hostable research-paper feed.",
@@ -28,7 +32,16 @@ PortOpt = Annotated[int | None, typer.Option(help="Port to listen on (default: s
 MAX_REJECTIONS_SHOWN = 50
 
 
+def get_settings() -> Settings:
+    """The settings from the environment (imported here, not at start-up)."""
+    from dailypapers.settings import get_settings as load
+
+    return load()
+
+
 def _database(settings: Settings, url: str | None = None) -> Database:
+    from dailypapers.store.db import Database
+
     return Database(url or settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
 
 
@@ -44,7 +57,8 @@ def _serve(settings: Settings, db: Database, host: str | None, port: int | None,
 
         settings, mailbox = start_demo_mail(settings, db, host, port, demo_mail)
         if mailbox is not None:
-            err.print(f"Mail the demo sends stays on this machine: http://{host}:{port}/demo/mailbox ({mailbox})")
+            err.print(f"Mail the demo sends stays on this machine: http://127.0.0.1:{port}/demo/mailbox "
+                      f"(shown to this machine only; {mailbox})")
     err.print(f"Serving {settings.site_name} on [bold]http://{host}:{port}[/bold]  (Ctrl-C to stop)")
     from dailypapers.search.service import warm_up
 
@@ -63,7 +77,7 @@ def demo(
 
     settings = get_settings()
     path = Path(database or settings.demo_database)
-    db = Database(f"sqlite:///{path}", busy_timeout=settings.sqlite_busy_timeout)
+    db = _database(settings, f"sqlite:///{path}")
     err.print(f"Building the demo database {path} from the bundled corpus…")
     summary = build_demo_db(db)
     err.print(summary.line())
@@ -116,15 +130,17 @@ def import_(
 
     with bar:
         summary = import_paths(db, paths, batch_size=settings.import_batch_size, progress=on_progress, on_file=on_file)
+    # One line per problem, never wrapped, so that paths stay whole for grep and copy-paste.
     for line in summary.unreadable:
-        err.print(f"[red]unreadable[/red] {line}", highlight=False)
+        err.print(f"[red]unreadable[/red] {line}", highlight=False, soft_wrap=True)
     for note in summary.notes:
-        err.print(f"[yellow]note[/yellow] {note}", highlight=False)
+        err.print(f"[yellow]note[/yellow] {note}", highlight=False, soft_wrap=True)
     for rejected in summary.rejected[:MAX_REJECTIONS_SHOWN]:
-        err.print(f"[red]rejected[/red] {rejected}", highlight=False)
+        err.print(f"[red]rejected[/red] {rejected}", highlight=False, soft_wrap=True)
     if len(summary.rejected) > MAX_REJECTIONS_SHOWN:
         err.print(f"… and {len(summary.rejected) - MAX_REJECTIONS_SHOWN:,} more rejected records")
     print(summary.line())
+    # Exit 1 when no record was read, whatever notes were printed (a big import's index rebuild).
     if summary.nothing_read:
         raise typer.Exit(1)
 

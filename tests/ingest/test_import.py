@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dailypapers.core.ranking import trending_score
 from dailypapers.ingest.importer import ImportSummary, import_paths
@@ -26,6 +28,7 @@ from dailypapers.store.tables import feed_entries, papers
 UTC = timezone.utc
 T1 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 T2 = datetime(2026, 7, 2, 9, 30, tzinfo=UTC)
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 ALL_FILES = [
     "listing-cs_2026-06-30.jsonl",
@@ -116,8 +119,12 @@ def test_import_listing_day_counts(db: Database, data: Path) -> None:
     assert row["categories"] == ["cs.IT"] and row["primary_category"] == "cs.IT"
     assert utc(row["created_at"]) == T1 == utc(row["modified_at"])
     line = summary.line()
-    assert line.startswith("read 674, new 532, updated 0, unchanged 0, rejected 0 — ")
-    assert re.fullmatch(r"read 674, new 532, updated 0, unchanged 0, rejected 0 — \d+\.\d s, [\d,]+ records/s", line)
+    # 142 lines repeat a paper already in the file: merged into it, so the parts add up to `read`.
+    assert summary.merged == 142
+    assert line.startswith("read 674, new 532, updated 0, unchanged 0, merged 142, rejected 0 — ")
+    assert re.fullmatch(
+        r"read 674, new 532, updated 0, unchanged 0, merged 142, rejected 0 — \d+\.\d s, [\d,]+ records/s", line
+    )
 
 
 def test_import_every_sample_file(db: Database, data: Path) -> None:
@@ -135,6 +142,8 @@ def test_import_every_sample_file(db: Database, data: Path) -> None:
     assert c.new == expected
     # The second bot's capture of 2025-03-10 has more upvotes for some shared papers.
     assert c.new + c.updated + c.unchanged == 532 + 154 + 300 + 200 + 26 + 9 + 13 + 17 + 24
+    assert summary.merged == (674 - 532) + (162 - 154)
+    assert c.new + c.updated + c.unchanged + summary.merged == summary.read
     # Raw day files take their listing day from the file name (532 + 154 papers); the two
     # 2025-03-10 Hub captures share 13 entries.
     assert c.feed_entries_added == 532 + 154 + 300 + 26 + 9 + 13 + 17 + (24 - 13)
@@ -355,7 +364,7 @@ def test_malformed_lines_are_reported_and_the_good_ones_imported(db: Database, d
     assert got[4][1] == "line is a JSON str, not an object"
     assert got[5][1].startswith("malformed JSON")
     assert str(summary.rejected[0]).startswith(f"{path}:2: malformed JSON")
-    assert summary.line().startswith("read 3, new 3, updated 0, unchanged 0, rejected 6 — ")
+    assert summary.line().startswith("read 3, new 3, updated 0, unchanged 0, merged 0, rejected 6 — ")
     assert not summary.nothing_read
 
 
@@ -380,7 +389,9 @@ def test_unreadable_files_are_reported_and_the_others_import(db: Database, data:
 def test_nothing_read() -> None:
     assert ImportSummary().nothing_read
     assert not ImportSummary(read=1).nothing_read
-    assert not ImportSummary(notes=["x: placeholder"]).nothing_read
+    assert not ImportSummary(notes=["x: placeholder"], files_without_papers=1).nothing_read
+    # A note that is not about a file (the big-import index rebuild) is not reading anything.
+    assert ImportSummary(notes=["keyword indexes rebuilt in 0.1 s"]).nothing_read
 
 
 def test_only_unreadable_files_read_nothing(db: Database, tmp_path: Path) -> None:
@@ -586,7 +597,7 @@ def _cli(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 _SUMMARY = (
-    r"read {read}, new {new}, updated 0, unchanged {unchanged}, rejected {rejected}"
+    r"read {read}, new {new}, updated 0, unchanged {unchanged}, merged 0, rejected {rejected}"
     r" — \d+\.\d s, [\d,]+ records/s"
 )
 
@@ -636,3 +647,111 @@ def test_cli_a_file_with_no_papers_is_not_a_failure(data: Path, tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert "note" in result.stderr and "no_data" in result.stderr
     assert re.fullmatch(_SUMMARY.format(read=0, new=0, unchanged=0, rejected=0), result.stdout.strip())
+
+
+def _api_entries_without_authors() -> list[dict[str, Any]]:
+    """Real arXiv API entries (a recorded query), flattened the way third-party dumps store them
+    (arxiv_id, abstract, …) and without their authors: a JSON-lines format the importer does not know."""
+    import xml.etree.ElementTree as ET
+
+    atom, arxiv = "{http://www.w3.org/2005/Atom}", "{http://arxiv.org/schemas/atom}"
+    recorded = json.loads((DATA / "harvest/arxiv-api/q_testing_s0_m100_cfe7536492ca.json").read_text())
+    return [
+        {
+            "arxiv_id": entry.findtext(f"{atom}id").rsplit("/abs/", 1)[1],
+            "title": entry.findtext(f"{atom}title"),
+            "abstract": entry.findtext(f"{atom}summary"),
+            "categories": [c.get("term") for c in entry.findall(f"{atom}category")],
+            "primary_category": entry.find(f"{arxiv}primary_category").get("term"),
+            "published": entry.findtext(f"{atom}published"),
+            "updated": entry.findtext(f"{atom}updated"),
+        }
+        for entry in ET.fromstring(recorded["body"]).iter(f"{atom}entry")
+    ]
+
+
+def test_cli_exits_1_for_an_unknown_format_even_after_the_big_import_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from dailypapers.cli import app
+    from dailypapers.search import bulk
+    from dailypapers.settings import get_settings
+
+    path = tmp_path / "arxiv-api-2022.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in _api_entries_without_authors()))
+    # The 48,623-record file was a big import, whose index rebuild prints a note; so is this one here.
+    monkeypatch.setattr(bulk, "BULK_MIN_RECORDS", 1)
+    monkeypatch.setenv("DAILYPAPERS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["import", "--no-progress", str(path)])
+    finally:
+        get_settings.cache_clear()
+    assert "keyword indexes rebuilt" in result.stderr, result.stderr
+    assert result.exit_code == 1, result.output
+    assert f"unreadable {path}: JSON lines of an unknown format" in result.stderr
+    assert re.fullmatch(_SUMMARY.format(read=0, new=0, unchanged=0, rejected=0), result.stdout.strip())
+
+
+def test_cli_summary_counts_merged_duplicates_across_and_within_batches(data: Path, tmp_path: Path) -> None:
+    a, b, c = lines_of(data / "kaggle-sample200.jsonl")[:3]
+    path = tmp_path / "dupes.jsonl"
+    # Batches of 2 distinct papers: [a a b] (one merged), [c a], [b]; a and b are then written
+    # again, unchanged; the JSON list is rejected and is not read.
+    path.write_text("\n".join([a, a, b, c, a, "[1]", b]) + "\n")
+    env = {"DAILYPAPERS_IMPORT_BATCH_SIZE": "2", "DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "dailypapers.cli", "import", "--no-progress", str(path)],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(
+        r"read 6, new 3, updated 0, unchanged 2, merged 1, rejected 1 — \d+\.\d s, [\d,]+ records/s",
+        result.stdout.strip(),
+    )
+
+
+_POOL = lines_of(DATA / "kaggle-sample200.jsonl")[:5]
+
+
+def _revised(line: str) -> str:
+    """The same paper with other metadata (as a later snapshot would have it)."""
+    obj = json.loads(line)
+    obj["comments"] = f"{obj.get('comments') or ''} (revised)"
+    return json.dumps(obj)
+
+
+_GOOD_SET = set(_POOL) | {_revised(line) for line in _POOL}
+_GOOD_LINES = st.sampled_from(_POOL + [_revised(line) for line in _POOL])
+_BAD_LINES = st.sampled_from(["[1, 2]", "{cut off", json.dumps({"id": "not-an-id", "abstract": "A", "title": "T"})])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(st.one_of(_GOOD_LINES, _GOOD_LINES, _BAD_LINES), min_size=1, max_size=24).filter(
+        lambda lines: any(line in _GOOD_SET for line in lines)
+    ),
+    batch_size=st.integers(1, 8),
+    in_worker=st.booleans(),
+)
+def test_summary_parts_always_add_up_to_read(
+    db: Database, tmp_path: Path, lines: list[str], batch_size: int, in_worker: bool
+) -> None:
+    # The database keeps what earlier examples imported: the sum holds whatever it holds.
+    path = tmp_path / "dupes.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    summary = import_paths(db, [path], batch_size=batch_size, now=T1, parse_in_worker=in_worker)
+    good = [line for line in lines if line in _GOOD_SET]
+    distinct = len({json.loads(line)["id"] for line in good})
+    assert summary.read == len(good) and len(summary.rejected) == len(lines) - len(good)
+    c = summary.counts
+    assert c.new + c.updated + c.unchanged + summary.merged == summary.read
+    if batch_size == 1:
+        assert summary.merged == 0  # every record is written on its own
+    if batch_size > distinct:
+        assert summary.merged == len(good) - distinct  # one batch holds the whole file
+    read, *parts = map(int, re.match(r"read (\d+), new (\d+), updated (\d+), unchanged (\d+), merged (\d+)",
+                                      summary.line()).groups())  # fmt: skip
+    assert read == sum(parts)

@@ -23,19 +23,30 @@ WORKER_MIN_BYTES = 4 << 20
 
 @dataclass
 class ImportSummary:
-    """The outcome of an import: counts, rejections and files that could not be read at all."""
+    """The outcome of an import: counts, rejections and files that could not be read at all.
+
+    `read` counts the records parsed (rejected ones are not read). Each read record is either
+    written, and counted new, updated or unchanged, or merged into another record of the same paper
+    in the same batch before writing: read == new + updated + unchanged + merged.
+    """
 
     read: int = 0
     counts: UpsertCounts = field(default_factory=UpsertCounts)
+    merged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Files read fine that hold no papers by design (a Hub `no_data` answer, a weekend placeholder).
+    files_without_papers: int = 0
     seconds: float = 0.0
 
     @property
     def nothing_read(self) -> bool:
-        """True when no file could be read at all (the only failing outcome)."""
-        return self.read == 0 and not self.notes
+        """True when no record was read and no file said it holds none (the only failing outcome).
+
+        Other notes, such as the rebuilt keyword indexes of a big import, do not count as reading.
+        """
+        return self.read == 0 and self.files_without_papers == 0
 
     def line(self) -> str:
         """The one-line summary every import ends with."""
@@ -43,7 +54,7 @@ class ImportSummary:
         c = self.counts
         return (
             f"read {self.read:,}, new {c.new:,}, updated {c.updated:,}, unchanged {c.unchanged:,}, "
-            f"rejected {len(self.rejected):,} — {self.seconds:.1f} s, {rate:,.0f} records/s"
+            f"merged {self.merged:,}, rejected {len(self.rejected):,} — {self.seconds:.1f} s, {rate:,.0f} records/s"
         )
 
 
@@ -155,6 +166,7 @@ def _import_file(
             return
         if parsed.note:
             summary.notes.append(f"{path}: {parsed.note}")
+            summary.files_without_papers += 1
         if parse_in_worker is None:
             in_worker = size >= WORKER_MIN_BYTES and ParseWorker.available()
         else:
@@ -204,6 +216,8 @@ def _import_batches(
 ) -> None:
     for batch in batches:
         summary.read += batch.read
+        # Records of one paper in the same batch were combined into one before writing.
+        summary.merged += batch.read - len(batch.records)
         summary.rejected.extend(batch.rejected)
         if batch.records:
             with db.write() as conn:
