@@ -3,7 +3,7 @@
 Prints, per page kind, requests per second, latency p50 / p99 and the count of non-2xx answers and
 socket errors. Needs Debian's `wrk`. Usage:
 
-    .venv/bin/python bench/http_load.py [--connections 16] [--seconds 10] [--database-url URL]
+    .venv/bin/python bench/http_load.py [--connections 16] [--seconds 10] [--database-url URL] [--only 'feed day,paper']
 
 Without --database-url the demo database is built in a temporary folder (SQLite).
 """
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--database-url", help="serve this database instead of a fresh demo SQLite file")
+    parser.add_argument("--only", help="comma-separated page names to load (default: all)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian package wrk)")
@@ -79,13 +80,19 @@ def main() -> None:
                     run_wrk(base + path, 1, 1)
                 print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, one `dailypapers serve` process")
                 print(f"{'page':<16} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sock err':>8}")
+                chosen = args.only.split(",") if args.only else list(TARGETS)
                 for name, path in TARGETS.items():
+                    if name not in chosen:
+                        continue
                     r = run_wrk(base + path, args.connections, args.seconds)
                     print(f"{name:<16} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
                           f"{int(r['non2xx']):>8} {int(r['socket_errors']):>8}")  # fmt: skip
             finally:
                 proc.terminate()
-                proc.wait(timeout=20)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:  # a server stuck in a deadlock ignores SIGTERM
+                    proc.kill()
 
 
 if __name__ == "__main__":

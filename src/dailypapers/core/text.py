@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from urllib.parse import quote
 
 import nh3
 from markupsafe import Markup, escape
@@ -212,9 +213,23 @@ def abstract_html(text: str) -> Markup:
     return Markup(html)
 
 
+@lru_cache(maxsize=16384)
+def author_search_url(name: str) -> str:
+    """The search address of an author's papers (`author:"Name"`), until author pages exist. Cached:
+    a feed page links 90 names, and Jinja's urlencode filter was a tenth of the page's cost."""
+    return "/search?q=" + quote(f'author:"{name}"', safe="")
+
+
 def title_html(text: str, words: list[str] | tuple[str, ...] = ()) -> Markup:
     """Render a title as inline HTML: its LaTeX math as MathML, the rest escaped, with `words`
     (query words) marked by `highlight` in the text between the math spans only."""
+    return _title_html(text or "", tuple(words))
+
+
+# A feed page renders the same 30 titles for every reader: caching them keeps the page's cost
+# where it was before titles were rendered (about 0.5 ms of a 10 ms page).
+@lru_cache(maxsize=8192)
+def _title_html(text: str, words: tuple[str, ...]) -> Markup:
     out: list[str] = []
     pos = 0
     text = text or ""

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
 from dailypapers import __version__
-from dailypapers.core.text import abstract_html, highlight, title_html
+from dailypapers.core.text import abstract_html, author_search_url, highlight, title_html
 from dailypapers.services import BadRequest, NotFound
 from dailypapers.settings import Settings, get_settings
 from dailypapers.store.db import Database
@@ -28,6 +28,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["abstract_html"] = abstract_html
 templates.env.globals["highlight"] = highlight
 templates.env.globals["title_html"] = title_html
+templates.env.globals["author_search_url"] = author_search_url
 templates.env.globals["version"] = __version__
 
 
