@@ -108,6 +108,30 @@ def test_a_body_over_the_limit_is_refused_with_413(client: TestClient) -> None:
     assert client.post("/subscribe", content=big[: 64 * 1024 - 1], headers=form).status_code == 403
 
 
+def test_an_absurd_content_length_is_a_413_not_a_crash() -> None:
+    """A Content-Length of 4,301 digits (beyond int()'s limit) is refused before any route runs."""
+    import asyncio
+
+    from dailypapers.web.security import RequestLimits
+
+    sent: list[dict] = []
+    reached: list[bool] = []
+
+    async def route(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        reached.append(True)
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/subscribe", "query_string": b"",
+             "headers": [(b"content-length", b"9" * 4301)]}  # fmt: skip
+    asyncio.run(RequestLimits(route)(scope, receive, send))
+    assert not reached and sent[0]["status"] == 413
+
+
 def test_an_address_over_the_limit_is_refused_with_414(client: TestClient) -> None:
     response = client.get("/search?q=" + "x" * (8 * 1024))
     assert response.status_code == 414 and "too long" in response.text

@@ -130,8 +130,9 @@ class RequestLimits:
         if url_bytes > self.max_url:
             await _send_plain(send, 414, f"This address is too long: at most {self.max_url} bytes.\n")
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
-        if declared.strip().isdigit() and int(declared) > self.max_body:
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"").strip()
+        # The length check comes first: int() refuses a digit string over 4,300 characters.
+        if declared.isdigit() and (len(declared) > 12 or int(declared) > self.max_body):
             await self._too_large(send)
             return
         received = 0

@@ -5,8 +5,9 @@ List-Unsubscribe URL, which mail providers send without cookies: its signed link
 Links in mails only ever show a page; the change happens on the page's button (a POST), so mail
 scanners that open links cannot confirm or unsubscribe anyone.
 
-Form bodies are read here, not by a framework: at most MAX_FORM_BYTES (else 413) and MAX_FORM_FIELDS
-fields of strict UTF-8 (else 400), before anything else looks at them; then each form's pydantic
+Form bodies are read here, not by a framework (web.security.RequestLimits has already refused one over
+64 KiB with a 413): at most MAX_FORM_FIELDS fields of strict UTF-8 (else 400), before anything else
+looks at them; then each form's pydantic
 model (below, and digest.subscriptions.Preferences) checks every field against its bounds, and a
 refused form comes back with a 400 that says which field and why. Mail links are made from the
 setting site_url only, never from the request's Host header. The time of every change is the
@@ -35,7 +36,6 @@ from dailypapers.web.csrf import check_csrf, signer
 
 router = APIRouter()
 log = logging.getLogger(__name__)
-MAX_FORM_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 100  # the preferences form, the largest, has 12 fields and two per saved search
 MAX_TOKEN_CHARS = 2000  # a confirmation token carries the address: a few hundred characters
 TokenText = Annotated[str, Field(max_length=MAX_TOKEN_CHARS)]
@@ -50,11 +50,7 @@ FIELD_LABELS = {
 
 
 class FormRefused(Exception):
-    """A form body that is not read at all: too large (413), too many fields or not UTF-8 (400)."""
-
-    def __init__(self, status_code: int, message: str):
-        super().__init__(message)
-        self.status_code, self.message = status_code, message
+    """A form body that is not read at all: too many fields or not UTF-8 (a 400 page)."""
 
 
 class SubscribeForm(BaseModel):
@@ -119,24 +115,17 @@ def _problems(exc: ValidationError) -> str:
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
-    """The url-encoded form of the request body, or FormRefused."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and (len(declared) > 12 or int(declared) > MAX_FORM_BYTES):
-        raise FormRefused(413, f"This form is too large: a form here has at most {MAX_FORM_BYTES // 1024} KiB.")
-    body = bytearray()
-    async for chunk in request.stream():  # counted as it arrives: a body without Content-Length too
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise FormRefused(413, f"This form is too large: a form here has at most {MAX_FORM_BYTES // 1024} KiB.")
+    """The url-encoded form of the request body (already bounded by RequestLimits), or FormRefused."""
+    body = await request.body()
     try:
         # Strict UTF-8, for the body and for its %-escapes: "%ff%fe" is not text, and must not
         # become "��" in an address.
-        return parse_qs(bytes(body).decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS,
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS,
                         encoding="utf-8", errors="strict")  # fmt: skip
     except UnicodeDecodeError:
-        raise FormRefused(400, "This form is not valid UTF-8 text; nothing was changed.") from None
+        raise FormRefused("This form is not valid UTF-8 text; nothing was changed.") from None
     except ValueError:  # parse_qs: more than max_num_fields
-        raise FormRefused(400, f"This form has too many fields (at most {MAX_FORM_FIELDS}); nothing was changed.") from None
+        raise FormRefused(f"This form has too many fields (at most {MAX_FORM_FIELDS}); nothing was changed.") from None
 
 
 def _fields(form: dict[str, list[str]], lists: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -160,8 +149,7 @@ def _message(request: Request, title: str, message: str, status_code: int = 200)
 
 
 def _refused(request: Request, exc: FormRefused) -> Response:
-    title = "Form too large" if exc.status_code == 413 else "Form not accepted"
-    return _message(request, title, exc.message, exc.status_code)
+    return _message(request, "Form not accepted", str(exc), 400)
 
 
 def _bad_link(request: Request, exc: InvalidToken, again: bool = False) -> Response:
