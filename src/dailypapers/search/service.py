@@ -258,12 +258,8 @@ def similar_papers(db: Database, arxiv_id: str, embedder: Any, k: int = 10,
     # One connection for all of it: the index, pgvector's search and the cards are read on it.
     with db.read() as conn:
         index = get_index(db, embedder.name, config, conn)
-        if index.kind == "pgvector":
-            vector = index.vector_of(arxiv_id, conn)
-            hits = [] if vector is None else index.search(vector, k, exclude=[arxiv_id], conn=conn)
-        else:
-            vector = index.vector_of(arxiv_id)
-            hits = [] if vector is None else index.search(vector, k, exclude=[arxiv_id])
+        vector = index.vector_of(arxiv_id, conn)
+        hits = [] if vector is None else index.search(vector, k, exclude=[arxiv_id], conn=conn)
         ids = [i for i, _ in hits]
         rows = {r["arxiv_id"]: r for r in feed_q.paper_cards(conn, ids)} if ids else {}
     return [PaperCard.from_row(rows[i]) for i in ids if i in rows]

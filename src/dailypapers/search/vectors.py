@@ -238,8 +238,9 @@ class _InMemoryIndex:
         self.seq = seq
 
     def search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None = None,
-               exclude: Iterable[str] = ()) -> list[tuple[str, float]]:  # fmt: skip
-        """The k most similar papers (id, cosine), best first; `allowed` limits the candidates."""
+               exclude: Iterable[str] = (), conn: Connection | None = None) -> list[tuple[str, float]]:  # fmt: skip
+        """The k most similar papers (id, cosine), best first; `allowed` limits the candidates. (`conn`
+        is unused: the vectors are in memory; it is taken as PgVectorIndex.search takes it.)"""
         if not self.position or k <= 0:
             return []
         with self._lock:
@@ -285,7 +286,7 @@ class ExactIndex(_InMemoryIndex):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def vector_of(self, arxiv_id: str) -> np.ndarray | None:
+    def vector_of(self, arxiv_id: str, conn: Connection | None = None) -> np.ndarray | None:
         n = self.position.get(arxiv_id)
         return None if n is None else self.matrix[n]
 
@@ -350,7 +351,7 @@ class HnswIndex(_InMemoryIndex):
         n, d = self.index.ntotal, self.index.d
         return faiss.rev_swig_ptr(faiss.downcast_index(self.index.storage).get_xb(), n * d).reshape(n, d)
 
-    def vector_of(self, arxiv_id: str) -> np.ndarray | None:
+    def vector_of(self, arxiv_id: str, conn: Connection | None = None) -> np.ndarray | None:
         with self._lock:
             n = self.position.get(arxiv_id)
             return None if n is None else self._vectors()[n].copy()
