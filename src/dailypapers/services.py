@@ -26,10 +26,12 @@ class BadRequest(ValueError):
     """A parameter is malformed; the message says what is wrong."""
 
 
-def _link(kind: PeriodKind, day: date, sort: SortOrder = "trending") -> PeriodLink:
+def _link(kind: PeriodKind, day: date, sort: SortOrder = "trending", page: int | None = None) -> PeriodLink:
     period = period_containing(kind, day)
-    query = f"?sort={sort}" if sort != "trending" else ""
-    return PeriodLink(key=period.key, label=period.label, url=f"/papers/{kind}/{period.key}{query}")
+    params = ([f"sort={sort}"] if sort != "trending" else []) + ([f"page={page}"] if page else [])
+    query = "?" + "&".join(params) if params else ""
+    label = f"page {page} of {period.label}" if page else period.label
+    return PeriodLink(key=period.key, label=label, url=f"/papers/{kind}/{period.key}{query}")
 
 
 def day_url(day: str, sort: SortOrder = "trending") -> str:
@@ -68,9 +70,7 @@ def feed_page(db: Database, period: Period, sort: SortOrder, page: int, page_siz
             raise NotFound(f"no papers were featured in {period.label}", nearby)
         pages = max(1, math.ceil(total / page_size))
         if page > pages:
-            last = _link(period.kind, period.start, sort)
-            last.url += ("&" if "?" in last.url else "?") + f"page={pages}"
-            last.label = f"page {pages} of {period.label}"
+            last = _link(period.kind, period.start, sort, pages)
             raise NotFound(f"page {page} does not exist: {period.label} has {pages} page(s)",
                            {"last_page": last, **nearby})  # fmt: skip
         rows = feed_q.papers_in_period(conn, period.start, period.end, sort, page_size, (page - 1) * page_size)
