@@ -97,12 +97,9 @@ def term_conditions(conn: Connection, query: ParsedQuery, few: bool = False) -> 
     negative = [t for t in query.terms if t.negated]
     if dialect == "postgresql":
         for n, term in enumerate(query.terms):
-            config, vector = _PG_FIELDS[term.field] if term.field else ("english", "papers.search_vector")
             params: dict[str, Any] = {}
             # Parameter names unique within the statement the conditions join (w1000, w1001, ...).
-            tsquery = _pg_tsquery(term, config, 1000 + n, params)
-            matches = f"({vector} @@ {tsquery})"
-            conditions.append(sa.text(f"NOT {matches}" if term.negated else matches).bindparams(**params))
+            conditions.append(sa.text(_pg_term_match(term, 1000 + n, params)).bindparams(**params))
         return conditions
     for terms, name, keep in ((positive, "match_required", True), (negative, "match_excluded", False)):
         if not terms:
@@ -215,6 +212,14 @@ def _pg_tsquery(term: Term, config: str, n: int, params: dict[str, Any]) -> str:
     return english
 
 
+def _pg_term_match(term: Term, n: int, params: dict[str, Any]) -> str:
+    """`document @@ tsquery` for one term, on its field's document (NOT … for an excluded term); the
+    values go into `params` under names numbered from `n`."""
+    config, vector = _PG_FIELDS[term.field] if term.field else ("english", "papers.search_vector")
+    matches = f"({vector} @@ {_pg_tsquery(term, config, n, params)})"
+    return f"NOT {matches}" if term.negated else matches
+
+
 def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
                count: bool | int, titles_only: bool = False, by_trending: bool = False) -> KeywordResult:  # fmt: skip
     document = _PG_FIELDS["title"][1] if titles_only else "papers.search_vector"
@@ -228,9 +233,7 @@ def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, ma
         positive = ([f"({' || '.join(plain)})"] if plain else []) + phrases
     conditions = list(_filters(query, "postgresql"))
     for n, term in enumerate(t for t in query.terms if t.field is not None):
-        config, vector = _PG_FIELDS[term.field]  # type: ignore[index]
-        tsq = _pg_tsquery(term, config, 100 + n, params)
-        conditions.append(sa.text(f"{'NOT ' if term.negated else ''}({vector} @@ {tsq})"))
+        conditions.append(sa.text(_pg_term_match(term, 100 + n, params)))
     if not positive:  # only filters, or only fielded words: filter, then order by trending
         return _by_trending(conn, conditions, limit, offset, params, count)
     tsquery = " && ".join(positive)
