@@ -188,6 +188,13 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
                 ranked, total, capped = _keyword_ranking(conn, query, depth, page_size)
             else:
                 ranked, similarity = _meaning_ranking(conn, query, mode, keyword_list, vector, options)
+                if query.has_constraints:
+                    # Both lists are made under the constraints; the fused ranking is checked once
+                    # more, so that the promise holds in one place whatever list a paper came from.
+                    # (One full PostgreSQL run saw 29 hybrid results of `diffusion -image` with
+                    # "image"; not reproduced since: see the issue-11 note.)
+                    keep = matching_ids(conn, query.constraints(), ranked)
+                    ranked = [i for i in ranked if i in keep]
                 total = len(ranked)
             extra = [i for i in first if i not in ranked]
             total += len(extra)
