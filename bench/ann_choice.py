@@ -49,9 +49,13 @@ def main() -> None:
 
     x = bench_vectors([str(i) for i in range(args.papers + args.queries)], seed=7, noise=args.noise)
     x, queries = x[: args.papers], x[args.papers :]
-    print(f"{args.papers:,} vectors of 384 dims, {args.queries} queries; M={args.m}, efConstruction={args.ef_construction}")
-    print(f"machine: {faiss.omp_get_max_threads()} threads, Python {platform.python_version()}, "
-          f"faiss {faiss.__version__}, usearch {usearch.__version__}")  # fmt: skip
+    print(
+        f"{args.papers:,} vectors of 384 dims, {args.queries} queries; M={args.m}, efConstruction={args.ef_construction}"
+    )
+    print(
+        f"machine: {faiss.omp_get_max_threads()} threads, Python {platform.python_version()}, "
+        f"faiss {faiss.__version__}, usearch {usearch.__version__}"
+    )
     exact, p50, p99 = timed(lambda q: np.argsort(-(x @ q))[:10], queries)
     truth = [set(t) for t in exact]
     print("| index | build s | efSearch | recall@10 | p50 ms k=10 | p99 ms k=10 | p50 ms k=100 |")
@@ -66,15 +70,19 @@ def main() -> None:
     use_usearch = "usearch" in args.libraries
     if use_usearch:
         t = time.perf_counter()
-        u = Index(ndim=x.shape[1], metric="ip", dtype="f32", connectivity=args.m, expansion_add=args.ef_construction)
+        u = Index(
+            ndim=x.shape[1], metric="ip", dtype="f32", connectivity=args.m, expansion_add=args.ef_construction
+        )
         u.add(np.arange(len(x)), x, threads=faiss.omp_get_max_threads())
         ub = time.perf_counter() - t
     for ef in [int(e) for e in args.ef.split(",")]:
         params = faiss.SearchParametersHNSW(efSearch=ef)
-        res, p50, p99 = timed(lambda q: f.search(q[None], 10, params=params)[1][0], queries)
+        res, p50, p99 = timed(lambda q, params=params: f.search(q[None], 10, params=params)[1][0], queries)
         recall = np.mean([len(truth[i] & set(r)) / 10 for i, r in enumerate(res)])
         params100 = faiss.SearchParametersHNSW(efSearch=max(ef, 100))
-        _, p50k, _ = timed(lambda q: f.search(q[None], 100, params=params100)[1][0], queries)
+        _, p50k, _ = timed(
+            lambda q, params100=params100: f.search(q[None], 100, params=params100)[1][0], queries
+        )
         print(f"| faiss HNSWFlat | {fb:.1f} | {ef} | {recall:.3f} | {p50:.2f} | {p99:.2f} | {p50k:.2f} |")
         if not use_usearch:
             continue

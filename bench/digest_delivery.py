@@ -29,14 +29,19 @@ import tempfile
 import time
 from collections import Counter
 from contextlib import ExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 CATEGORIES = [[], ["cs.CV"], ["cs.CL"], ["cs.AI"], ["cs.CL", "cs.AI"], ["cs.LG"]]
-SEARCHES = [("diffusion", "video"), ("language model", "medical"), ("reinforcement learning", ""), ("benchmark", "")]
+SEARCHES = [
+    ("diffusion", "video"),
+    ("language model", "medical"),
+    ("reinforcement learning", ""),
+    ("benchmark", ""),
+]
 
 
 def prepare(url: str, subscribers: int, seed: int) -> None:
@@ -48,28 +53,51 @@ def prepare(url: str, subscribers: int, seed: int) -> None:
     db = Database(url)
     build_demo_db(db)
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with db.write() as conn:
-        conn.execute(table.insert(), [
-            {"email": f"reader{n:05d}@example.org", "status": "active", "categories": rng.choice(CATEGORIES),
-             "min_upvotes": rng.choice([0, 0, 0, 1, 5]), "timezone": "UTC", "send_hour": (now.hour - 1) % 24,
-             "max_papers": rng.choice([5, 10, 20]), "created_at": now - timedelta(days=3),
-             "confirmed_at": now - timedelta(days=2), "updated_at": now}
-            for n in range(subscribers)
-        ])  # fmt: skip
+        conn.execute(
+            table.insert(),
+            [
+                {
+                    "email": f"reader{n:05d}@example.org",
+                    "status": "active",
+                    "categories": rng.choice(CATEGORIES),
+                    "min_upvotes": rng.choice([0, 0, 0, 1, 5]),
+                    "timezone": "UTC",
+                    "send_hour": (now.hour - 1) % 24,
+                    "max_papers": rng.choice([5, 10, 20]),
+                    "created_at": now - timedelta(days=3),
+                    "confirmed_at": now - timedelta(days=2),
+                    "updated_at": now,
+                }
+                for n in range(subscribers)
+            ],
+        )
         ids = [r[0] for r in conn.execute(table.select().with_only_columns(table.c.id))]
-        conn.execute(saved_searches.insert(), [
-            {"subscriber_id": i, "include": inc, "exclude": exc, "position": 0}
-            for i, (inc, exc) in ((i, rng.choice(SEARCHES)) for i in ids)
-        ])  # fmt: skip
+        conn.execute(
+            saved_searches.insert(),
+            [
+                {"subscriber_id": i, "include": inc, "exclude": exc, "position": 0}
+                for i, (inc, exc) in ((i, rng.choice(SEARCHES)) for i in ids)
+            ],
+        )
     db.dispose()
 
 
 def sender(url: str, smtp_port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DAILYPAPERS_DATABASE_URL": url, "DAILYPAPERS_SMTP_HOST": "127.0.0.1",
-           "DAILYPAPERS_SMTP_PORT": str(smtp_port), "DAILYPAPERS_SITE_URL": "https://papers.example.org"}  # fmt: skip
-    return subprocess.Popen([sys.executable, "-m", "dailypapers.cli", "digest", "send", "--due"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": url,
+        "DAILYPAPERS_SMTP_HOST": "127.0.0.1",
+        "DAILYPAPERS_SMTP_PORT": str(smtp_port),
+        "DAILYPAPERS_SITE_URL": "https://papers.example.org",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "dailypapers.cli", "digest", "send", "--due"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def counts(url: str) -> tuple[int, int, int]:
@@ -80,7 +108,9 @@ def counts(url: str) -> tuple[int, int, int]:
 
     db = Database(url)
     with db.read() as conn:
-        rows = Counter(r[0] for r in conn.execute(sa.select(outbox.c.status).where(outbox.c.kind == "digest")))
+        rows = Counter(
+            r[0] for r in conn.execute(sa.select(outbox.c.status).where(outbox.c.kind == "digest"))
+        )
     db.dispose()
     return rows["sent"], rows["empty"], sum(rows.values())
 
@@ -124,8 +154,10 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         sent, empty, total = counts(urls[0])
         print(f"clean run: {out.decode().strip()}")
-        print(f"  {wall:.1f} s for {total:,} digests ({sent:,} sent, {empty:,} empty): {total / wall:,.0f} digests/s "
-              f"composed and delivered, process start included; sender peak RSS {rss:,.0f} MiB")  # fmt: skip
+        print(
+            f"  {wall:.1f} s for {total:,} digests ({sent:,} sent, {empty:,} empty): {total / wall:,.0f} digests/s "
+            f"composed and delivered, process start included; sender peak RSS {rss:,.0f} MiB"
+        )
 
         killed = stack.enter_context(LoopbackSMTP())
         kills, runs = 0, 0
@@ -145,9 +177,11 @@ def main() -> None:
         received = Counter(m.rcpt_tos[0] for m in killed.messages)
         twice = sum(1 for n in received.values() if n > 1)
         assert total == args.subscribers and sent == len(received), (total, sent, len(received))
-        print(f"kill run: {kills} SIGKILLs at random moments (uniform {args.kill_min}–{args.kill_max} s after start), "
-              f"{runs} starts; {total:,} digests, {sent:,} sent, every reader got theirs; "
-              f"{twice} reader(s) got one twice ({sum(received.values()) - len(received)} extra mails)")  # fmt: skip
+        print(
+            f"kill run: {kills} SIGKILLs at random moments (uniform {args.kill_min}–{args.kill_max} s after start), "
+            f"{runs} starts; {total:,} digests, {sent:,} sent, every reader got theirs; "
+            f"{twice} reader(s) got one twice ({sum(received.values()) - len(received)} extra mails)"
+        )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,21 @@ def _ms(text: str) -> float:
 
 def run_wrk(url: str, connections: int, seconds: int) -> dict[str, float]:
     """One wrk run; its throughput, latency percentiles and error counts."""
-    out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s", url],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "30s",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
     for pct in ("50", "99"):
         result[f"p{pct}"] = _ms(re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
@@ -71,8 +84,12 @@ def main() -> None:
         env = {**os.environ, "DAILYPAPERS_DATABASE_URL": url}
         log_path = Path(tmp) / "server.log"
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "dailypapers.cli", "serve", "--port", str(port)],
-                                    stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dailypapers.cli", "serve", "--port", str(port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
             try:
                 base = f"http://127.0.0.1:{port}"
                 wait_until_serving(base, proc, log_path)
@@ -85,8 +102,10 @@ def main() -> None:
                     if name not in chosen:
                         continue
                     r = run_wrk(base + path, args.connections, args.seconds)
-                    print(f"{name:<16} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-                          f"{int(r['non2xx']):>8} {int(r['socket_errors']):>8}")  # fmt: skip
+                    print(
+                        f"{name:<16} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                        f"{int(r['non2xx']):>8} {int(r['socket_errors']):>8}"
+                    )
             finally:
                 proc.terminate()
                 try:

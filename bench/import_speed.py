@@ -98,8 +98,18 @@ def run_imports(url: str, path: Path, batch_size: int, parse_in_worker: bool | N
 
 
 def in_child(url: str, args: argparse.Namespace) -> list[dict]:
-    command = [sys.executable, __file__, "--child", url, "--path", str(args.path),
-               "--batch-size", str(args.batch_size), "--runs", str(args.runs)]  # fmt: skip
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        url,
+        "--path",
+        str(args.path),
+        "--batch-size",
+        str(args.batch_size),
+        "--runs",
+        str(args.runs),
+    ]
     if args.no_worker:
         command.append("--no-worker")
     done = subprocess.run(command, check=True, capture_output=True, text=True)
@@ -154,12 +164,18 @@ def main() -> None:
         return
 
     print(f"file: {args.path} ({args.path.stat().st_size / 2**20:.1f} MiB)")
-    print(f"machine: {os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}")  # fmt: skip
-    where = "in the importing process (--no-worker)" if args.no_worker else "as import_paths decides (default)"
+    print(
+        f"machine: {os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+    where = (
+        "in the importing process (--no-worker)" if args.no_worker else "as import_paths decides (default)"
+    )
     print(f"batch size {args.batch_size}; parsing {where}\n")
-    print(f"{'database':<11} {'run':>3} {'read':>7} {'new':>7} {'unchanged':>9} {'in db':>7} {'seconds':>8} "
-          f"{'records/s':>10} {'peak RSS':>9} {'parser RSS':>10}")  # fmt: skip
+    print(
+        f"{'database':<11} {'run':>3} {'read':>7} {'new':>7} {'unchanged':>9} {'in db':>7} {'seconds':>8} "
+        f"{'records/s':>10} {'peak RSS':>9} {'parser RSS':>10}"
+    )
     with ExitStack() as stack:
         targets = [("SQLite", f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/bench.db")]
         if not args.skip_postgres:

@@ -45,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -70,7 +70,7 @@ def ascending_ids(count: int) -> Iterator[tuple[str, datetime]]:
     first moment of each id's month."""
     per_month, extra = divmod(count, len(MONTHS))
     for slot, (year, month) in enumerate(MONTHS):
-        start = datetime(year, month, 1, tzinfo=timezone.utc)
+        start = datetime(year, month, 1, tzinfo=UTC)
         for number in range(1, per_month + (slot < extra) + 1):
             yield f"{year % 100:02d}{month:02d}.{number:05d}", start
 
@@ -228,11 +228,19 @@ def run_import(url: str, path: Path, batch_size: int, records: int) -> dict[str,
         nonlocal written
         written = min(written + batch_size, records)
         if written * 10 >= records * (len(timeline) + 1):
-            point = {"written": written, "seconds": time.perf_counter() - started,
-                     "rss_mib": own_rss_kib() / 1024, "parser_rss_mib": children.rss_kib / 1024}  # fmt: skip
+            point = {
+                "written": written,
+                "seconds": time.perf_counter() - started,
+                "rss_mib": own_rss_kib() / 1024,
+                "parser_rss_mib": children.rss_kib / 1024,
+            }
             timeline.append(point)
-            print(f"  {written:>9,} written {point['seconds']:7.1f} s  importer {point['rss_mib']:5.0f} MiB"
-                  f"  parser {point['parser_rss_mib']:5.0f} MiB", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"  {written:>9,} written {point['seconds']:7.1f} s  importer {point['rss_mib']:5.0f} MiB"
+                f"  parser {point['parser_rss_mib']:5.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
 
     cpu_before = cpu_seconds(resource.RUSAGE_SELF)
     summary = import_paths(db, [path], batch_size=batch_size, progress=on_progress)
@@ -262,8 +270,18 @@ def run_import(url: str, path: Path, batch_size: int, records: int) -> dict[str,
 
 def in_child(url: str, path: Path, batch_size: int, records: int) -> dict[str, Any]:
     """run_import in a fresh Python process (its progress lines go to this stderr)."""
-    command = [sys.executable, __file__, "--child", url, "--path", str(path), "--batch-size", str(batch_size),
-               "--records", str(records)]  # fmt: skip
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        url,
+        "--path",
+        str(path),
+        "--batch-size",
+        str(batch_size),
+        "--records",
+        str(records),
+    ]
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(done.stdout)
 
@@ -350,17 +368,30 @@ def timeline_row(name: str, r: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", type=int, default=1_000_000, help="records to generate (default: %(default)s)")
-    ap.add_argument("--workdir", type=Path,
-                    help="where the file and the SQLite database go; the file is kept and reused "
-                         "(default: a temporary folder, removed at the end)")  # fmt: skip
-    ap.add_argument("--seed", type=int, default=2026, help="random seed of the variation (default: %(default)s)")
+    ap.add_argument(
+        "--records", type=int, default=1_000_000, help="records to generate (default: %(default)s)"
+    )
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the file and the SQLite database go; the file is kept and reused "
+        "(default: a temporary folder, removed at the end)",
+    )
+    ap.add_argument(
+        "--seed", type=int, default=2026, help="random seed of the variation (default: %(default)s)"
+    )
     ap.add_argument("--gzip", action="store_true", help="write the file gzipped (default: plain JSON lines)")
-    ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both", help="default: %(default)s")
-    ap.add_argument("--postgres-url", default=os.environ.get("DAILYPAPERS_TEST_POSTGRES_URL"),
-                    help="PostgreSQL server to use (default: $DAILYPAPERS_TEST_POSTGRES_URL, "
-                         "else a throwaway cluster)")  # fmt: skip
-    ap.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="records per write (default: %(default)s)")
+    ap.add_argument(
+        "--db", choices=("sqlite", "postgresql", "both"), default="both", help="default: %(default)s"
+    )
+    ap.add_argument(
+        "--postgres-url",
+        default=os.environ.get("DAILYPAPERS_TEST_POSTGRES_URL"),
+        help="PostgreSQL server to use (default: $DAILYPAPERS_TEST_POSTGRES_URL, else a throwaway cluster)",
+    )
+    ap.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help="records per write (default: %(default)s)"
+    )
     ap.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     ap.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -381,8 +412,11 @@ def main() -> None:
         file_mib = path.stat().st_size / 2**20
         made = f"written in {wrote:.0f} s" if wrote is not None else "reused"
         print(f"file: {path} ({args.records:,} records, {file_mib:,.0f} MiB, {made})")
-        print(f"machine: {os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}, "
-              f"SQLite {sqlite3.sqlite_version}; batch size {args.batch_size}", flush=True)  # fmt: skip
+        print(
+            f"machine: {os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}, "
+            f"SQLite {sqlite3.sqlite_version}; batch size {args.batch_size}",
+            flush=True,
+        )
 
         targets: list[tuple[str, str]] = []
         if args.db in ("sqlite", "both"):
@@ -411,13 +445,19 @@ def main() -> None:
             check(name, result, args.records)
             results.append((name, result))
 
-        print("\n| database   |   records |         file |     in db |  seconds | papers/s | importer peak RSS "
-              "| parser peak RSS | RUSAGE_CHILDREN | CPU s: importer + parser |")  # fmt: skip
-        print("|------------|----------:|-------------:|----------:|---------:|---------:|------------------:"
-              "|----------------:|----------------:|-------------------------:|")  # fmt: skip
+        print(
+            "\n| database   |   records |         file |     in db |  seconds | papers/s | importer peak RSS "
+            "| parser peak RSS | RUSAGE_CHILDREN | CPU s: importer + parser |"
+        )
+        print(
+            "|------------|----------:|-------------:|----------:|---------:|---------:|------------------:"
+            "|----------------:|----------------:|-------------------------:|"
+        )
         for name, result in results:
             print(table_row(name, args.records, file_mib, result))
-        print("\nRSS in MiB after each tenth of the records was written, importer (parser; 0: not running):\n")
+        print(
+            "\nRSS in MiB after each tenth of the records was written, importer (parser; 0: not running):\n"
+        )
         print("| database   | 10 % … 100 % |\n|------------|---|")
         for name, result in results:
             print(timeline_row(name, result))

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +116,9 @@ def corpus_vectors(model: str, texts: list[str], use_cache: bool) -> tuple[np.nd
     return vectors, rate
 
 
-def vector_runs(model: str, doc_ids: list[str], doc_vectors: np.ndarray, queries: list[str],
-                depth: int) -> tuple[list[list[str]], float]:  # fmt: skip
+def vector_runs(
+    model: str, doc_ids: list[str], doc_vectors: np.ndarray, queries: list[str], depth: int
+) -> tuple[list[list[str]], float]:
     """Top `depth` ids per query by exact cosine, and the mean ms per query (embed + search)."""
     embedder = get_embedder(model)
     embedder.embed_query("warm up")
@@ -132,11 +133,15 @@ def vector_runs(model: str, doc_ids: list[str], doc_vectors: np.ndarray, queries
 # --- keyword ------------------------------------------------------------------------------------------
 
 
-def bm25_runs(corpus: list[dict], queries: list[str], depth: int, title_weight: float) -> tuple[list[list[str]], float]:
+def bm25_runs(
+    corpus: list[dict], queries: list[str], depth: int, title_weight: float
+) -> tuple[list[list[str]], float]:
     """BM25 through an in-memory SQLite FTS5 table (OR of the claim's words), and ms per query."""
     db = sqlite3.connect(":memory:")
-    db.execute("CREATE VIRTUAL TABLE docs USING fts5(doc_id UNINDEXED, title, body, "
-               "tokenize='porter unicode61 remove_diacritics 2')")  # fmt: skip
+    db.execute(
+        "CREATE VIRTUAL TABLE docs USING fts5(doc_id UNINDEXED, title, body, "
+        "tokenize='porter unicode61 remove_diacritics 2')"
+    )
     db.executemany("INSERT INTO docs VALUES (?, ?, ?)", [(d["_id"], d["title"], d["text"]) for d in corpus])
     runs, started = [], time.perf_counter()
     for text in queries:
@@ -153,8 +158,9 @@ def bm25_runs(corpus: list[dict], queries: list[str], depth: int, title_weight: 
     return runs, (time.perf_counter() - started) / len(queries) * 1000
 
 
-def project_keyword_runs(corpus: list[dict], queries: list[str], depth: int,
-                         workdir: Path) -> tuple[list[list[str]], float]:  # fmt: skip
+def project_keyword_runs(
+    corpus: list[dict], queries: list[str], depth: int, workdir: Path
+) -> tuple[list[list[str]], float]:
     """dailypapers' own keyword search on a migrated SQLite database holding the corpus."""
     from dailypapers.core.models import PaperRecord
     from dailypapers.search.keyword import fusion_list
@@ -166,9 +172,11 @@ def project_keyword_runs(corpus: list[dict], queries: list[str], depth: int,
     fake = {f"2001.{i:05d}": d["_id"] for i, d in enumerate(corpus)}
     db = Database(f"sqlite:///{workdir / 'scifact.db'}")
     db.migrate()
-    published = datetime(2020, 1, 1, tzinfo=timezone.utc)
-    records = [PaperRecord(arxiv_id=a, title=corpus[i]["title"], abstract=corpus[i]["text"], published_at=published)
-               for i, a in enumerate(fake)]  # fmt: skip
+    published = datetime(2020, 1, 1, tzinfo=UTC)
+    records = [
+        PaperRecord(arxiv_id=a, title=corpus[i]["title"], abstract=corpus[i]["text"], published_at=published)
+        for i, a in enumerate(fake)
+    ]
     with db.write() as conn:
         upsert_batch(conn, records, published)
     runs, started = [], time.perf_counter()
@@ -189,7 +197,9 @@ def print_row(method: str, metrics: tuple[float, float], timing: str) -> None:
     print(f"| {method:<38} | {metrics[0]:7.3f} | {metrics[1]:10.3f} | {timing:<44} |")
 
 
-def timed(label: str, fn: Callable[[], tuple[list[list[str]], float]]) -> tuple[list[list[str]], float] | None:
+def timed(
+    label: str, fn: Callable[[], tuple[list[list[str]], float]]
+) -> tuple[list[list[str]], float] | None:
     try:
         return fn()
     except Exception as exc:  # the benchmark still prints the other methods
@@ -201,16 +211,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--data", type=Path, default=DATA, help="folder with corpus/queries .jsonl.gz and qrels-test.tsv")
+    ap.add_argument(
+        "--data", type=Path, default=DATA, help="folder with corpus/queries .jsonl.gz and qrels-test.tsv"
+    )
     ap.add_argument("--model", default="default", help="embedding model setting value (default: %(default)s)")
     ap.add_argument("--rrf-k", type=float, default=60.0, help="RRF constant k (default: %(default)s)")
     ap.add_argument("--keyword-weight", type=float, default=1.0, help="RRF weight of the keyword list")
     ap.add_argument("--vector-weight", type=float, default=1.0, help="RRF weight of the vector list")
-    ap.add_argument("--depth", type=int, default=100, help="results taken from each list (default: %(default)s)")
+    ap.add_argument(
+        "--depth", type=int, default=100, help="results taken from each list (default: %(default)s)"
+    )
     ap.add_argument("--title-weight", type=float, default=1.0, help="FTS5 bm25 weight of the title column")
     ap.add_argument("--no-cache", action="store_true", help="embed the corpus again even if cached")
     ap.add_argument("--no-project-keyword", action="store_true", help="skip dailypapers' own keyword search")
-    ap.add_argument("--sweep", action="store_true", help="also print hybrid(bm25) over a grid of k and weights")
+    ap.add_argument(
+        "--sweep", action="store_true", help="also print hybrid(bm25) over a grid of k and weights"
+    )
     args = ap.parse_args()
 
     corpus, qids, queries, qrels = load_scifact(args.data)
@@ -218,12 +234,18 @@ def main() -> None:
     texts = [paper_text(d["title"], d["text"]) for d in corpus]
     import onnxruntime
 
-    print(f"SciFact test: {len(corpus):,} abstracts, {len(queries)} queries, "
-          f"{sum(len(v) for v in qrels.values())} judgments")  # fmt: skip
-    print(f"machine: {os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}, onnxruntime {onnxruntime.__version__}")  # fmt: skip
-    print(f"model: {args.model} ({get_embedder(args.model).name}); RRF k={args.rrf_k:g}, "
-          f"weights keyword {args.keyword_weight:g} / vector {args.vector_weight:g}, depth {args.depth}\n")
+    print(
+        f"SciFact test: {len(corpus):,} abstracts, {len(queries)} queries, "
+        f"{sum(len(v) for v in qrels.values())} judgments"
+    )
+    print(
+        f"machine: {os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, onnxruntime {onnxruntime.__version__}"
+    )
+    print(
+        f"model: {args.model} ({get_embedder(args.model).name}); RRF k={args.rrf_k:g}, "
+        f"weights keyword {args.keyword_weight:g} / vector {args.vector_weight:g}, depth {args.depth}\n"
+    )
 
     doc_vectors, rate = corpus_vectors(args.model, texts, not args.no_cache)
     vector, vector_ms = vector_runs(args.model, doc_ids, doc_vectors, queries, args.depth)
@@ -240,11 +262,16 @@ def main() -> None:
         keyword_lists.append(("bm25", bm25[0]))
     if not args.no_project_keyword:
         with tempfile.TemporaryDirectory() as workdir:
-            project = timed("keyword", lambda: project_keyword_runs(corpus, queries, args.depth, Path(workdir)))
+            project = timed(
+                "keyword", lambda: project_keyword_runs(corpus, queries, args.depth, Path(workdir))
+            )
         if project:
             found = sum(1 for r in project[0] if r)
-            print_row("keyword (dailypapers, fusion list)", score(project[0], qids, qrels),
-                      f"query {project[1]:.1f} ms; {found}/{len(queries)} queries match")  # fmt: skip
+            print_row(
+                "keyword (dailypapers, fusion list)",
+                score(project[0], qids, qrels),
+                f"query {project[1]:.1f} ms; {found}/{len(queries)} queries match",
+            )
             keyword_lists.append(("keyword", project[0]))
     for name, runs in keyword_lists:
         fused = [rrf([k, v], weights, args.rrf_k)[:100] for k, v in zip(runs, vector, strict=True)]

@@ -62,10 +62,13 @@ DEMO_VECTORS = ROOT / "src/dailypapers/demo/vectors.npz"
 BENCH_DATABASE = "dailypapers_bench_search"
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z$])")
 WORD = re.compile(r"[A-Za-z][A-Za-z-]{3,}")
-STOP = frozenset("with from that this their using based towards via into over under through for and the".split())
+STOP = frozenset(
+    "with from that this their using based towards via into over under through for and the".split()
+)
 
 
 # --- the corpus -------------------------------------------------------------------------------------
+
 
 def _open(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
@@ -104,13 +107,20 @@ def varied_papers(real: list[dict[str, Any]], count: int, seed: int) -> Iterator
         donors = [w for w in WORD.findall(c["title"]) if w.lower() not in STOP] or ["Study"]
         for _ in range(min(2, len(words))):
             words[rng.randrange(len(words))] = rng.choice(donors)
-        left, right = SENTENCE.split(" ".join(a["summary"].split())), SENTENCE.split(" ".join(b["summary"].split()))
+        left, right = (
+            SENTENCE.split(" ".join(a["summary"].split())),
+            SENTENCE.split(" ".join(b["summary"].split())),
+        )
         abstract = " ".join(left[: max(1, len(left) // 2)] + right[len(right) // 2 :])
         yield {
-            "id": _varied_id(n), "title": " ".join(words), "summary": abstract, "authors": a.get("authors") or [],
-            "categories": a.get("categories") or ["cs.LG"], "comment": None,
+            "id": _varied_id(n),
+            "title": " ".join(words),
+            "summary": abstract,
+            "authors": a.get("authors") or [],
+            "categories": a.get("categories") or ["cs.LG"],
+            "comment": None,
             "listing_dates": [(first_day + timedelta(days=rng.randrange(span))).isoformat()],
-        }  # fmt: skip
+        }
 
 
 def corpus_file(workdir: Path, listings: list[Path], count: int, seed: int) -> tuple[Path, int]:
@@ -146,6 +156,7 @@ def bench_vectors(ids: list[str], seed: int, noise: float) -> np.ndarray:
 
 
 # --- building a database ----------------------------------------------------------------------------
+
 
 def queries_from(corpus: Path, count: int, seed: int) -> list[str]:
     """Short queries: 3-6 consecutive words (no stop words at the ends) of seeded-random real titles."""
@@ -220,18 +231,23 @@ def build(url: str, corpus: Path, args: argparse.Namespace, model: str) -> dict[
             config = IndexConfig()
             pgvector.ensure_index(conn, model, 384, config.hnsw_m, config.hnsw_ef_construction)
         figures["vector_index_s"] = time.perf_counter() - started
-        figures["vector_index"] = f"pgvector HNSW (m={config.hnsw_m}, ef_construction={config.hnsw_ef_construction})"
+        figures["vector_index"] = (
+            f"pgvector HNSW (m={config.hnsw_m}, ef_construction={config.hnsw_ef_construction})"
+        )
     else:
         config = IndexConfig(kind="hnsw", exact_max=args.exact_max)
         started = time.perf_counter()
         line = refresh_index(db, model, config, rebuild=True)
         figures["vector_index_s"] = time.perf_counter() - started
-        figures["vector_index"] = f"faiss HNSW (M={config.hnsw_m}, efConstruction={config.hnsw_ef_construction}); {line}"
+        figures["vector_index"] = (
+            f"faiss HNSW (M={config.hnsw_m}, efConstruction={config.hnsw_ef_construction}); {line}"
+        )
     db.dispose()
     return figures
 
 
 # --- measuring ----------------------------------------------------------------------------------------
+
 
 def _rss_mib() -> float:
     with open("/proc/self/status") as f:
@@ -298,8 +314,10 @@ def measure(url: str, queries: list[str], args: argparse.Namespace) -> dict[str,
     index.ef_search = hybrid_ef
     # Keyword (every word, with the count, as the keyword page does) and the list hybrid search fuses.
     # The keyword page: every word, its first 30, counted up to the last reachable page (100 × 30).
-    for name, run in (("keyword", lambda conn, parsed: keyword_search(conn, parsed, limit=30, count=3000)),
-                      ("keyword_fusion", lambda conn, parsed: fusion_list(conn, parsed, 100))):  # fmt: skip
+    for name, run in (
+        ("keyword", lambda conn, parsed: keyword_search(conn, parsed, limit=30, count=3000)),
+        ("keyword_fusion", lambda conn, parsed: fusion_list(conn, parsed, 100)),
+    ):
         times = []
         with db.read() as conn:
             for q in queries[: args.warmup]:
@@ -334,8 +352,15 @@ def child(mode: str, url: str, args: argparse.Namespace, extra: list[str]) -> di
     return result
 
 
-def run_database(name: str, url: str, corpus: Path, queries_path: Path, args: argparse.Namespace,
-                 passthrough: list[str], marker: Path | None = None) -> dict[str, Any]:  # fmt: skip
+def run_database(
+    name: str,
+    url: str,
+    corpus: Path,
+    queries_path: Path,
+    args: argparse.Namespace,
+    passthrough: list[str],
+    marker: Path | None = None,
+) -> dict[str, Any]:
     if marker is None and url.startswith("sqlite"):
         marker = Path(str(url).replace("sqlite:///", "") + ".built")
     if marker is not None and marker.exists():
@@ -359,25 +384,44 @@ def run_database(name: str, url: str, corpus: Path, queries_path: Path, args: ar
 
 def report(result: dict[str, Any], papers: int) -> None:
     b, m = result["build"], result["measure"]
-    print(f"\n### {result['name']}: {b['papers']:,} papers" + (" (database reused from an earlier run)" if b.get("reused") else ""))
-    print(f"- import (dailypapers import, FTS kept by triggers): {b['import_s']:.0f} s; keyword index rebuilt "
-          f"alone: {b['keyword_index_s']:.1f} s; vectors written: {b['vectors_write_s']:.0f} s; "
-          f"vector index: {b['vector_index_s']:.0f} s — {b['vector_index']}"
-          + (f"; ANALYZE papers: {b['analyze_s']:.0f} s" if "analyze_s" in b else ""))  # fmt: skip
-    print(f"- memory: {m['rss_app_mib']:,.0f} MiB RSS once the {m['index_kind']} index (loaded in {m['index_load_s']:.1f} s) "
-          f"and the embedder are in (what an app process holds); peak {m['peak_rss_mib']:,.0f} MiB with the "
-          "exact copy of the vectors this script loads for recall")
-    print(f"- embedding a query (MiniLM int8, CPU): p50 {m['embed_query_ms'][0]:.1f} ms, p99 {m['embed_query_ms'][1]:.1f} ms;"
-          f" exact search (numpy, for recall): p50 {m['exact_ms'][0]:.1f} ms")  # fmt: skip
+    print(
+        f"\n### {result['name']}: {b['papers']:,} papers"
+        + (" (database reused from an earlier run)" if b.get("reused") else "")
+    )
+    print(
+        f"- import (dailypapers import, FTS kept by triggers): {b['import_s']:.0f} s; keyword index rebuilt "
+        f"alone: {b['keyword_index_s']:.1f} s; vectors written: {b['vectors_write_s']:.0f} s; "
+        f"vector index: {b['vector_index_s']:.0f} s — {b['vector_index']}"
+        + (f"; ANALYZE papers: {b['analyze_s']:.0f} s" if "analyze_s" in b else "")
+    )
+    print(
+        f"- memory: {m['rss_app_mib']:,.0f} MiB RSS once the {m['index_kind']} index (loaded in {m['index_load_s']:.1f} s) "
+        f"and the embedder are in (what an app process holds); peak {m['peak_rss_mib']:,.0f} MiB with the "
+        "exact copy of the vectors this script loads for recall"
+    )
+    print(
+        f"- embedding a query (MiniLM int8, CPU): p50 {m['embed_query_ms'][0]:.1f} ms, p99 {m['embed_query_ms'][1]:.1f} ms;"
+        f" exact search (numpy, for recall): p50 {m['exact_ms'][0]:.1f} ms"
+    )
     print("\n| query | p50 ms | p99 ms | recall@10 |")
     print("|---|---:|---:|---:|")
-    print(f"| keyword page (all words, count up to 3,000) | {m['keyword_ms'][0]:.1f} | {m['keyword_ms'][1]:.1f} | |")
-    print(f"| keyword list of hybrid (fusion_list, top 100) | {m['keyword_fusion_ms'][0]:.1f} | {m['keyword_fusion_ms'][1]:.1f} | |")
+    print(
+        f"| keyword page (all words, count up to 3,000) | {m['keyword_ms'][0]:.1f} | {m['keyword_ms'][1]:.1f} | |"
+    )
+    print(
+        f"| keyword list of hybrid (fusion_list, top 100) | {m['keyword_fusion_ms'][0]:.1f} | {m['keyword_fusion_ms'][1]:.1f} | |"
+    )
     for v in m["vector"]:
-        print(f"| vector k=10, ef_search {v['ef']} (query vector given) | {v['ms'][0]:.2f} | {v['ms'][1]:.2f} | {v['recall']:.3f} |")
-    print(f"| **hybrid** (search_papers: parse, embed, both lists, fusion, cards; ef {m['hybrid_ef']}) | "
-          f"**{m['hybrid_ms'][0]:.1f}** | **{m['hybrid_ms'][1]:.1f}** | |")  # fmt: skip
-    print(f"| hybrid + `cat:cs.CL` filter | {m['hybrid_filtered_ms'][0]:.1f} | {m['hybrid_filtered_ms'][1]:.1f} | |")
+        print(
+            f"| vector k=10, ef_search {v['ef']} (query vector given) | {v['ms'][0]:.2f} | {v['ms'][1]:.2f} | {v['recall']:.3f} |"
+        )
+    print(
+        f"| **hybrid** (search_papers: parse, embed, both lists, fusion, cards; ef {m['hybrid_ef']}) | "
+        f"**{m['hybrid_ms'][0]:.1f}** | **{m['hybrid_ms'][1]:.1f}** | |"
+    )
+    print(
+        f"| hybrid + `cat:cs.CL` filter | {m['hybrid_filtered_ms'][0]:.1f} | {m['hybrid_filtered_ms'][1]:.1f} | |"
+    )
 
 
 def main() -> None:
@@ -386,16 +430,29 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/var/tmp/dailypapers-search-bench"))
     ap.add_argument("--listings", type=Path, nargs="+", default=DEFAULT_LISTINGS)
     ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    ap.add_argument("--postgres-url", help="a server to use (a database is created and dropped) instead of a throwaway cluster")
-    ap.add_argument("--keep-database", action="store_true",
-                    help="with --postgres-url: keep the built database (named after --papers and --seed) and reuse "
-                         "it on the next run, as the SQLite file is reused")  # fmt: skip
+    ap.add_argument(
+        "--postgres-url",
+        help="a server to use (a database is created and dropped) instead of a throwaway cluster",
+    )
+    ap.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="with --postgres-url: keep the built database (named after --papers and --seed) and reuse "
+        "it on the next run, as the SQLite file is reused",
+    )
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--noise", type=float, default=0.03, help="σ of the per-dimension perturbation of real vectors")
+    ap.add_argument(
+        "--noise", type=float, default=0.03, help="σ of the per-dimension perturbation of real vectors"
+    )
     ap.add_argument("--ef", default="64,128,256,512", help="HNSW ef_search values measured for vector search")
-    ap.add_argument("--hybrid-ef", type=int, default=256, help="ef_search for the hybrid rows (the setting hnsw_ef_search)")
+    ap.add_argument(
+        "--hybrid-ef",
+        type=int,
+        default=256,
+        help="ef_search for the hybrid rows (the setting hnsw_ef_search)",
+    )
     ap.add_argument("--exact-max", type=int, default=100_000)
     ap.add_argument("--child", choices=["build", "measure"], help=argparse.SUPPRESS)
     ap.add_argument("--child-url", help=argparse.SUPPRESS)
@@ -415,10 +472,14 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     corpus, real = corpus_file(args.workdir, args.listings, args.papers, args.seed)
-    print(f"corpus: {args.papers:,} papers ({real:,} real, {args.papers - real:,} varied copies) in {corpus} "
-          f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
-    print(f"vectors: PERTURBED COPIES of the demo's 5,601 real all-MiniLM-L6-v2 embeddings (σ = {args.noise}), "
-          "not embeddings of these texts; queries are embedded by the real model")
+    print(
+        f"corpus: {args.papers:,} papers ({real:,} real, {args.papers - real:,} varied copies) in {corpus} "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    print(
+        f"vectors: PERTURBED COPIES of the demo's 5,601 real all-MiniLM-L6-v2 embeddings (σ = {args.noise}), "
+        "not embeddings of these texts; queries are embedded by the real model"
+    )
     queries = queries_from(corpus, args.queries, args.seed)
     queries_path = args.workdir / f"queries-{args.seed}.json"
     queries_path.write_text(json.dumps(queries))
@@ -426,13 +487,27 @@ def main() -> None:
     import faiss
     import onnxruntime
 
-    print(f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}, faiss {faiss.__version__}, onnxruntime {onnxruntime.__version__}")  # fmt: skip
-    passthrough = ["--seed", str(args.seed), "--noise", str(args.noise), "--ef", args.ef, "--warmup", str(args.warmup),
-                   "--exact-max", str(args.exact_max)] + (["--hybrid-ef", str(args.hybrid_ef)] if args.hybrid_ef else [])  # fmt: skip
+    print(
+        f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, faiss {faiss.__version__}, onnxruntime {onnxruntime.__version__}"
+    )
+    passthrough = [
+        "--seed",
+        str(args.seed),
+        "--noise",
+        str(args.noise),
+        "--ef",
+        args.ef,
+        "--warmup",
+        str(args.warmup),
+        "--exact-max",
+        str(args.exact_max),
+    ] + (["--hybrid-ef", str(args.hybrid_ef)] if args.hybrid_ef else [])
     if args.db in ("sqlite", "both"):
         path = args.workdir / f"search-{args.papers}-seed{args.seed}.db"
-        report(run_database("SQLite", f"sqlite:///{path}", corpus, queries_path, args, passthrough), args.papers)
+        report(
+            run_database("SQLite", f"sqlite:///{path}", corpus, queries_path, args, passthrough), args.papers
+        )
     if args.db in ("postgresql", "both"):
         from contextlib import ExitStack
 
@@ -451,15 +526,24 @@ def main() -> None:
             marker = args.workdir / f"{database}.built" if keep else None
             admin = sa.create_engine(normalize_url(server), isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                exists = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(d)s", {"d": database}).first()
+                exists = conn.exec_driver_sql(
+                    "SELECT 1 FROM pg_database WHERE datname = %(d)s", {"d": database}
+                ).first()
                 if marker is not None and marker.exists() and not exists:
                     marker.unlink()  # the server lost it: build again
                 if marker is None or not marker.exists():
                     conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
                     conn.exec_driver_sql(f"CREATE DATABASE {database}")
-            url = sa.engine.make_url(normalize_url(server)).set(database=database).render_as_string(hide_password=False)
+            url = (
+                sa.engine.make_url(normalize_url(server))
+                .set(database=database)
+                .render_as_string(hide_password=False)
+            )
             try:
-                report(run_database("PostgreSQL", url, corpus, queries_path, args, passthrough, marker), args.papers)
+                report(
+                    run_database("PostgreSQL", url, corpus, queries_path, args, passthrough, marker),
+                    args.papers,
+                )
             finally:
                 if not keep:
                     with admin.connect() as conn:

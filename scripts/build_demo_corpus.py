@@ -22,7 +22,9 @@ SHARED = ROOT.parent / "shared" / "data"
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--listings", type=Path, default=SHARED / "arxiv-listings-cs/daily_arxiv_listings_unique.jsonl.gz")
+    ap.add_argument(
+        "--listings", type=Path, default=SHARED / "arxiv-listings-cs/daily_arxiv_listings_unique.jsonl.gz"
+    )
     ap.add_argument("--upvotes", type=Path, default=SHARED / "hf-daily-papers/upvote_snapshots.csv.gz")
     ap.add_argument("--days", type=int, default=20, help="consecutive weekday listing days to keep")
     ap.add_argument("--out", type=Path, default=ROOT / "src/dailypapers/demo/corpus.jsonl.gz")
@@ -30,7 +32,9 @@ def main() -> None:
 
     rows = [json.loads(line) for line in gzip.open(args.listings, "rt", encoding="utf-8")]
     all_days = sorted(
-        d for d in {d for r in rows for d in r.get("listing_dates", [])} if date.fromisoformat(d).weekday() < 5
+        d
+        for d in {d for r in rows for d in r.get("listing_dates", [])}
+        if date.fromisoformat(d).weekday() < 5
     )
     window = set(all_days[-args.days :])
 
@@ -50,7 +54,9 @@ def main() -> None:
             days = sorted(set(r.get("listing_dates", [])) & window)
             if not days:
                 continue
-            out = {k: r[k] for k in ("id", "pdf", "abs", "title", "authors", "categories", "comment", "summary")}
+            out = {
+                k: r[k] for k in ("id", "pdf", "abs", "title", "authors", "categories", "comment", "summary")
+            }
             out["listing_dates"] = days
             if r["id"] in upvotes:
                 out["upvotes"] = upvotes[r["id"]][1]

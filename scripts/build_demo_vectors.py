@@ -34,13 +34,21 @@ def main() -> None:
         print(f"{embedder.name}: {summary.line()} ({time.perf_counter() - started:.0f} s)")
         with db.read() as conn:
             rows = conn.execute(
-                sa.select(paper_embeddings.c.arxiv_id, paper_embeddings.c.text_hash, paper_embeddings.c.vector)
-                .where(paper_embeddings.c.model == embedder.name).order_by(paper_embeddings.c.arxiv_id)
-            ).all()  # fmt: skip
+                sa.select(
+                    paper_embeddings.c.arxiv_id, paper_embeddings.c.text_hash, paper_embeddings.c.vector
+                )
+                .where(paper_embeddings.c.model == embedder.name)
+                .order_by(paper_embeddings.c.arxiv_id)
+            ).all()
         db.dispose()
     vectors = np.stack([np.frombuffer(r.vector, dtype="<f4") for r in rows]).astype(np.float16)
-    np.savez_compressed(VECTORS, model=np.array(embedder.name), ids=np.array([r.arxiv_id for r in rows]),
-                        hashes=np.array([r.text_hash for r in rows]), vectors=vectors)  # fmt: skip
+    np.savez_compressed(
+        VECTORS,
+        model=np.array(embedder.name),
+        ids=np.array([r.arxiv_id for r in rows]),
+        hashes=np.array([r.text_hash for r in rows]),
+        vectors=vectors,
+    )
     print(f"wrote {VECTORS} ({VECTORS.stat().st_size / 1e6:.1f} MB, {len(rows):,} vectors)")
 
 

@@ -29,7 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data" / "harvest"
 FEED_CATS = ["cs.AI", "cs.CL", "cs.CV", "cs.LG"]
 HUB_DAYS = ["2026-08-17", "2026-08-18", "2026-08-19", "2026-08-20", "2026-08-21"]
-ABS_PICK = ["0704.0001", "0704.0002", "0704.0010", "0704.0374", "0704.0840", "2101.10016", "9301001", "9709111"]
+ABS_PICK = [
+    "0704.0001",
+    "0704.0002",
+    "0704.0010",
+    "0704.0374",
+    "0704.0840",
+    "2101.10016",
+    "9301001",
+    "9709111",
+]
 
 
 def copy_api(shared: Path) -> None:
@@ -74,8 +83,13 @@ def _oai_record(rec: dict) -> str:
     )
     optional = "".join(
         f"<{tag}>{escape(rec[key])}</{tag}>"
-        for tag, key in (("comments", "comments"), ("report-no", "report-no"), ("journal-ref", "journal-ref"),
-                         ("doi", "doi"), ("license", "license"))  # fmt: skip
+        for tag, key in (
+            ("comments", "comments"),
+            ("report-no", "report-no"),
+            ("journal-ref", "journal-ref"),
+            ("doi", "doi"),
+            ("license", "license"),
+        )
         if rec.get(key)
     )
     archive = rec["categories"].split()[0].split(".")[0]
@@ -129,14 +143,35 @@ def _rss_items() -> list[dict]:
         if not set(rec["categories"]) & set(FEED_CATS):
             continue
         kind = "new" if rec["categories"][0] in FEED_CATS else "cross"
-        items.append({"id": rec["id"], "v": 1, "type": kind, "title": rec["title"], "abstract": rec["summary"],
-                      "authors": rec["authors"], "cats": rec["categories"], "doi": None, "jref": None})  # fmt: skip
+        items.append(
+            {
+                "id": rec["id"],
+                "v": 1,
+                "type": kind,
+                "title": rec["title"],
+                "abstract": rec["summary"],
+                "authors": rec["authors"],
+                "cats": rec["categories"],
+                "doi": None,
+                "jref": None,
+            }
+        )
     for rec in _kaggle():
         if len(rec.get("versions") or []) >= 2:
             names = [" ".join(x for x in (p[1], p[0]) if x) for p in rec["authors_parsed"]]
-            items.append({"id": rec["id"], "v": len(rec["versions"]), "type": "replace", "title": " ".join(rec["title"].split()),
-                          "abstract": " ".join(rec["abstract"].split()), "authors": names,
-                          "cats": rec["categories"].split(), "doi": rec.get("doi"), "jref": rec.get("journal-ref")})  # fmt: skip
+            items.append(
+                {
+                    "id": rec["id"],
+                    "v": len(rec["versions"]),
+                    "type": "replace",
+                    "title": " ".join(rec["title"].split()),
+                    "abstract": " ".join(rec["abstract"].split()),
+                    "authors": names,
+                    "cats": rec["categories"].split(),
+                    "doi": rec.get("doi"),
+                    "jref": rec.get("journal-ref"),
+                }
+            )
             if sum(1 for i in items if i["type"] == "replace") >= 10:
                 break
     return items
@@ -178,29 +213,35 @@ def build_rss() -> None:
         creator = escape(", ".join(it["authors"]))
         rss.append(
             f"<item>\n<title>{escape(it['title'])}</title>\n<link>https://arxiv.org/abs/{it['id']}</link>\n"
-            f"<description>{escape(desc)}</description>\n<guid isPermaLink=\"false\">oai:arXiv.org:{full}</guid>\n"
+            f'<description>{escape(desc)}</description>\n<guid isPermaLink="false">oai:arXiv.org:{full}</guid>\n'
             + "".join(f"<category>{escape(c)}</category>\n" for c in it["cats"])
             + f"<pubDate>{stamp}</pubDate>\n<arxiv:announce_type>{it['type']}</arxiv:announce_type>\n"
             "<dc:rights>http://creativecommons.org/licenses/by/4.0/</dc:rights>\n"
-            + extra + f"<dc:creator>{creator}</dc:creator>\n</item>\n"
-        )  # fmt: skip
+            + extra
+            + f"<dc:creator>{creator}</dc:creator>\n</item>\n"
+        )
         atom.append(
             f"<entry>\n<id>oai:arXiv.org:{full}</id>\n<title>{escape(it['title'])}</title>\n"
             f"<updated>{midnight.isoformat()}</updated>\n"
             f'<link href="https://arxiv.org/abs/{it["id"]}" rel="alternate" type="text/html"/>\n'
             f"<summary>{escape(desc)}</summary>\n"
-            + "".join(f'<category term="{escape(c)}" scheme="http://arxiv.org/schemas/atom"/>\n' for c in it["cats"])
+            + "".join(
+                f'<category term="{escape(c)}" scheme="http://arxiv.org/schemas/atom"/>\n' for c in it["cats"]
+            )
             + f"<published>{midnight.isoformat()}</published>\n<arxiv:announce_type>{it['type']}</arxiv:announce_type>\n"
             "<dc:rights>http://creativecommons.org/licenses/by/4.0/</dc:rights>\n"
-            + extra + f"<dc:creator>{creator}</dc:creator>\n</entry>\n"
-        )  # fmt: skip
+            + extra
+            + f"<dc:creator>{creator}</dc:creator>\n</entry>\n"
+        )
     rss.append("</channel>\n</rss>\n")
     atom.append("</feed>\n")
     name = "_".join(FEED_CATS)
     (out / f"rss-{name}.xml").write_text("".join(rss))
     (out / f"atom-{name}.xml").write_text("".join(atom))
     # A day without an announcement (weekend / holiday): the channel and no items.
-    (out / "rss-empty-day.xml").write_text("".join(rss[:1]).replace(stamp, "Sat, 04 Jul 2026 00:00:00 -0400") + "</channel>\n</rss>\n")
+    (out / "rss-empty-day.xml").write_text(
+        "".join(rss[:1]).replace(stamp, "Sat, 04 Jul 2026 00:00:00 -0400") + "</channel>\n</rss>\n"
+    )
 
 
 def copy_hub(shared: Path) -> None:

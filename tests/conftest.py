@@ -86,4 +86,3 @@ def demo_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE {name}")
     admin.dispose()
-

@@ -11,10 +11,20 @@ from pathlib import Path
 import pytest
 
 # Loaded only by the commands that need them: embedding, vector search, the web server, the database.
-HEAVY = ("onnxruntime", "faiss", "numpy", "fastapi", "starlette", "uvicorn", "jinja2", "sqlalchemy", "alembic")
+HEAVY = (
+    "onnxruntime",
+    "faiss",
+    "numpy",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "sqlalchemy",
+    "alembic",
+)
 
 # Runs the CLI in this process as the console script does, then prints the heavy modules it loaded.
-_PROBE = """
+_PROBE = f"""
 import json, sys
 sys.argv = ["dailypapers", *json.loads(sys.argv[1])]
 from dailypapers.cli import app
@@ -22,14 +32,20 @@ try:
     app()
 except SystemExit as exit:
     code = exit.code or 0
-print(json.dumps({{"code": code, "loaded": sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy}))}}))
-""".format(heavy=repr(list(HEAVY)))
+print(json.dumps({{"code": code, "loaded": sorted({{m.split(".")[0] for m in sys.modules}} & set({repr(list(HEAVY))}))}}))
+"""
 
 
 def _loaded(args: list[str], tmp_path: Path) -> tuple[int, list[str]]:
     env = {**os.environ, "DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
-    done = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(args)], env=env, capture_output=True,
-                          text=True, timeout=60, cwd=tmp_path)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     last = json.loads(done.stdout.strip().splitlines()[-1])
     return last["code"], last["loaded"]
@@ -66,4 +82,6 @@ def test_the_probe_sees_a_command_that_loads_them(tmp_path: Path) -> None:
 def test_sources_loads_no_search_or_web_module(tmp_path: Path) -> None:
     code, loaded = _loaded(["sources"], tmp_path)
     assert code == 0
-    assert set(loaded) & {"onnxruntime", "faiss", "numpy", "fastapi", "starlette", "uvicorn", "jinja2"} == set()
+    assert (
+        set(loaded) & {"onnxruntime", "faiss", "numpy", "fastapi", "starlette", "uvicorn", "jinja2"} == set()
+    )

@@ -12,7 +12,9 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 def test_every_setting_is_documented_with_its_default() -> None:
     for name, field in Settings.model_fields.items():
-        row = next((line for line in README.splitlines() if line.startswith(f"| `DAILYPAPERS_{name.upper()}`")), None)
+        row = next(
+            (line for line in README.splitlines() if line.startswith(f"| `DAILYPAPERS_{name.upper()}`")), None
+        )
         assert row is not None, f"setting {name} is missing from the README table"
         assert f"`{field.default}`" in row, f"README default of {name} differs from the code"
         assert field.description, f"setting {name} has no help text"

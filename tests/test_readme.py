@@ -28,12 +28,27 @@ def _page_paths(tmp_path: Path) -> set[str]:
 
 def test_every_page_is_in_the_pages_table(tmp_path: Path) -> None:
     paths = _page_paths(tmp_path)
-    assert {"/", "/search", "/subscribe", "/subscription", "/unsubscribe", "/demo/mailbox", "/api/docs"} <= paths
+    assert {
+        "/",
+        "/search",
+        "/subscribe",
+        "/subscription",
+        "/unsubscribe",
+        "/demo/mailbox",
+        "/api/docs",
+    } <= paths
     # `.json` twins are covered by the sentence on JSON; the favicon is not a page.
     for path in sorted(p for p in paths if not p.endswith(".json") and p != "/favicon.ico"):
         # A {parameter} stands for any example value: /papers/{arxiv_id} is `/papers/2606.31315`.
-        pattern = "`" + "".join("[^/`\\s?]+" if part.startswith("{") else re.escape(part)
-                                for part in re.split(r"(\{[^}]+\})", path) if part) + "[`?]"  # fmt: skip
+        pattern = (
+            "`"
+            + "".join(
+                "[^/`\\s?]+" if part.startswith("{") else re.escape(part)
+                for part in re.split(r"(\{[^}]+\})", path)
+                if part
+            )
+            + "[`?]"
+        )
         assert re.search(pattern, README), f"{path} is not listed in the README"
 
 

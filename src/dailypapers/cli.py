@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import signal
 import sys
+from datetime import UTC, date
 from pathlib import Path
-from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -45,7 +45,9 @@ def _database(settings: Settings, url: str | None = None) -> Database:
     return Database(url or settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
 
 
-def _serve(settings: Settings, db: Database, host: str | None, port: int | None, demo_mail: Path | None = None) -> None:
+def _serve(
+    settings: Settings, db: Database, host: str | None, port: int | None, demo_mail: Path | None = None
+) -> None:
     import uvicorn
 
     from dailypapers.web.app import create_app
@@ -57,8 +59,10 @@ def _serve(settings: Settings, db: Database, host: str | None, port: int | None,
 
         settings, mailbox = start_demo_mail(settings, db, host, port, demo_mail)
         if mailbox is not None:
-            err.print(f"Mail the demo sends stays on this machine: http://127.0.0.1:{port}/demo/mailbox "
-                      f"(shown to this machine only; {mailbox})")
+            err.print(
+                f"Mail the demo sends stays on this machine: http://127.0.0.1:{port}/demo/mailbox "
+                f"(shown to this machine only; {mailbox})"
+            )
     err.print(f"Serving {settings.site_name} on [bold]http://{host}:{port}[/bold]  (Ctrl-C to stop)")
     from dailypapers.search.service import warm_up
 
@@ -70,7 +74,9 @@ def _serve(settings: Settings, db: Database, host: str | None, port: int | None,
 def demo(
     host: HostOpt = None,
     port: PortOpt = None,
-    database: Annotated[str | None, typer.Option(help="SQLite file to build (default: setting demo_database).")] = None,
+    database: Annotated[
+        str | None, typer.Option(help="SQLite file to build (default: setting demo_database).")
+    ] = None,
 ) -> None:
     """Build (or refresh) a SQLite database from the bundled corpus and serve it."""
     from dailypapers.demo import build_demo_db
@@ -103,7 +109,12 @@ def migrate() -> None:
 
 @app.command("import")
 def import_(
-    paths: Annotated[list[Path], typer.Argument(help="Files: arXiv listing JSONL, Kaggle snapshot JSONL, Hub daily_papers JSON; gzip or not.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files: arXiv listing JSONL, Kaggle snapshot JSONL, Hub daily_papers JSON; gzip or not."
+        ),
+    ],
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Import papers from files, detecting each file's format; safe to repeat."""
@@ -115,9 +126,14 @@ def import_(
     db = _database(settings)
     db.migrate()
     bar = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-        console=err, disable=not progress, transient=True,
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not progress,
+        transient=True,
+    )
     task = {"id": None}
 
     def on_file(path: Path, size: int) -> None:
@@ -129,7 +145,9 @@ def import_(
         bar.update(task["id"], completed=done, total=total)
 
     with bar:
-        summary = import_paths(db, paths, batch_size=settings.import_batch_size, progress=on_progress, on_file=on_file)
+        summary = import_paths(
+            db, paths, batch_size=settings.import_batch_size, progress=on_progress, on_file=on_file
+        )
     # One line per problem, never wrapped, so that paths stay whole for grep and copy-paste.
     for line in summary.unreadable:
         err.print(f"[red]unreadable[/red] {line}", highlight=False, soft_wrap=True)
@@ -161,10 +179,19 @@ def _day_option(value: str | None, name: str) -> date | None:
 @app.command()
 def ingest(
     source: Annotated[str, typer.Argument(help="arxiv-rss, arxiv-api, arxiv-oai or hf-daily.")],
-    categories: Annotated[str | None, typer.Option(help="Comma-separated arXiv categories (default: setting arxiv_categories).")] = None,
-    since: Annotated[str | None, typer.Option(help="Start from this day (YYYY-MM-DD) instead of the checkpoint.")] = None,
-    ids: Annotated[str | None, typer.Option(help="arxiv-api only: fetch these comma-separated arXiv ids.")] = None,
-    oai_set: Annotated[str | None, typer.Option("--set", help="arxiv-oai only: the OAI set (default: setting arxiv_oai_set).")] = None,
+    categories: Annotated[
+        str | None, typer.Option(help="Comma-separated arXiv categories (default: setting arxiv_categories).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Start from this day (YYYY-MM-DD) instead of the checkpoint.")
+    ] = None,
+    ids: Annotated[
+        str | None, typer.Option(help="arxiv-api only: fetch these comma-separated arXiv ids.")
+    ] = None,
+    oai_set: Annotated[
+        str | None,
+        typer.Option("--set", help="arxiv-oai only: the OAI set (default: setting arxiv_oai_set)."),
+    ] = None,
     period: Annotated[str, typer.Option(help="hf-daily only: fetch by date, week or month.")] = "date",
 ) -> None:
     """Run one source once, from its checkpoint. Exit status: 0 new papers, 1 none, 2 error."""
@@ -175,11 +202,13 @@ def ingest(
     try:
         since_day = _day_option(since, "--since")
         src = build_source(
-            source, settings,
+            source,
+            settings,
             categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None,
             ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
-            oai_set=oai_set, granularity=period,
-        )  # fmt: skip
+            oai_set=oai_set,
+            granularity=period,
+        )
     except ValueError as exc:
         err.print(f"[red]error[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
@@ -187,16 +216,20 @@ def ingest(
     db.migrate()
 
     def on_page(request, result) -> None:  # type: ignore[no-untyped-def]
-        err.print(f"  {request.label}: read {result.read:,}, new {result.counts.new:,}", highlight=False, soft_wrap=True)
+        err.print(
+            f"  {request.label}: read {result.read:,}, new {result.counts.new:,}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from dailypapers.ingest.worker import LEASE_SECONDS
     from dailypapers.store.checkpoints import acquire_lease, lease_owner_id, release_lease
 
     # SIGTERM ends the run like Ctrl-C: the page in flight is rolled back, the checkpoint is kept.
     signal.signal(signal.SIGTERM, _interrupt)
-    owner, now = lease_owner_id(), datetime.now(timezone.utc)
+    owner, now = lease_owner_id(), datetime.now(UTC)
     with db.write() as conn:
         # Two runs of one source at once would interleave their checkpoints.
         if not acquire_lease(conn, src.name, owner, now + timedelta(seconds=LEASE_SECONDS), now):
@@ -204,9 +237,16 @@ def ingest(
             raise typer.Exit(EXIT_ERROR)
     try:
         with build_client(settings) as client:
-            result = harvest(db, src, client, since=since_day, policy=settings.feature_policy,
-                             categories=settings.feature_category_list(), on_page=on_page,
-                             lease=(owner, LEASE_SECONDS))  # fmt: skip
+            result = harvest(
+                db,
+                src,
+                client,
+                since=since_day,
+                policy=settings.feature_policy,
+                categories=settings.feature_category_list(),
+                on_page=on_page,
+                lease=(owner, LEASE_SECONDS),
+            )
     finally:
         with db.write() as conn:
             release_lease(conn, src.name, owner)
@@ -234,7 +274,12 @@ def worker(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help='Words, "phrases", prefix*, -exclude, title:/author:/abstract:, cat:, after:/before:.')],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='Words, "phrases", prefix*, -exclude, title:/author:/abstract:, cat:, after:/before:.'
+        ),
+    ],
     page: Annotated[int, typer.Option(min=1, help="Result page.")] = 1,
     limit: Annotated[int, typer.Option(min=1, max=200, help="Results per page.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -257,8 +302,10 @@ def search(
         err.print(f"[yellow]note[/yellow] {note}", highlight=False)
     noun = "paper" if result.total == 1 and not result.total_capped else "papers"
     plus = "+" if result.total_capped else ""
-    table = Table(title=f"{result.total:,}{plus} {noun} · {result.mode} · page {result.page} of {result.pages}",
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"{result.total:,}{plus} {noun} · {result.mode} · page {result.page} of {result.pages}",
+        title_justify="left",
+    )
     table.add_column("#", justify="right")
     table.add_column("arXiv")
     table.add_column("title")
@@ -291,8 +338,13 @@ def similar(
     except (services.NotFound, services.BadRequest) as exc:
         err.print(f"[red]error[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model), k=limit,
-                           config=IndexConfig.from_settings(settings))
+    cards = similar_papers(
+        db,
+        detail.arxiv_id,
+        get_embedder_cached(settings.embedding_model),
+        k=limit,
+        config=IndexConfig.from_settings(settings),
+    )
     if not cards:
         err.print(f"{detail.arxiv_id} has no vector yet: run `dailypapers embed`")
         raise typer.Exit(1)
@@ -307,7 +359,9 @@ def similar(
 @app.command()
 def embed(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    rebuild_index: Annotated[bool, typer.Option(help="Build the saved HNSW index again from scratch.")] = False,
+    rebuild_index: Annotated[
+        bool, typer.Option(help="Build the saved HNSW index again from scratch.")
+    ] = False,
 ) -> None:
     """Embed new and changed papers with the setting embedding_model (unchanged text is skipped), then
     bring the vector index up to date (the saved HNSW index, or pgvector's)."""
@@ -321,12 +375,20 @@ def embed(
     db.migrate()
     embedder = get_embedder(settings.embedding_model)
     todo = count_pending(db, embedder.name)
-    bar = Progress(TextColumn("[bold]embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=err, disable=not progress, transient=True)  # fmt: skip
+    bar = Progress(
+        TextColumn("[bold]embedding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not progress,
+        transient=True,
+    )
     with bar:
         task = bar.add_task("embed", total=todo)
-        summary = embed_pending(db, embedder, batch_size=settings.embed_batch_size,
-                                progress=lambda n: bar.advance(task, n))  # fmt: skip
+        summary = embed_pending(
+            db, embedder, batch_size=settings.embed_batch_size, progress=lambda n: bar.advance(task, n)
+        )
     print(f"{embedder.name}: {summary.line()}")
     print(refresh_index(db, embedder.name, IndexConfig.from_settings(settings), rebuild=rebuild_index))
 
@@ -351,7 +413,8 @@ def sources() -> None:
         print(f"  checkpoint: {row['state']}")
 
 
-from dailypapers.digest.cli import digest as _digest_app, subscribers as _subscribers_app  # noqa: E402
+from dailypapers.digest.cli import digest as _digest_app  # noqa: E402
+from dailypapers.digest.cli import subscribers as _subscribers_app  # noqa: E402
 
 app.add_typer(_digest_app, name="digest")
 app.add_typer(_subscribers_app, name="subscribers")

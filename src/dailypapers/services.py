@@ -71,9 +71,13 @@ def feed_page(db: Database, period: Period, sort: SortOrder, page: int, page_siz
         pages = max(1, math.ceil(total / page_size))
         if page > pages:
             last = _link(period.kind, period.start, sort, pages)
-            raise NotFound(f"page {page} does not exist: {period.label} has {pages} page(s)",
-                           {"last_page": last, **nearby})  # fmt: skip
-        rows = feed_q.papers_in_period(conn, period.start, period.end, sort, page_size, (page - 1) * page_size)
+            raise NotFound(
+                f"page {page} does not exist: {period.label} has {pages} page(s)",
+                {"last_page": last, **nearby},
+            )
+        rows = feed_q.papers_in_period(
+            conn, period.start, period.end, sort, page_size, (page - 1) * page_size
+        )
         latest_day = feed_q.previous_feed_day(conn, period.end + timedelta(days=1))
     return FeedPage(
         kind=period.kind,
@@ -106,9 +110,12 @@ def paper_detail(db: Database, arxiv_id: str) -> PaperPublic:
             raise NotFound(f"paper {parsed.id} is not in this feed")
         stored = row["version"]
         if parsed.version is not None and parsed.version > (stored or 1):
-            held = f"its newest version here is v{stored}" if stored else "it is held without a version number"
+            held = (
+                f"its newest version here is v{stored}" if stored else "it is held without a version number"
+            )
             link = PeriodLink(key=parsed.id, label=f"arXiv:{parsed.id}", url=f"/papers/{parsed.id}")
-            raise NotFound(f"version {parsed.version} of paper {parsed.id} is not in this feed: {held}",
-                           {"paper": link})  # fmt: skip
+            raise NotFound(
+                f"version {parsed.version} of paper {parsed.id} is not in this feed: {held}", {"paper": link}
+            )
         days = papers_q.feed_days_of(conn, parsed.id)
     return PaperPublic.from_row(row, days)

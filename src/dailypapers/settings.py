@@ -117,26 +117,33 @@ class Settings(BaseSettings):
         "offline on CPU) or any sentence-transformers model name (needs the `st` extra and a model hub).",
     )
     search_mode: str = Field(
-        "hybrid", pattern="^(hybrid|keyword|vector)$",
+        "hybrid",
+        pattern="^(hybrid|keyword|vector)$",
         description="Default search: `hybrid` (keyword and vector lists fused), `keyword` or `vector`.",
     )
     search_rrf_k: float = Field(
         60.0, gt=0, description="k of reciprocal-rank fusion: score = Σ weight / (k + rank)."
     )
-    search_keyword_weight: float = Field(1.0, ge=0, description="Weight of the keyword list in hybrid search.")
+    search_keyword_weight: float = Field(
+        1.0, ge=0, description="Weight of the keyword list in hybrid search."
+    )
     search_vector_weight: float = Field(1.0, ge=0, description="Weight of the vector list in hybrid search.")
     search_similarity_floor: float = Field(
-        0.35, ge=-1, le=1,
+        0.35,
+        ge=-1,
+        le=1,
         description="When no paper has any of a query's words, vector and hybrid search show only papers at least "
         "this close in meaning (cosine similarity). With the default model on the demo corpus the nearest paper to "
         "a nonsense word scores 0.18-0.31, to a real topic 0.33-0.63.",
     )
     embed_batch_size: int = Field(64, ge=1, le=4096, description="Papers embedded per batch by `embed`.")
     worker_embed: bool = Field(
-        True, description="Whether `dailypapers worker` also embeds new and changed papers after its sources run."
+        True,
+        description="Whether `dailypapers worker` also embeds new and changed papers after its sources run.",
     )
     vector_index: str = Field(
-        "auto", pattern="^(auto|exact|hnsw|pgvector)$",
+        "auto",
+        pattern="^(auto|exact|hnsw|pgvector)$",
         description="Vector index: `auto` (pgvector on PostgreSQL when the server has it; else exact search up "
         "to vector_exact_max vectors and an HNSW index above), `exact`, `hnsw` or `pgvector`.",
     )
@@ -144,12 +151,21 @@ class Settings(BaseSettings):
         100_000, ge=0, description="Largest number of vectors `auto` searches exactly; above it, HNSW."
     )
     hnsw_m: int = Field(32, ge=4, le=100, description="HNSW graph degree (M; pgvector's m).")
-    hnsw_ef_construction: int = Field(200, ge=8, le=2000, description="HNSW build-time candidate list (efConstruction; pgvector's ef_construction).")
+    hnsw_ef_construction: int = Field(
+        200,
+        ge=8,
+        le=2000,
+        description="HNSW build-time candidate list (efConstruction; pgvector's ef_construction).",
+    )
     hnsw_ef_search: int = Field(
-        256, ge=8, le=5000, description="HNSW search-time candidate list (efSearch; pgvector's hnsw.ef_search too)."
+        256,
+        ge=8,
+        le=5000,
+        description="HNSW search-time candidate list (efSearch; pgvector's hnsw.ef_search too).",
     )
     vector_index_dir: str | None = Field(
-        None, description="Folder for saved HNSW indexes (default: `<database file>.vectors/` beside a SQLite file)."
+        None,
+        description="Folder for saved HNSW indexes (default: `<database file>.vectors/` beside a SQLite file).",
     )
 
     # --- email digests ---------------------------------------------------------------------------
@@ -165,9 +181,10 @@ class Settings(BaseSettings):
     smtp_host: str = Field("localhost", description="SMTP server that sends the mails.")
     smtp_port: int = Field(25, ge=1, le=65535, description="Its port (587 for STARTTLS, 465 for TLS).")
     smtp_security: str = Field(
-        "none", pattern="^(none|starttls|tls)$",
+        "none",
+        pattern="^(none|starttls|tls)$",
         description="`none`, `starttls` (upgrade a plain connection) or `tls` (TLS from the start).",
-    )  # fmt: skip
+    )
     smtp_username: str | None = Field(None, description="SMTP login, when the server wants one.")
     smtp_password: str | None = Field(None, description="SMTP password.")
     smtp_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the SMTP server.")
@@ -179,7 +196,9 @@ class Settings(BaseSettings):
     )
     digest_confirm_hours: int = Field(48, ge=1, description="Hours a confirmation link stays valid.")
     digest_max_attempts: int = Field(
-        8, ge=1, description="Sending attempts of a mail on temporary SMTP failures (4xx, timeouts) before it is failed."
+        8,
+        ge=1,
+        description="Sending attempts of a mail on temporary SMTP failures (4xx, timeouts) before it is failed.",
     )
     digest_retry_base: float = Field(
         60.0, ge=0, description="Seconds before the first retry of a mail; each next one waits twice as long."

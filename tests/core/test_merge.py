@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from dailypapers.core.models import CONTENT_FIELDS, PaperRecord, content_hash, m
 from dailypapers.core.ranking import trending_score
 from dailypapers.ingest.formats import parse_kaggle
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=30)
 DATA = Path(__file__).parents[1] / "data"
@@ -148,7 +148,14 @@ def test_older_or_unknown_version_only_fills_gaps(version: int | None) -> None:
     old = _stored(
         merge_records(
             None,
-            rec(version=2, title="Current", abstract="", authors=[], categories=["cs.LG"], comment="v2 comment"),
+            rec(
+                version=2,
+                title="Current",
+                abstract="",
+                authors=[],
+                categories=["cs.LG"],
+                comment="v2 comment",
+            ),
             NOW,
         )
     )
@@ -361,16 +368,26 @@ def _day(d: int) -> datetime:
 
 def test_without_version_numbers_a_later_revision_day_is_newer() -> None:
     # OAI-PMH's arXiv format has no version numbers: its `updated` day decides.
-    stored = _stored(merge_records(None, rec(version=2, title="v2", published_at=_day(1), updated_at=_day(3).replace(hour=17)), NOW))
-    same_day = merge_records(stored, rec(version=None, title="OAI v2", published_at=_day(1), updated_at=_day(3)), NOW)
+    stored = _stored(
+        merge_records(
+            None, rec(version=2, title="v2", published_at=_day(1), updated_at=_day(3).replace(hour=17)), NOW
+        )
+    )
+    same_day = merge_records(
+        stored, rec(version=None, title="OAI v2", published_at=_day(1), updated_at=_day(3)), NOW
+    )
     assert same_day["title"] == "v2"  # the same revision, only a coarser date
-    later = merge_records(stored, rec(version=None, title="OAI v3", published_at=_day(1), updated_at=_day(20)), NOW)
+    later = merge_records(
+        stored, rec(version=None, title="OAI v3", published_at=_day(1), updated_at=_day(20)), NOW
+    )
     assert later["title"] == "OAI v3"
     assert later["version"] is None and later["updated_at"] == _day(20)
 
 
 def test_an_older_numbered_version_does_not_undo_a_later_unnumbered_revision() -> None:
-    stored = _stored(merge_records(None, rec(version=None, title="OAI v3", published_at=_day(1), updated_at=_day(20)), NOW))
+    stored = _stored(
+        merge_records(None, rec(version=None, title="OAI v3", published_at=_day(1), updated_at=_day(20)), NOW)
+    )
     older = merge_records(stored, rec(version=2, title="v2", published_at=_day(1), updated_at=_day(3)), NOW)
     assert older["title"] == "OAI v3"
     newer = merge_records(stored, rec(version=4, title="v4", published_at=_day(1), updated_at=_day(25)), NOW)

@@ -4,7 +4,7 @@ period_trending_score)."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -12,13 +12,11 @@ from hypothesis import strategies as st
 
 from dailypapers.core.ranking import EPOCH, period_trending_score, period_vote_multipliers, trending_score
 
-UTC = timezone.utc
+UTC = UTC
 
 # Realistic ranges: the age term stays precise to well below a second, the votes term to
 # well below one vote, so strict inequalities are meaningful in floating point.
-times = st.datetimes(
-    min_value=datetime(1991, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
-)
+times = st.datetimes(min_value=datetime(1991, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 votes = st.integers(min_value=0, max_value=10_000_000)
 offsets = st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=3650))
 
@@ -104,7 +102,6 @@ def test_other_timezones_are_converted_not_relabelled() -> None:
     berlin_noon = datetime(2026, 6, 30, 12, 0, tzinfo=timezone(timedelta(hours=2)))
     assert trending_score(5, berlin_noon) == trending_score(5, datetime(2026, 6, 30, 10, 0, tzinfo=UTC))
     assert trending_score(5, berlin_noon) != trending_score(5, datetime(2026, 6, 30, 12, 0, tzinfo=UTC))
-
 
 
 # --- trending inside a week or a month ------------------------------------------------------

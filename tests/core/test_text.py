@@ -22,7 +22,6 @@ from dailypapers.core.text import (
     title_html,
 )
 
-
 DATA = Path(__file__).parents[1] / "data"
 
 
@@ -45,7 +44,10 @@ def kaggle() -> dict[str, dict]:
 
 def test_soft_wraps_are_joined() -> None:
     raw = "We discuss the three main areas of the new\nfield of AI. This includes\nnot only how."
-    assert clean_abstract(raw) == "We discuss the three main areas of the new field of AI. This includes not only how."
+    assert (
+        clean_abstract(raw)
+        == "We discuss the three main areas of the new field of AI. This includes not only how."
+    )
 
 
 def test_indented_line_starts_a_paragraph() -> None:
@@ -88,14 +90,18 @@ def test_real_kaggle_abstract_is_one_paragraph(kaggle: dict) -> None:
     raw = kaggle["0704.0001"]["abstract"]
     assert raw.startswith("  A fully") and "\n" in raw
     text = clean_abstract(raw)
-    assert text.startswith("A fully differential calculation in perturbative quantum chromodynamics is presented")
+    assert text.startswith(
+        "A fully differential calculation in perturbative quantum chromodynamics is presented"
+    )
     assert "\n" not in text
     assert "is\npresented" not in text and "is presented" in text
 
 
 def test_clean_title() -> None:
     assert (
-        clean_title("Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC energies")
+        clean_title(
+            "Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC energies"
+        )
         == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
     )
     assert clean_title(None) == ""  # type: ignore[arg-type]
@@ -188,7 +194,12 @@ def test_links_from_abstract_and_comment_together() -> None:
         ("2606.29354", "summary", ["https://github.com/pzqpzq/LSF_MDia"], None),
         ("2606.28410", "summary", ["https://github.com/wangshanwen001/RSGPNet"], None),
         ("2606.28622", "comment", [], "https://danielxu9393.github.io/meshtryoshka-website/"),
-        ("2606.30296", "comment", ["https://github.com/jwj1342/Paper2Manim"], "https://manimagent.github.io/"),
+        (
+            "2606.30296",
+            "comment",
+            ["https://github.com/jwj1342/Paper2Manim"],
+            "https://manimagent.github.io/",
+        ),
         ("2606.29746", "comment", [], "https://www.deepmedsearch.cloud"),
         ("2606.30516", "comment", [], None),  # a DOI link
         ("2606.29733", "summary", [], None),  # a DOI link to Zenodo
@@ -349,7 +360,10 @@ def test_latex_to_unicode_converts_only_math() -> None:
 
 def test_latex_to_unicode_keeps_the_spaces_after_macros() -> None:
     # LaTeX itself swallows them; readers of a mail want "α = 1.5", not "α= 1.5".
-    assert latex_to_unicode("$\\alpha = 1.5$, $\\mathcal{O}(n \\log n)$, $a \\cdot b$") == "α = 1.5, 𝒪(n log n), a · b"
+    assert (
+        latex_to_unicode("$\\alpha = 1.5$, $\\mathcal{O}(n \\log n)$, $a \\cdot b$")
+        == "α = 1.5, 𝒪(n log n), a · b"
+    )
 
 
 def test_latex_to_unicode_display_math() -> None:
@@ -378,8 +392,10 @@ def test_latex_to_unicode_writes_scripts_as_characters_where_unicode_has_them(la
 def test_title_math_is_inline_mathml() -> None:
     # Real demo titles (2606.13246, 2606.29066).
     html = str(title_html("A $q$-analogue of the rational normal curve"))
-    assert html == ('A <math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><mi>q</mi></mrow>'
-                    "</math>-analogue of the rational normal curve")  # fmt: skip
+    assert html == (
+        'A <math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><mi>q</mi></mrow>'
+        "</math>-analogue of the rational normal curve"
+    )
     html = str(title_html("Masked Diffusion Decoding as $x$-Prediction Flow"))
     assert "$" not in html and "<mi>x</mi></mrow></math>-Prediction Flow" in html
     # Display math in a title stays on the line.
@@ -387,11 +403,16 @@ def test_title_math_is_inline_mathml() -> None:
 
 
 def test_title_without_math_is_escaped_text() -> None:
-    assert str(title_html("Costs of $5 & <b>bold</b> claims")) == "Costs of $5 &amp; &lt;b&gt;bold&lt;/b&gt; claims"
+    assert (
+        str(title_html("Costs of $5 & <b>bold</b> claims"))
+        == "Costs of $5 &amp; &lt;b&gt;bold&lt;/b&gt; claims"
+    )
 
 
 def test_title_marks_query_words_outside_the_math_only() -> None:
-    html = str(title_html("The Tell-Tale Norm: $\\ell_2$ Magnitude as a Signal", ["norm", "ell", "magnitude"]))
+    html = str(
+        title_html("The Tell-Tale Norm: $\\ell_2$ Magnitude as a Signal", ["norm", "ell", "magnitude"])
+    )
     assert "<mark>Norm</mark>" in html and "<mark>Magnitude</mark>" in html
     math = html[html.index("<math") : html.index("</math>")]
     assert "<mark>" not in math and "<mi>ℓ</mi>" in math
@@ -400,12 +421,16 @@ def test_title_marks_query_words_outside_the_math_only() -> None:
 @pytest.mark.parametrize("tex", ["$\\frac{1}{$", "$a_$"])
 def test_title_with_bad_latex_shows_the_escaped_source(tex: str) -> None:
     html = str(title_html(f"Bad {tex} <here>"))
-    assert "<math" not in html and f'<code class="tex">{tex}</code>' in html and html.endswith(" &lt;here&gt;")
+    assert (
+        "<math" not in html and f'<code class="tex">{tex}</code>' in html and html.endswith(" &lt;here&gt;")
+    )
 
 
 @settings(max_examples=200)
-@given(st.text(alphabet=st.sampled_from(list("ab$\\()[]{}<>&\"' ^_x<script>")), max_size=60),
-       st.lists(st.sampled_from(["a", "b", "x", "script"]), max_size=2))
+@given(
+    st.text(alphabet=st.sampled_from(list("ab$\\()[]{}<>&\"' ^_x<script>")), max_size=60),
+    st.lists(st.sampled_from(["a", "b", "x", "script"]), max_size=2),
+)
 def test_title_html_never_leaks_markup(text: str, words: list[str]) -> None:
     html = str(title_html(text, words)).lower()
     assert "<script" not in html and "<p>" not in html
@@ -423,8 +448,10 @@ def test_excerpt_cuts_at_a_word_boundary() -> None:
 
 
 @settings(max_examples=200)
-@given(words=st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=12), min_size=1, max_size=80),
-       limit=st.integers(min_value=5, max_value=300))
+@given(
+    words=st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=12), min_size=1, max_size=80),
+    limit=st.integers(min_value=5, max_value=300),
+)
 def test_excerpt_properties(words: list[str], limit: int) -> None:
     text = " ".join(words)
     out = excerpt(text, limit=limit)
@@ -468,7 +495,15 @@ def test_code_links_that_differ_only_in_form_are_listed_once() -> None:
 
 
 def test_clean_abstract_fast_path_equals_split_join() -> None:
-    for text in ["a b\nc d", "a  b\nc", "a \nb", "a\tb\nc", "a\x1cb\nc", "caf\u00e9\nb\u2009c", " lead\ntrail "]:
+    for text in [
+        "a b\nc d",
+        "a  b\nc",
+        "a \nb",
+        "a\tb\nc",
+        "a\x1cb\nc",
+        "caf\u00e9\nb\u2009c",
+        " lead\ntrail ",
+    ]:
         assert clean_abstract(text) == " ".join(text.split()), repr(text)
 
 
@@ -487,9 +522,13 @@ def test_split_authors(text: str, names: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "comment",
-    ["paper withdrawn by author", "This has been withdrawn by arXiv administrators due to a dispute",
-     "Withdrawn: a fatal error in Lemma 2", "This paper has been withdrawn by the authors"],
-)  # fmt: skip
+    [
+        "paper withdrawn by author",
+        "This has been withdrawn by arXiv administrators due to a dispute",
+        "Withdrawn: a fatal error in Lemma 2",
+        "This paper has been withdrawn by the authors",
+    ],
+)
 def test_withdrawal_phrases(comment: str) -> None:
     assert is_withdrawal(comment)
 

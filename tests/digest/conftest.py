@@ -4,7 +4,7 @@ and the fixed clock every digest test runs at (`now`; parametrize it to run a te
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -27,22 +27,31 @@ PAPERS = [
 
 
 # A Monday, 12:00 UTC: the default time of the digest tests (none of them reads the real clock).
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def feed_day(now: datetime) -> date:
     """The feed day the tests' papers are on: the UTC day before `now`."""
-    return now.astimezone(timezone.utc).date() - timedelta(days=1)
+    return now.astimezone(UTC).date() - timedelta(days=1)
 
 
 def add_papers(db: Database, papers: list[tuple[str, str, list[str], int]], day: date, now: datetime) -> None:
-    featured = datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+    featured = datetime.combine(day, time(0, 0), tzinfo=UTC)
     records = [
-        PaperRecord(arxiv_id=i, title=t, abstract=f"We study {t.lower()}. Results improve on strong baselines.",
-                    authors=["Ada Lovelace", "Alan Turing"], categories=c, version=1, upvotes=u,
-                    published_at=featured - timedelta(days=1), feed_entries=[(day, featured)], source="hf-daily")
+        PaperRecord(
+            arxiv_id=i,
+            title=t,
+            abstract=f"We study {t.lower()}. Results improve on strong baselines.",
+            authors=["Ada Lovelace", "Alan Turing"],
+            categories=c,
+            version=1,
+            upvotes=u,
+            published_at=featured - timedelta(days=1),
+            feed_entries=[(day, featured)],
+            source="hf-daily",
+        )
         for i, t, c, u in papers
-    ]  # fmt: skip
+    ]
     with db.write() as conn:
         upsert_batch(conn, records, now)
 
@@ -61,9 +70,16 @@ def smtp() -> Iterator[LoopbackSMTP]:
 
 @pytest.fixture
 def settings(smtp: LoopbackSMTP, db: Database) -> Settings:
-    return Settings(database_url=db.url, site_url="http://testserver", smtp_host="127.0.0.1", smtp_port=smtp.port,
-                    mail_from="Daily Papers <digest@example.org>", mail_unsubscribe_mailto="unsubscribe@example.org",
-                    digest_retry_base=60.0, digest_max_bounces=2)  # fmt: skip
+    return Settings(
+        database_url=db.url,
+        site_url="http://testserver",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        mail_from="Daily Papers <digest@example.org>",
+        mail_unsubscribe_mailto="unsubscribe@example.org",
+        digest_retry_base=60.0,
+        digest_max_bounces=2,
+    )
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 import sqlalchemy as sa
 
 from dailypapers.settings import Settings
@@ -25,11 +24,21 @@ from dailypapers.testing.smtp import LoopbackSMTP
 
 def cli(settings: Settings, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """The CLI as a user runs it, in a subprocess with the test's settings as DAILYPAPERS_* variables."""
-    env = {**os.environ, "DAILYPAPERS_DATABASE_URL": settings.database_url, "DAILYPAPERS_SMTP_HOST": settings.smtp_host,
-           "DAILYPAPERS_SMTP_PORT": str(settings.smtp_port), "DAILYPAPERS_SITE_URL": settings.site_url,
-           "DAILYPAPERS_MAIL_UNSUBSCRIBE_MAILTO": settings.mail_unsubscribe_mailto}  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "dailypapers.cli", *args], env=env, input=stdin,
-                          capture_output=True, timeout=120)  # fmt: skip
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": settings.database_url,
+        "DAILYPAPERS_SMTP_HOST": settings.smtp_host,
+        "DAILYPAPERS_SMTP_PORT": str(settings.smtp_port),
+        "DAILYPAPERS_SITE_URL": settings.site_url,
+        "DAILYPAPERS_MAIL_UNSUBSCRIBE_MAILTO": settings.mail_unsubscribe_mailto,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "dailypapers.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -40,21 +49,33 @@ def at_now(now: datetime) -> list[str]:
 
 def add_subscriber(db: Database, email: str, now: datetime, **prefs) -> None:  # type: ignore[no-untyped-def]
     """An active reader, confirmed two days before `now`, whose daily digest was due an hour ago."""
-    values = {"email": email, "status": "active", "categories": [], "timezone": "UTC", "send_hour": (now.hour - 1) % 24,
-              "created_at": now - timedelta(days=3), "confirmed_at": now - timedelta(days=2), "updated_at": now, **prefs}  # fmt: skip
+    values = {
+        "email": email,
+        "status": "active",
+        "categories": [],
+        "timezone": "UTC",
+        "send_hour": (now.hour - 1) % 24,
+        "created_at": now - timedelta(days=3),
+        "confirmed_at": now - timedelta(days=2),
+        "updated_at": now,
+        **prefs,
+    }
     with db.write() as conn:
         conn.execute(subscribers.insert().values(**values))
 
 
-def test_preview_renders_without_recording(feed: Database, settings: Settings, tmp_path: Path, now: datetime,
-                                           at_now: list[str]) -> None:  # fmt: skip
+def test_preview_renders_without_recording(
+    feed: Database, settings: Settings, tmp_path: Path, now: datetime, at_now: list[str]
+) -> None:
     add_subscriber(feed, "reader@example.org", now, categories=["cs.CV"])
     shown = cli(settings, "digest", "preview", "reader@example.org", *at_now)
     assert shown.returncode == 0, shown.stderr
     text = shown.stdout.decode()
     assert "Diffusion Transformers for Video Generation" in text and "Scaling Laws" not in text
     out = tmp_path / "digest.html"
-    assert cli(settings, "digest", "preview", "reader@example.org", "--out", str(out), *at_now).returncode == 0
+    assert (
+        cli(settings, "digest", "preview", "reader@example.org", "--out", str(out), *at_now).returncode == 0
+    )
     assert out.read_text().lstrip().lower().startswith("<!doctype html")
     with feed.read() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(outbox)) == 0
@@ -62,8 +83,9 @@ def test_preview_renders_without_recording(feed: Database, settings: Settings, t
     assert missing.returncode == 2 and b"no subscriber" in missing.stderr
 
 
-def test_send_due_dry_run_then_send(feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime,
-                                    at_now: list[str]) -> None:  # fmt: skip
+def test_send_due_dry_run_then_send(
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime, at_now: list[str]
+) -> None:
     add_subscriber(feed, "a@example.org", now, max_papers=3)
     add_subscriber(feed, "b@example.org", now, categories=["math.AG"])  # nothing for them: no mail
     dry = cli(settings, "digest", "send", "--due", "--dry-run", *at_now)
@@ -82,8 +104,9 @@ def test_send_due_dry_run_then_send(feed: Database, settings: Settings, smtp: Lo
     assert naive.returncode == 2 and b"offset" in naive.stderr and len(smtp.messages) == 1
 
 
-def test_inbound_mail_to_the_mailto_address_unsubscribes(feed: Database, settings: Settings, smtp: LoopbackSMTP,
-                                                          now: datetime, at_now: list[str]) -> None:  # fmt: skip
+def test_inbound_mail_to_the_mailto_address_unsubscribes(
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime, at_now: list[str]
+) -> None:
     add_subscriber(feed, "leaving@example.org", now)
     assert cli(settings, "digest", "send", "--due", *at_now).returncode == 0
     digest = smtp.wait_for(1)[0].message
@@ -107,12 +130,21 @@ def test_subscribers_list_and_export(feed: Database, settings: Settings, now: da
     add_subscriber(feed, "two@example.org", now, status="pending", frequency="weekly")
     with feed.write() as conn:
         one = conn.scalar(sa.select(subscribers.c.id).where(subscribers.c.email == "one@example.org"))
-        conn.execute(saved_searches.insert().values(subscriber_id=one, include="contrastive", exclude="medical"))
+        conn.execute(
+            saved_searches.insert().values(subscriber_id=one, include="contrastive", exclude="medical")
+        )
     listed = cli(settings, "subscribers", "list")
-    assert listed.returncode == 0 and b"one@example.org" in listed.stdout and b"2 subscribers" in listed.stdout
+    assert (
+        listed.returncode == 0 and b"one@example.org" in listed.stdout and b"2 subscribers" in listed.stdout
+    )
     exported = cli(settings, "subscribers", "export", "--format", "json", "--status", "active")
     rows = json.loads(exported.stdout)
     assert [r["email"] for r in rows] == ["one@example.org"]
-    assert rows[0]["categories"] == ["cs.CL"] and rows[0]["saved_searches"] == [{"include": "contrastive", "exclude": "medical"}]
+    assert rows[0]["categories"] == ["cs.CL"] and rows[0]["saved_searches"] == [
+        {"include": "contrastive", "exclude": "medical"}
+    ]
     table = list(csv.DictReader(io.StringIO(cli(settings, "subscribers", "export").stdout.decode())))
-    assert {r["email"]: r["frequency"] for r in table} == {"one@example.org": "daily", "two@example.org": "weekly"}
+    assert {r["email"]: r["frequency"] for r in table} == {
+        "one@example.org": "daily",
+        "two@example.org": "weekly",
+    }

@@ -8,7 +8,7 @@ flow is also run at the edges of a day, of daylight-saving changes and of the ye
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -71,26 +71,38 @@ def subscribe_and_confirm(client: TestClient, smtp: LoopbackSMTP, address: str) 
     page = client.get(local_path(confirm_url))  # a GET only shows the button
     assert page.status_code == 200 and "Confirm my subscription" in page.text
     token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
-    done = client.post("/subscribe/confirm", data={"token": token, "csrf_token": csrf_of(page.text)},
-                       follow_redirects=False)  # fmt: skip
+    done = client.post(
+        "/subscribe/confirm", data={"token": token, "csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
     assert done.status_code == 303 and done.headers["location"].startswith("/subscription?token=")
     return done.headers["location"]
 
 
-def test_subscribe_confirm_digest_unsubscribe(feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime,
-                                              more_papers) -> None:  # type: ignore[no-untyped-def]
+def test_subscribe_confirm_digest_unsubscribe(
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime, more_papers
+) -> None:  # type: ignore[no-untyped-def]
     client = client_at(settings, feed, now)  # Monday 30 November 2026, 12:00 UTC (21:00 in Tokyo)
     prefs_path = subscribe_and_confirm(client, smtp, "reader@example.org")
     prefs = client.get(prefs_path)
     assert "Subscription confirmed" in prefs.text
-    form = {"token": re.search(r'name="token" value="([^"]+)"', prefs.text).group(1), "csrf_token": csrf_of(prefs.text),
-            "frequency": "daily", "weekday": "0", "send_hour": "9", "timezone": "Asia/Tokyo", "max_papers": "2",
-            "categories": "cs.CL", "min_upvotes": "0", "include": ["contrastive", ""], "exclude": ["medical", ""]}  # fmt: skip
+    form = {
+        "token": re.search(r'name="token" value="([^"]+)"', prefs.text).group(1),
+        "csrf_token": csrf_of(prefs.text),
+        "frequency": "daily",
+        "weekday": "0",
+        "send_hour": "9",
+        "timezone": "Asia/Tokyo",
+        "max_papers": "2",
+        "categories": "cs.CL",
+        "min_upvotes": "0",
+        "include": ["contrastive", ""],
+        "exclude": ["medical", ""],
+    }
     saved = client.post("/subscription", data=form)
     assert saved.status_code == 200 and "Saved." in saved.text
 
     # Due at the next 09:00 in Tokyo after the confirmation (Tuesday 1 December, 00:00 UTC): not before ...
-    send_at = datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
+    send_at = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
     before, after = send_at - timedelta(minutes=1), send_at + timedelta(minutes=5)
     made, report = run_digests(feed, settings, now=lambda: before)
     assert made == 0 and report.sent == 0
@@ -117,8 +129,11 @@ def test_subscribe_confirm_digest_unsubscribe(feed: Database, settings: Settings
 
     # RFC 8058 one-click: a POST with no cookie and no CSRF field.
     other = client_at(settings, feed, after + timedelta(hours=2))
-    one_click = other.post(local_path(https), content="List-Unsubscribe=One-Click",
-                           headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    one_click = other.post(
+        local_path(https),
+        content="List-Unsubscribe=One-Click",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert one_click.status_code == 200
     more_papers([("2611.00100", "Contrastive Decoding for Language Models", ["cs.CL"], 80)])
     made, report = run_digests(feed, settings, now=lambda: after + timedelta(days=1))
@@ -127,8 +142,9 @@ def test_subscribe_confirm_digest_unsubscribe(feed: Database, settings: Settings
         assert conn.scalar(sa.select(subscribers.c.status)) == "unsubscribed"
 
 
-def test_subscribe_never_tells_who_is_subscribed(feed: Database, settings: Settings, smtp: LoopbackSMTP,
-                                                 now: datetime) -> None:  # fmt: skip
+def test_subscribe_never_tells_who_is_subscribed(
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime
+) -> None:
     client = client_at(settings, feed, now)
     subscribe_and_confirm(client, smtp, "known@example.org")
     pages = []
@@ -140,7 +156,9 @@ def test_subscribe_never_tells_who_is_subscribed(feed: Database, settings: Setti
 
 
 @pytest.mark.parametrize("address", ["not-an-address", "a@b", "two@@example.org", "x" * 400 + "@example.org"])
-def test_invalid_addresses_get_a_clear_message(feed: Database, settings: Settings, address: str, now: datetime) -> None:
+def test_invalid_addresses_get_a_clear_message(
+    feed: Database, settings: Settings, address: str, now: datetime
+) -> None:
     client = client_at(settings, feed, now)
     home = client.get("/")
     answer = client.post("/subscribe", data={"email": address, "csrf_token": csrf_of(home.text)})
@@ -149,7 +167,9 @@ def test_invalid_addresses_get_a_clear_message(feed: Database, settings: Setting
         assert conn.scalar(sa.select(sa.func.count()).select_from(subscribers)) == 0
 
 
-def test_forms_without_a_valid_csrf_token_change_nothing(feed: Database, settings: Settings, now: datetime) -> None:
+def test_forms_without_a_valid_csrf_token_change_nothing(
+    feed: Database, settings: Settings, now: datetime
+) -> None:
     client = client_at(settings, feed, now)
     client.get("/")
     for token in ("", "forged", csrf_of(TestClient(create_app(settings, feed)).get("/").text)):
@@ -159,7 +179,9 @@ def test_forms_without_a_valid_csrf_token_change_nothing(feed: Database, setting
         assert conn.scalar(sa.select(sa.func.count()).select_from(subscribers)) == 0
 
 
-def test_forged_or_stale_links_are_refused(feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime) -> None:
+def test_forged_or_stale_links_are_refused(
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime
+) -> None:
     client = client_at(settings, feed, now)
     prefs_path = subscribe_and_confirm(client, smtp, "reader@example.org")
     token = prefs_path.split("token=")[1].split("&")[0]
@@ -174,7 +196,8 @@ def test_forged_or_stale_links_are_refused(feed: Database, settings: Settings, s
 
 
 def test_smtp_4xx_is_retried_later_and_5xx_for_the_recipient_is_a_bounce(
-        feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime, more_papers) -> None:  # type: ignore[no-untyped-def]
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime, more_papers
+) -> None:  # type: ignore[no-untyped-def]
     client = client_at(settings, feed, now)
     subscribe_and_confirm(client, smtp, "busy@example.org")
     subscribe_and_confirm(client, smtp, "gone@example.org")
@@ -187,7 +210,10 @@ def test_smtp_4xx_is_retried_later_and_5xx_for_the_recipient_is_a_bounce(
         rows = {r.to_addr: r for r in conn.execute(sa.select(outbox).where(outbox.c.kind == "digest"))}
         assert rows["busy@example.org"].status == "queued" and "451" in rows["busy@example.org"].last_error
         assert rows["gone@example.org"].status == "failed" and "550" in rows["gone@example.org"].last_error
-        assert conn.scalar(sa.select(subscribers.c.bounces).where(subscribers.c.email == "gone@example.org")) == 1
+        assert (
+            conn.scalar(sa.select(subscribers.c.bounces).where(subscribers.c.email == "gone@example.org"))
+            == 1
+        )
     # Not before its backoff (digest_retry_base = 60 s) ...
     assert run_digests(feed, settings, now=lambda: start + timedelta(seconds=30))[1].sent == 0
     # ... then delivered; the failed one is not sent again.
@@ -202,15 +228,16 @@ def test_smtp_4xx_is_retried_later_and_5xx_for_the_recipient_is_a_bounce(
     assert gone.bounces == 2 and gone.status == "paused" and "bounces" in gone.paused_reason
 
 
-def test_temporary_failures_give_up_after_max_attempts(feed: Database, settings: Settings, smtp: LoopbackSMTP,
-                                                       now: datetime) -> None:  # fmt: skip
+def test_temporary_failures_give_up_after_max_attempts(
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime
+) -> None:
     settings = settings.model_copy(update={"digest_max_attempts": 3, "digest_retry_base": 1.0})
     client = client_at(settings, feed, now)
     subscribe_and_confirm(client, smtp, "flaky@example.org")
     smtp.fail_rcpt("flaky@example.org", 421, "Service not available")
     start = now + timedelta(days=1, hours=1)
     for minute in range(4):
-        run_digests(feed, settings, now=lambda: start + timedelta(minutes=minute))
+        run_digests(feed, settings, now=lambda minute=minute: start + timedelta(minutes=minute))
     with feed.read() as conn:
         row = conn.execute(sa.select(outbox).where(outbox.c.kind == "digest")).one()
     assert row.status == "failed" and row.attempts == 3 and "gave up after 3 attempts" in row.last_error
@@ -218,7 +245,7 @@ def test_temporary_failures_give_up_after_max_attempts(feed: Database, settings:
 
 # --- the flow at the edges of days, daylight-saving changes and the year ------------------------------
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def at(text: str) -> datetime:
@@ -229,98 +256,225 @@ def at(text: str) -> datetime:
 # (confirmed at, preferences, [(instant, period key due then or None, its label)]). Each instant is a
 # run of the digest job; the case's name says which edge it is on, in UTC or in the reader's zone.
 EDGES = {
-    "utc-00:30": ("2026-06-15T00:30+00:00", ("daily", 0, 9, "UTC"),
-                  [("2026-06-15T08:59:59+00:00", None, None), ("2026-06-15T09:00+00:00", "D2026-06-15", "Monday 15 June 2026")]),
-    "utc-08:59": ("2026-06-15T08:59+00:00", ("daily", 0, 9, "UTC"),
-                  [("2026-06-15T08:59:30+00:00", None, None), ("2026-06-15T09:00+00:00", "D2026-06-15", "Monday 15 June 2026")]),
+    "utc-00:30": (
+        "2026-06-15T00:30+00:00",
+        ("daily", 0, 9, "UTC"),
+        [
+            ("2026-06-15T08:59:59+00:00", None, None),
+            ("2026-06-15T09:00+00:00", "D2026-06-15", "Monday 15 June 2026"),
+        ],
+    ),
+    "utc-08:59": (
+        "2026-06-15T08:59+00:00",
+        ("daily", 0, 9, "UTC"),
+        [
+            ("2026-06-15T08:59:30+00:00", None, None),
+            ("2026-06-15T09:00+00:00", "D2026-06-15", "Monday 15 June 2026"),
+        ],
+    ),
     # Confirmed at the very send time: that send is not after the confirmation; the next day's is.
-    "utc-09:00": ("2026-06-15T09:00+00:00", ("daily", 0, 9, "UTC"),
-                  [("2026-06-15T09:00+00:00", None, None), ("2026-06-16T08:59+00:00", None, None),
-                   ("2026-06-16T09:00+00:00", "D2026-06-16", "Tuesday 16 June 2026")]),
-    "utc-23:59": ("2026-06-15T23:59+00:00", ("daily", 0, 9, "UTC"),
-                  [("2026-06-16T08:59+00:00", None, None), ("2026-06-16T09:00+00:00", "D2026-06-16", "Tuesday 16 June 2026")]),
-    "tokyo-00:30": ("2026-06-15T00:30+09:00", ("daily", 0, 9, "Asia/Tokyo"),
-                    [("2026-06-15T08:59+09:00", None, None), ("2026-06-15T09:00+09:00", "D2026-06-15", "Monday 15 June 2026")]),
-    "tokyo-08:59": ("2026-06-15T08:59+09:00", ("daily", 0, 9, "Asia/Tokyo"),
-                    [("2026-06-15T09:00+09:00", "D2026-06-15", "Monday 15 June 2026")]),
-    "tokyo-09:00": ("2026-06-15T09:00+09:00", ("daily", 0, 9, "Asia/Tokyo"),
-                    [("2026-06-15T09:00+09:00", None, None), ("2026-06-16T09:00+09:00", "D2026-06-16", "Tuesday 16 June 2026")]),
-    "tokyo-23:59": ("2026-06-15T23:59+09:00", ("daily", 0, 9, "Asia/Tokyo"),
-                    [("2026-06-16T08:59+09:00", None, None), ("2026-06-16T09:00+09:00", "D2026-06-16", "Tuesday 16 June 2026")]),
+    "utc-09:00": (
+        "2026-06-15T09:00+00:00",
+        ("daily", 0, 9, "UTC"),
+        [
+            ("2026-06-15T09:00+00:00", None, None),
+            ("2026-06-16T08:59+00:00", None, None),
+            ("2026-06-16T09:00+00:00", "D2026-06-16", "Tuesday 16 June 2026"),
+        ],
+    ),
+    "utc-23:59": (
+        "2026-06-15T23:59+00:00",
+        ("daily", 0, 9, "UTC"),
+        [
+            ("2026-06-16T08:59+00:00", None, None),
+            ("2026-06-16T09:00+00:00", "D2026-06-16", "Tuesday 16 June 2026"),
+        ],
+    ),
+    "tokyo-00:30": (
+        "2026-06-15T00:30+09:00",
+        ("daily", 0, 9, "Asia/Tokyo"),
+        [
+            ("2026-06-15T08:59+09:00", None, None),
+            ("2026-06-15T09:00+09:00", "D2026-06-15", "Monday 15 June 2026"),
+        ],
+    ),
+    "tokyo-08:59": (
+        "2026-06-15T08:59+09:00",
+        ("daily", 0, 9, "Asia/Tokyo"),
+        [("2026-06-15T09:00+09:00", "D2026-06-15", "Monday 15 June 2026")],
+    ),
+    "tokyo-09:00": (
+        "2026-06-15T09:00+09:00",
+        ("daily", 0, 9, "Asia/Tokyo"),
+        [
+            ("2026-06-15T09:00+09:00", None, None),
+            ("2026-06-16T09:00+09:00", "D2026-06-16", "Tuesday 16 June 2026"),
+        ],
+    ),
+    "tokyo-23:59": (
+        "2026-06-15T23:59+09:00",
+        ("daily", 0, 9, "Asia/Tokyo"),
+        [
+            ("2026-06-16T08:59+09:00", None, None),
+            ("2026-06-16T09:00+09:00", "D2026-06-16", "Tuesday 16 June 2026"),
+        ],
+    ),
     # Spring forward in New York: 02:00 does not exist on 8 March; a 02:00 digest goes at 03:00 EDT.
-    "new-york-spring-gap": ("2026-03-07T12:00-05:00", ("daily", 0, 2, "America/New_York"),
-                            [("2026-03-08T01:59-05:00", None, None), ("2026-03-08T03:00-04:00", "D2026-03-08", "Sunday 8 March 2026"),
-                             ("2026-03-09T01:59-04:00", None, None), ("2026-03-09T02:00-04:00", "D2026-03-09", "Monday 9 March 2026")]),
-    "new-york-spring-09:00": ("2026-03-08T01:30-05:00", ("daily", 0, 9, "America/New_York"),
-                              [("2026-03-08T08:59-04:00", None, None), ("2026-03-08T09:00-04:00", "D2026-03-08", "Sunday 8 March 2026")]),
+    "new-york-spring-gap": (
+        "2026-03-07T12:00-05:00",
+        ("daily", 0, 2, "America/New_York"),
+        [
+            ("2026-03-08T01:59-05:00", None, None),
+            ("2026-03-08T03:00-04:00", "D2026-03-08", "Sunday 8 March 2026"),
+            ("2026-03-09T01:59-04:00", None, None),
+            ("2026-03-09T02:00-04:00", "D2026-03-09", "Monday 9 March 2026"),
+        ],
+    ),
+    "new-york-spring-09:00": (
+        "2026-03-08T01:30-05:00",
+        ("daily", 0, 9, "America/New_York"),
+        [
+            ("2026-03-08T08:59-04:00", None, None),
+            ("2026-03-08T09:00-04:00", "D2026-03-08", "Sunday 8 March 2026"),
+        ],
+    ),
     # Fall back in New York: 01:00-02:00 happens twice on 1 November; the digest goes once, at the first.
-    "new-york-fall-overlap": ("2026-10-31T12:00-04:00", ("daily", 0, 1, "America/New_York"),
-                              [("2026-11-01T01:00-04:00", "D2026-11-01", "Sunday 1 November 2026"),
-                               ("2026-11-01T01:30-05:00", None, None), ("2026-11-02T00:59-05:00", None, None),
-                               ("2026-11-02T01:00-05:00", "D2026-11-02", "Monday 2 November 2026")]),
+    "new-york-fall-overlap": (
+        "2026-10-31T12:00-04:00",
+        ("daily", 0, 1, "America/New_York"),
+        [
+            ("2026-11-01T01:00-04:00", "D2026-11-01", "Sunday 1 November 2026"),
+            ("2026-11-01T01:30-05:00", None, None),
+            ("2026-11-02T00:59-05:00", None, None),
+            ("2026-11-02T01:00-05:00", "D2026-11-02", "Monday 2 November 2026"),
+        ],
+    ),
     # Confirmed in the second 01:30: the first 01:00 of the day is before it, so the next day's.
-    "new-york-confirmed-in-overlap": ("2026-11-01T01:30-05:00", ("daily", 0, 1, "America/New_York"),
-                                      [("2026-11-01T01:59-05:00", None, None),
-                                       ("2026-11-02T01:00-05:00", "D2026-11-02", "Monday 2 November 2026")]),
-    "berlin-spring-gap": ("2026-03-28T20:00+01:00", ("daily", 0, 2, "Europe/Berlin"),
-                          [("2026-03-29T01:59+01:00", None, None), ("2026-03-29T03:00+02:00", "D2026-03-29", "Sunday 29 March 2026")]),
-    "utc-new-year": ("2026-12-31T23:59+00:00", ("daily", 0, 0, "UTC"),
-                     [("2027-01-01T00:00+00:00", "D2027-01-01", "Friday 1 January 2027")]),
-    "tokyo-new-year": ("2026-12-31T23:59+09:00", ("daily", 0, 9, "Asia/Tokyo"),
-                       [("2027-01-01T08:59+09:00", None, None), ("2027-01-01T09:00+09:00", "D2027-01-01", "Friday 1 January 2027")]),
+    "new-york-confirmed-in-overlap": (
+        "2026-11-01T01:30-05:00",
+        ("daily", 0, 1, "America/New_York"),
+        [
+            ("2026-11-01T01:59-05:00", None, None),
+            ("2026-11-02T01:00-05:00", "D2026-11-02", "Monday 2 November 2026"),
+        ],
+    ),
+    "berlin-spring-gap": (
+        "2026-03-28T20:00+01:00",
+        ("daily", 0, 2, "Europe/Berlin"),
+        [
+            ("2026-03-29T01:59+01:00", None, None),
+            ("2026-03-29T03:00+02:00", "D2026-03-29", "Sunday 29 March 2026"),
+        ],
+    ),
+    "utc-new-year": (
+        "2026-12-31T23:59+00:00",
+        ("daily", 0, 0, "UTC"),
+        [("2027-01-01T00:00+00:00", "D2027-01-01", "Friday 1 January 2027")],
+    ),
+    "tokyo-new-year": (
+        "2026-12-31T23:59+09:00",
+        ("daily", 0, 9, "Asia/Tokyo"),
+        [
+            ("2027-01-01T08:59+09:00", None, None),
+            ("2027-01-01T09:00+09:00", "D2027-01-01", "Friday 1 January 2027"),
+        ],
+    ),
     # Weekly across the year: 2026 has an ISO week 53 (28 December 2026 - 3 January 2027).
-    "utc-weekly-thursday": ("2026-12-30T12:00+00:00", ("weekly", 3, 9, "UTC"),
-                            [("2026-12-31T09:00+00:00", "W2026-53", "25–31 December 2026"),
-                             ("2027-01-07T08:59+00:00", None, None), ("2027-01-07T09:00+00:00", "W2027-01", "1–7 January 2027")]),
-    "tokyo-weekly-friday": ("2026-12-31T12:00+09:00", ("weekly", 4, 9, "Asia/Tokyo"),
-                            [("2027-01-01T08:59+09:00", None, None),
-                             ("2027-01-01T09:00+09:00", "W2026-53", "26 December 2026 – 1 January 2027"),
-                             ("2027-01-08T09:00+09:00", "W2027-01", "2–8 January 2027")]),
-    "utc-weekly-monday": ("2026-12-31T23:59+00:00", ("weekly", 0, 0, "UTC"),
-                          [("2027-01-03T23:59+00:00", None, None),
-                           ("2027-01-04T00:00+00:00", "W2027-01", "29 December 2026 – 4 January 2027")]),
-}  # fmt: skip
+    "utc-weekly-thursday": (
+        "2026-12-30T12:00+00:00",
+        ("weekly", 3, 9, "UTC"),
+        [
+            ("2026-12-31T09:00+00:00", "W2026-53", "25–31 December 2026"),
+            ("2027-01-07T08:59+00:00", None, None),
+            ("2027-01-07T09:00+00:00", "W2027-01", "1–7 January 2027"),
+        ],
+    ),
+    "tokyo-weekly-friday": (
+        "2026-12-31T12:00+09:00",
+        ("weekly", 4, 9, "Asia/Tokyo"),
+        [
+            ("2027-01-01T08:59+09:00", None, None),
+            ("2027-01-01T09:00+09:00", "W2026-53", "26 December 2026 – 1 January 2027"),
+            ("2027-01-08T09:00+09:00", "W2027-01", "2–8 January 2027"),
+        ],
+    ),
+    "utc-weekly-monday": (
+        "2026-12-31T23:59+00:00",
+        ("weekly", 0, 0, "UTC"),
+        [
+            ("2027-01-03T23:59+00:00", None, None),
+            ("2027-01-04T00:00+00:00", "W2027-01", "29 December 2026 – 4 January 2027"),
+        ],
+    ),
+}
 
 
-@pytest.mark.parametrize(("now", "prefs", "runs"), [(at(c), p, r) for c, p, r in EDGES.values()], ids=list(EDGES))
+@pytest.mark.parametrize(
+    ("now", "prefs", "runs"), [(at(c), p, r) for c, p, r in EDGES.values()], ids=list(EDGES)
+)
 def test_digests_are_due_at_the_readers_hour_at_every_edge(
-        feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime, prefs: tuple[str, int, int, str],
-        runs: list[tuple[str, str | None, str | None]], more_papers) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    feed: Database,
+    settings: Settings,
+    smtp: LoopbackSMTP,
+    now: datetime,
+    prefs: tuple[str, int, int, str],
+    runs: list[tuple[str, str | None, str | None]],
+    more_papers,
+) -> None:  # type: ignore[no-untyped-def]
     from dailypapers.digest.compose import due_digests
 
     frequency, weekday, hour, zone = prefs
     client = client_at(settings, feed, now)  # subscribed, confirmed and set up at `now`
     page = client.get(subscribe_and_confirm(client, smtp, "edge@example.org"))
-    form = {"token": re.search(r'name="token" value="([^"]+)"', page.text).group(1), "csrf_token": csrf_of(page.text),
-            "frequency": frequency, "weekday": str(weekday), "send_hour": str(hour), "timezone": zone, "max_papers": "3"}  # fmt: skip
+    form = {
+        "token": re.search(r'name="token" value="([^"]+)"', page.text).group(1),
+        "csrf_token": csrf_of(page.text),
+        "frequency": frequency,
+        "weekday": str(weekday),
+        "send_hour": str(hour),
+        "timezone": zone,
+        "max_papers": "3",
+    }
     assert client.post("/subscription", data=form).status_code == 200
     mails = 1  # the confirmation
     for n, (instant, key, label) in enumerate(runs):
         when = at(instant)
         if key is not None and mails > 1:  # a new paper for every digest after the first
-            more_papers([(f"2612.{n:05d}", f"Edge Paper {n}", ["cs.CL"], 5)], (when.date() - now.date()).days + 1)
+            more_papers(
+                [(f"2612.{n:05d}", f"Edge Paper {n}", ["cs.CL"], 5)], (when.date() - now.date()).days + 1
+            )
         with feed.read() as conn:  # the schedule's answer: which period is due at this instant
             assert [p.key for _, p, _ in due_digests(conn, when)] == ([key] if key else []), instant
-        made, report = run_digests(feed, settings, now=lambda: when)
+        made, report = run_digests(feed, settings, now=lambda when=when: when)
         assert (made, report.sent) == ((1, 1) if key else (0, 0)), (instant, report.errors)
         if key is not None:
             mails += 1
             mail = smtp.wait_for(mails, timeout=10)[-1].message
             assert mail["Subject"].endswith(f", {label}")
             with feed.read() as conn:
-                assert conn.scalar(sa.select(outbox.c.period_key).where(outbox.c.kind == "digest")
-                                   .order_by(outbox.c.id.desc()).limit(1)) == key  # fmt: skip
+                assert (
+                    conn.scalar(
+                        sa.select(outbox.c.period_key)
+                        .where(outbox.c.kind == "digest")
+                        .order_by(outbox.c.id.desc())
+                        .limit(1)
+                    )
+                    == key
+                )
 
 
 # --- what mails and pages say -------------------------------------------------------------------------
 
 
-def test_mail_links_come_from_site_url_not_the_host_header(feed: Database, settings: Settings, smtp: LoopbackSMTP,
-                                                           now: datetime) -> None:  # fmt: skip
+def test_mail_links_come_from_site_url_not_the_host_header(
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime
+) -> None:
     client = client_at(settings, feed, now)
     evil = {"Host": "evil.example"}
     home = client.get("/", headers=evil)
-    sent = client.post("/subscribe", data={"email": "host@example.org", "csrf_token": csrf_of(home.text)}, headers=evil)
+    sent = client.post(
+        "/subscribe", data={"email": "host@example.org", "csrf_token": csrf_of(home.text)}, headers=evil
+    )
     assert sent.status_code == 200
     mail = smtp.wait_for(1, timeout=10)[-1].message
     assert "evil.example" not in mail.as_string()
@@ -337,14 +491,19 @@ def _corpus_record(arxiv_id: str) -> dict:  # type: ignore[type-arg]
         return next(r for r in map(json.loads, lines) if r["id"] == arxiv_id)
 
 
-def test_latex_in_titles_is_unicode_in_both_parts_of_the_mail(feed: Database, settings: Settings, smtp: LoopbackSMTP,
-                                                              now: datetime, more_papers) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+def test_latex_in_titles_is_unicode_in_both_parts_of_the_mail(
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime, more_papers
+) -> None:  # type: ignore[no-untyped-def]
     record = _corpus_record("2606.13246")  # a real title of the demo corpus
     assert record["title"].startswith("A $q$-analogue")
-    more_papers([(record["id"], record["title"], record["categories"], 7)], 0)  # on the feed day of the others
+    more_papers(
+        [(record["id"], record["title"], record["categories"], 7)], 0
+    )  # on the feed day of the others
     client = client_at(settings, feed, now)
     subscribe_and_confirm(client, smtp, "math@example.org")
-    made, report = run_digests(feed, settings, now=lambda: now + timedelta(days=1))  # after 08:00 UTC tomorrow
+    made, report = run_digests(
+        feed, settings, now=lambda: now + timedelta(days=1)
+    )  # after 08:00 UTC tomorrow
     assert made == 1 and report.sent == 1, report.errors
     mail = smtp.wait_for(2, timeout=10)[-1].message
     shown = "A q-analogue of the rational normal curve"
@@ -353,28 +512,44 @@ def test_latex_in_titles_is_unicode_in_both_parts_of_the_mail(feed: Database, se
 
 
 def test_preferences_of_an_unsubscribed_address_offer_to_subscribe_again(
-        feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime) -> None:  # fmt: skip
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime
+) -> None:
     client = client_at(settings, feed, now)
     prefs_path = subscribe_and_confirm(client, smtp, "left@example.org")
     token = prefs_path.split("token=")[1].split("&")[0]
     page = client.get(f"/unsubscribe?token={token}")
-    assert client.post("/unsubscribe", data={"token": token, "csrf_token": csrf_of(page.text)}).status_code == 200
+    assert (
+        client.post("/unsubscribe", data={"token": token, "csrf_token": csrf_of(page.text)}).status_code
+        == 200
+    )
 
     prefs = client.get(prefs_path)
-    assert prefs.status_code == 200 and "You are unsubscribed" in prefs.text and "left@example.org" in prefs.text
+    assert (
+        prefs.status_code == 200 and "You are unsubscribed" in prefs.text and "left@example.org" in prefs.text
+    )
     assert 'name="frequency"' not in prefs.text and ">Save<" not in prefs.text  # no editable form
     # Saving anyway (an old tab) changes nothing and says why.
-    form = {"token": token, "csrf_token": csrf_of(prefs.text), "frequency": "weekly", "send_hour": "7", "timezone": "UTC"}
+    form = {
+        "token": token,
+        "csrf_token": csrf_of(prefs.text),
+        "frequency": "weekly",
+        "send_hour": "7",
+        "timezone": "UTC",
+    }
     stale = client.post("/subscription", data=form)
     assert stale.status_code == 409 and "Saved." not in stale.text and "You are unsubscribed" in stale.text
     with feed.read() as conn:
         row = conn.execute(sa.select(subscribers)).one()
     assert (row.status, row.frequency) == ("unsubscribed", "daily")
     # The page's button subscribes again: a new confirmation mail.
-    again = re.search(r'<form class="subscribe-again" action="/subscribe" method="post">(.*?)</form>', prefs.text, re.S)
+    again = re.search(
+        r'<form class="subscribe-again" action="/subscribe" method="post">(.*?)</form>', prefs.text, re.S
+    )
     assert again and 'name="email" value="left@example.org"' in again.group(1)
     client.app.state.clock = lambda: now + timedelta(hours=1)  # past the throttle of confirmation mails
-    answer = client.post("/subscribe", data={"email": "left@example.org", "csrf_token": csrf_of(again.group(1))})
+    answer = client.post(
+        "/subscribe", data={"email": "left@example.org", "csrf_token": csrf_of(again.group(1))}
+    )
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     assert smtp.wait_for(2, timeout=10)[-1].rcpt_tos == ["left@example.org"]
     with feed.read() as conn:

@@ -27,22 +27,43 @@ SUBSCRIBERS, KILLS = 200, 20
 
 
 def _sender(db: Database, settings: Settings, now: datetime) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DAILYPAPERS_DATABASE_URL": db.url, "DAILYPAPERS_SMTP_HOST": settings.smtp_host,
-           "DAILYPAPERS_SMTP_PORT": str(settings.smtp_port), "DAILYPAPERS_SITE_URL": settings.site_url,
-           "DAILYPAPERS_MAIL_FROM": settings.mail_from}  # fmt: skip
-    return subprocess.Popen([sys.executable, "-m", "dailypapers.cli", "digest", "send", "--due", "--now", now.isoformat()], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": db.url,
+        "DAILYPAPERS_SMTP_HOST": settings.smtp_host,
+        "DAILYPAPERS_SMTP_PORT": str(settings.smtp_port),
+        "DAILYPAPERS_SITE_URL": settings.site_url,
+        "DAILYPAPERS_MAIL_FROM": settings.mail_from,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "dailypapers.cli", "digest", "send", "--due", "--now", now.isoformat()],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
-def test_kill_9_while_sending_leaves_exactly_one_digest_each(feed: Database, settings: Settings, smtp: LoopbackSMTP,
-                                                             now: datetime) -> None:  # fmt: skip
+def test_kill_9_while_sending_leaves_exactly_one_digest_each(
+    feed: Database, settings: Settings, smtp: LoopbackSMTP, now: datetime
+) -> None:
     with feed.write() as conn:
-        conn.execute(subscribers.insert(), [
-            {"email": f"reader{n:03d}@example.org", "status": "active", "categories": [], "timezone": "UTC",
-             "send_hour": (now.hour - 1) % 24, "max_papers": 5, "created_at": now - timedelta(days=3),
-             "confirmed_at": now - timedelta(days=2), "updated_at": now}
-            for n in range(SUBSCRIBERS)
-        ])  # fmt: skip
+        conn.execute(
+            subscribers.insert(),
+            [
+                {
+                    "email": f"reader{n:03d}@example.org",
+                    "status": "active",
+                    "categories": [],
+                    "timezone": "UTC",
+                    "send_hour": (now.hour - 1) % 24,
+                    "max_papers": 5,
+                    "created_at": now - timedelta(days=3),
+                    "confirmed_at": now - timedelta(days=2),
+                    "updated_at": now,
+                }
+                for n in range(SUBSCRIBERS)
+            ],
+        )
     rng = random.Random(20261130)
     # Kill points spread over the batch: when the server has received this many mails (or, for the
     # first few, after a random delay, which may fall while digests are still being composed).
@@ -64,8 +85,9 @@ def test_kill_9_while_sending_leaves_exactly_one_digest_each(feed: Database, set
     final = _sender(feed, settings, now)  # the restart, left to finish
     assert final.wait(timeout=300) == 0
     with feed.read() as conn:
-        rows = conn.execute(sa.select(outbox.c.to_addr, outbox.c.status, outbox.c.message_id)
-                            .where(outbox.c.kind == "digest")).all()  # fmt: skip
+        rows = conn.execute(
+            sa.select(outbox.c.to_addr, outbox.c.status, outbox.c.message_id).where(outbox.c.kind == "digest")
+        ).all()
     assert len(rows) == SUBSCRIBERS and {r.status for r in rows} == {"sent"}
     received = Counter(m.rcpt_tos[0] for m in smtp.messages)
     assert set(received) == {r.to_addr for r in rows}  # nobody missed
@@ -73,5 +95,7 @@ def test_kill_9_while_sending_leaves_exactly_one_digest_each(feed: Database, set
     assert set(by_id) == {r.message_id for r in rows}  # every copy is the period's one digest
     duplicates = sum(n - 1 for n in received.values())
     assert duplicates <= kills  # at most the one mail in flight per kill
-    print(f"\n{feed.engine.dialect.name}: {kills} kills during {SUBSCRIBERS} digests: {duplicates} sent twice "
-          f"(accepted by the server, killed before the sent mark)")  # fmt: skip
+    print(
+        f"\n{feed.engine.dialect.name}: {kills} kills during {SUBSCRIBERS} digests: {duplicates} sent twice "
+        f"(accepted by the server, killed before the sent mark)"
+    )

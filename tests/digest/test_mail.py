@@ -63,8 +63,12 @@ def rendered() -> Rendered:
 
 def message(to_addr: str = TO, **kwargs: object) -> EmailMessage:
     body = kwargs.pop("rendered", None) or rendered()
-    args: dict = {"to_addr": to_addr, "from_addr": FROM, "unsubscribe_url": UNSUB,
-                  "unsubscribe_mailto": UNSUB_MAILTO}
+    args: dict = {
+        "to_addr": to_addr,
+        "from_addr": FROM,
+        "unsubscribe_url": UNSUB,
+        "unsubscribe_mailto": UNSUB_MAILTO,
+    }
     args.update(kwargs)
     return build_message(body, **args)  # type: ignore[arg-type]
 
@@ -184,7 +188,15 @@ def test_message_arrives_intact(server: LoopbackSMTP) -> None:
     assert got.rcpt_tos == [TO]
     assert not got.tls and got.login is None
     received, sent = got.message, reparse(msg)
-    for header in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"):
+    for header in (
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+    ):
         assert received[header] == sent[header], header
     assert received["Subject"] == rendered().subject
     original = rendered()

@@ -3,14 +3,14 @@ reader's zone, daylight-saving gaps and overlaps, and the turn of the year and o
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from dailypapers.digest.schedule import due_period, latest_send, timezone_names, week_label, zone
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def at(text: str) -> datetime:
@@ -55,12 +55,13 @@ LATEST = [
     ("2027-01-07T09:00+00:00", "weekly", 3, 9, "UTC", "W2027-01", "2027-01-07T09:00+00:00"),
     # A Sunday digest at 00:30 in Tokyo is still Saturday in UTC.
     ("2027-01-02T15:30+00:00", "weekly", 6, 0, "Asia/Tokyo", "W2026-53", "2027-01-02T15:00+00:00"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("now", "frequency", "weekday", "hour", "tz", "key", "send_at"), LATEST)
-def test_latest_send_at_the_edges(now: str, frequency: str, weekday: int, hour: int, tz: str, key: str,
-                                  send_at: str) -> None:  # fmt: skip
+def test_latest_send_at_the_edges(
+    now: str, frequency: str, weekday: int, hour: int, tz: str, key: str, send_at: str
+) -> None:
     period = latest_send(at(now), frequency, weekday, hour, tz)
     assert period.key == key
     assert period.send_at.astimezone(UTC) == at(send_at)
@@ -70,14 +71,23 @@ def test_latest_send_at_the_edges(now: str, frequency: str, weekday: int, hour: 
 def test_a_send_time_equal_to_the_confirmation_is_not_due() -> None:
     confirmed = at("2026-06-15T09:00+00:00")
     assert due_period(confirmed, "daily", 0, 9, "UTC", confirmed) is None
-    assert due_period(confirmed, "daily", 0, 9, "UTC", confirmed - timedelta(microseconds=1)).key == "D2026-06-15"
+    assert (
+        due_period(confirmed, "daily", 0, 9, "UTC", confirmed - timedelta(microseconds=1)).key
+        == "D2026-06-15"
+    )
     assert due_period(at("2026-06-16T09:00+00:00"), "daily", 0, 9, "UTC", confirmed).key == "D2026-06-16"
 
 
-TRANSITIONS = [("America/New_York", "2026-03-08"), ("America/New_York", "2026-11-01"),
-               ("Europe/Berlin", "2026-03-29"), ("Europe/Berlin", "2026-10-25"),
-               ("Australia/Lord_Howe", "2026-04-05"), ("America/Santiago", "2026-04-05"),
-               ("America/Havana", "2026-03-08"), ("Asia/Tokyo", "2026-12-31")]  # fmt: skip
+TRANSITIONS = [
+    ("America/New_York", "2026-03-08"),
+    ("America/New_York", "2026-11-01"),
+    ("Europe/Berlin", "2026-03-29"),
+    ("Europe/Berlin", "2026-10-25"),
+    ("Australia/Lord_Howe", "2026-04-05"),
+    ("America/Santiago", "2026-04-05"),
+    ("America/Havana", "2026-03-08"),
+    ("Asia/Tokyo", "2026-12-31"),
+]
 
 
 @pytest.mark.parametrize(("tz", "day"), TRANSITIONS)
@@ -98,27 +108,42 @@ def test_every_hour_is_sent_once_a_period_across_a_clock_change(tz: str, day: st
             assert send <= now < send + timedelta(days=7 if frequency == "weekly" else 1, hours=2)
             local = send.astimezone(zone_info)
             skipped = datetime.combine(local.date(), datetime.min.time().replace(hour=hour), zone_info)
-            assert local.hour == hour or skipped.astimezone(UTC).astimezone(zone_info).hour != hour, (now, hour)
+            assert local.hour == hour or skipped.astimezone(UTC).astimezone(zone_info).hour != hour, (
+                now,
+                hour,
+            )
             if period.key != previous:
                 assert period.key not in seen, (now, hour, period.key)
-                assert previous is None or send > now - timedelta(minutes=5), (now, hour)  # changed as it passed
+                assert previous is None or send > now - timedelta(minutes=5), (
+                    now,
+                    hour,
+                )  # changed as it passed
                 seen.append(period.key)
                 previous = period.key
 
 
-@pytest.mark.parametrize(("last_day", "label"), [
-    (date(2026, 11, 30), "24–30 November 2026"),
-    (date(2026, 12, 2), "26 November – 2 December 2026"),
-    (date(2026, 12, 31), "25–31 December 2026"),
-    (date(2027, 1, 1), "26 December 2026 – 1 January 2027"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("last_day", "label"),
+    [
+        (date(2026, 11, 30), "24–30 November 2026"),
+        (date(2026, 12, 2), "26 November – 2 December 2026"),
+        (date(2026, 12, 31), "25–31 December 2026"),
+        (date(2027, 1, 1), "26 December 2026 – 1 January 2027"),
+    ],
+)
 def test_a_weekly_digest_is_labelled_with_the_days_it_covers(last_day: date, label: str) -> None:
     assert week_label(last_day) == label
-    assert latest_send(datetime.combine(last_day, datetime.max.time(), UTC), "weekly", last_day.weekday(), 0,
-                       "UTC").label == label  # fmt: skip
+    assert (
+        latest_send(
+            datetime.combine(last_day, datetime.max.time(), UTC), "weekly", last_day.weekday(), 0, "UTC"
+        ).label
+        == label
+    )
 
 
-@pytest.mark.parametrize("name", ["America", "Europe", "x" * 300, "../etc/passwd", "", "UTC\x00", "Asia/Tokio"])
+@pytest.mark.parametrize(
+    "name", ["America", "Europe", "x" * 300, "../etc/passwd", "", "UTC\x00", "Asia/Tokio"]
+)
 def test_unknown_time_zones_are_a_value_error(name: str) -> None:
     with pytest.raises(ValueError, match="unknown time zone"):
         zone(name)

@@ -96,8 +96,13 @@ PAGE_KINDS = {
 
 
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1280, 900)], ids=["phone", "desktop"])
-def test_every_page_kind_fits_and_the_header_search_is_usable(demo_server: str, browser, save_screenshot,  # type: ignore[no-untyped-def]
-                                                              width: int, height: int) -> None:  # fmt: skip
+def test_every_page_kind_fits_and_the_header_search_is_usable(
+    demo_server: str,
+    browser,
+    save_screenshot,  # type: ignore[no-untyped-def]
+    width: int,
+    height: int,
+) -> None:
     context = browser.new_context(java_script_enabled=False, viewport={"width": width, "height": height})
     page = context.new_page()
     for name, path in PAGE_KINDS.items():

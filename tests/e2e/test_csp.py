@@ -47,11 +47,18 @@ def _page_kinds(base: str) -> dict[str, str]:
         # A paper whose abstract has LaTeX math: its page carries MathML.
         math = next(r["id"] for r in map(json.loads, fh) if "$" in r["summary"])
     return {
-        "feed day": f"/papers/date/{day}", "feed week": f"/papers/week/{week}", "feed month": f"/papers/month/{day:%Y-%m}",
-        "latest": "/", "paper": f"/papers/{math}", "search": "/search?q=contrastive+learning", "subscribe": "/subscribe",
-        "api docs": "/api/docs", "error page": "/no-such-page", "bad link": "/subscription?token=x",
+        "feed day": f"/papers/date/{day}",
+        "feed week": f"/papers/week/{week}",
+        "feed month": f"/papers/month/{day:%Y-%m}",
+        "latest": "/",
+        "paper": f"/papers/{math}",
+        "search": "/search?q=contrastive+learning",
+        "subscribe": "/subscribe",
+        "api docs": "/api/docs",
+        "error page": "/no-such-page",
+        "bad link": "/subscription?token=x",
         "mailbox": "/demo/mailbox",
-    }  # fmt: skip
+    }
 
 
 def test_no_page_violates_the_content_security_policy(demo_server: str, browser) -> None:  # type: ignore[no-untyped-def]
@@ -59,18 +66,24 @@ def test_no_page_violates_the_content_security_policy(demo_server: str, browser)
     context.add_init_script(LISTEN)
     page = context.new_page()
     console: list[str] = []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+    )
     page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     seen = {}
     for kind, url in _page_kinds(demo_server).items():
         console.clear()
         response = page.goto(demo_server + url)
-        assert response is not None and "script-src 'self'" in response.headers["content-security-policy"], kind
+        assert response is not None and "script-src 'self'" in response.headers["content-security-policy"], (
+            kind
+        )
         if kind == "api docs":
             page.wait_for_selector(".opblock", timeout=20_000)
         page.wait_for_load_state("networkidle")
-        seen[kind] = (page.evaluate("window.__violations"), [c for c in console if "Content Security Policy" in c
-                                                             or "pageerror" in c])  # fmt: skip
+        seen[kind] = (
+            page.evaluate("window.__violations"),
+            [c for c in console if "Content Security Policy" in c or "pageerror" in c],
+        )
     assert {k: v for k, v in seen.items() if v != ([], [])} == {}
     context.close()
 

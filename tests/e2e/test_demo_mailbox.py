@@ -22,7 +22,11 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     workdir = tmp_path_factory.mktemp("demo-mail")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAPERS_SMTP_") and k != "DAILYPAPERS_SITE_URL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DAILYPAPERS_SMTP_") and k != "DAILYPAPERS_SITE_URL"
+    }
     with running_demo(workdir, env) as base:
         yield base, workdir
 

@@ -50,8 +50,12 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, smtp: LoopbackSMTP) ->
     workdir = tmp_path_factory.mktemp("demo")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DAILYPAPERS_SMTP_HOST": "127.0.0.1", "DAILYPAPERS_SMTP_PORT": str(smtp.port),
-           "DAILYPAPERS_SITE_URL": base}  # fmt: skip
+    env = {
+        **os.environ,
+        "DAILYPAPERS_SMTP_HOST": "127.0.0.1",
+        "DAILYPAPERS_SMTP_PORT": str(smtp.port),
+        "DAILYPAPERS_SITE_URL": base,
+    }
     with running_demo(workdir, env, port=port) as started:
         yield Demo(started, workdir / "demo.db", smtp)
 
@@ -59,51 +63,81 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, smtp: LoopbackSMTP) ->
 # --- the digest mail --------------------------------------------------------------------------------
 
 
-def _paper(arxiv_id: str, title: str, authors: list[str], abstract: str, categories: list[str], upvotes: int,
-           code_url: str | None = None) -> DigestPaper:  # fmt: skip
+def _paper(
+    arxiv_id: str,
+    title: str,
+    authors: list[str],
+    abstract: str,
+    categories: list[str],
+    upvotes: int,
+    code_url: str | None = None,
+) -> DigestPaper:
     return DigestPaper(
-        arxiv_id=arxiv_id, title=title, authors=authors, abstract=abstract, categories=categories, upvotes=upvotes,
-        page_url=f"{SITE}/papers/{arxiv_id}", abs_url=f"https://arxiv.org/abs/{arxiv_id}",
-        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}", code_url=code_url,
-    )  # fmt: skip
+        arxiv_id=arxiv_id,
+        title=title,
+        authors=authors,
+        abstract=abstract,
+        categories=categories,
+        upvotes=upvotes,
+        page_url=f"{SITE}/papers/{arxiv_id}",
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+        code_url=code_url,
+    )
 
 
 def digest_content() -> DigestContent:
     entmax = _paper(
-        "2611.04417", r"Tokenizer-Free Machine Translation with $\alpha$-Entmax Attention",
+        "2611.04417",
+        r"Tokenizer-Free Machine Translation with $\alpha$-Entmax Attention",
         ["Mariana Costa", "Jonas Weber", "Priya Raman", "Li Wei", "Samuel Okafor"],
         r"Sparse attention with $\alpha$-entmax lets a byte-level translation model skip most of its input. "
         r"With $\alpha = 1.5$ and a cost of $\mathcal{O}(n \log n)$ we match subword baselines on WMT while "
         r"reading raw bytes, and the learned sparsity pattern recovers word boundaries without supervision.",
-        ["cs.CL", "cs.LG"], 87, code_url="https://github.com/example/entmax-mt",
-    )  # fmt: skip
+        ["cs.CL", "cs.LG"],
+        87,
+        code_url="https://github.com/example/entmax-mt",
+    )
     hostile = _paper(
-        "2611.03021", HOSTILE, ["Mallory <img src=x onerror=alert(2)>", "Eve Example"],
+        "2611.03021",
+        HOSTILE,
+        ["Mallory <img src=x onerror=alert(2)>", "Eve Example"],
         "Inputs such as <b>bold</b> & <script>alert(3)</script> must stay text. We fuzz HTML sanitisers "
         "with grammar-based generators and find 14 bypasses in widely deployed libraries.",
-        ["cs.CR"], 41,
-    )  # fmt: skip
+        ["cs.CR"],
+        41,
+    )
     scaling = _paper(
-        "2611.01188", "Scaling Laws for Retrieval-Augmented Language Models",
+        "2611.01188",
+        "Scaling Laws for Retrieval-Augmented Language Models",
         ["Ada Lovelace", "Alan Turing"],
         "We fit scaling laws jointly over model size, datastore size and the number of retrieved passages, "
         "and show that retrieval shifts the compute-optimal frontier towards smaller models.",
-        ["cs.CL"], 23,
-    )  # fmt: skip
+        ["cs.CL"],
+        23,
+    )
     contrastive = _paper(
-        "2611.02290", "Hard Negative Mining for Contrastive Sentence Embeddings",
+        "2611.02290",
+        "Hard Negative Mining for Contrastive Sentence Embeddings",
         ["Grace Hopper"],
         r"Mining negatives at temperature $\tau$ from a momentum queue improves STS by 2.1 points.",
-        ["cs.CL", "cs.IR"], 5,
-    )  # fmt: skip
+        ["cs.CL", "cs.IR"],
+        5,
+    )
     return DigestContent(
-        site_name="Daily Papers", site_url=SITE, to_addr="reader@example.org",
-        period_label="Monday 30 November 2026", frequency="daily",
+        site_name="Daily Papers",
+        site_url=SITE,
+        to_addr="reader@example.org",
+        period_label="Monday 30 November 2026",
+        frequency="daily",
         top=[entmax, hostile, scaling],
-        saved=[SavedSearchMatches("contrastive", "medical", [contrastive]),
-               SavedSearchMatches("quantum error correction", "", [])],
-        manage_url=f"{SITE}/subscription?token=manage.token", unsubscribe_url=f"{SITE}/unsubscribe?token=unsub.token",
-    )  # fmt: skip
+        saved=[
+            SavedSearchMatches("contrastive", "medical", [contrastive]),
+            SavedSearchMatches("quantum error correction", "", []),
+        ],
+        manage_url=f"{SITE}/subscription?token=manage.token",
+        unsubscribe_url=f"{SITE}/unsubscribe?token=unsub.token",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -187,18 +221,26 @@ def test_digest_in_chromium_light(browser, digest_file: str, save_screenshot) ->
 
     # Sections: trending, then the saved search with matches; the empty search is left out.
     assert [h.strip().upper() for h in page.locator("h2").all_inner_texts()] == [
-        "TRENDING", "MATCHES FOR YOUR SAVED SEARCHES"]  # fmt: skip
+        "TRENDING",
+        "MATCHES FOR YOUR SAVED SEARCHES",
+    ]
     assert page.locator("h3").all_inner_texts() == ["contrastive — not: medical"]
     assert "quantum error correction" not in body_text
     assert page.locator(".dp-title").count() == 4
 
     # arXiv / PDF / Code links, all absolute https; Code only where the paper has code.
     for label, count in (("arXiv", 4), ("PDF", 4), ("Code", 1)):
-        hrefs = page.locator("a.dp-link", has_text=re.compile(rf"^{label}$")).evaluate_all("as => as.map(a => a.href)")
+        hrefs = page.locator("a.dp-link", has_text=re.compile(rf"^{label}$")).evaluate_all(
+            "as => as.map(a => a.href)"
+        )
         assert len(hrefs) == count, (label, hrefs)
         assert all(h.startswith("https://") for h in hrefs), hrefs
-    assert page.get_by_role("link", name="Code").get_attribute("href") == "https://github.com/example/entmax-mt"
-    assert page.get_by_role("link", name="PDF").first.get_attribute("href") == "https://arxiv.org/pdf/2611.04417"
+    assert (
+        page.get_by_role("link", name="Code").get_attribute("href") == "https://github.com/example/entmax-mt"
+    )
+    assert (
+        page.get_by_role("link", name="PDF").first.get_attribute("href") == "https://arxiv.org/pdf/2611.04417"
+    )
     every_href = page.locator("a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
     assert all(h and h.startswith("https://") for h in every_href), every_href
 
@@ -214,7 +256,9 @@ def test_digest_in_chromium_light(browser, digest_file: str, save_screenshot) ->
 
 
 def test_digest_in_chromium_dark(browser, digest_file: str, save_screenshot) -> None:  # type: ignore[no-untyped-def]
-    context, page, dialogs = _open(browser, digest_file, viewport={"width": 1000, "height": 1400}, color_scheme="dark")
+    context, page, dialogs = _open(
+        browser, digest_file, viewport={"width": 1000, "height": 1400}, color_scheme="dark"
+    )
     assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
     colours = page.evaluate(COLOURS)
     # Dark backgrounds, light text: the dark block swapped both, not only one of them.
@@ -228,8 +272,9 @@ def test_digest_in_chromium_dark(browser, digest_file: str, save_screenshot) -> 
 
 
 def test_digest_on_a_phone(browser, digest_file: str, save_screenshot) -> None:  # type: ignore[no-untyped-def]
-    context, page, dialogs = _open(browser, digest_file, viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                   has_touch=True)  # fmt: skip
+    context, page, dialogs = _open(
+        browser, digest_file, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     # No horizontal scrolling, and nothing sticks out of the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.evaluate("window.innerWidth") == PHONE["width"]  # the viewport meta tag was honoured
@@ -289,7 +334,9 @@ def test_subscribe_confirm_preferences_unsubscribe(  # type: ignore[no-untyped-d
     mail = smtp.wait_for(before + 1, timeout=30)[before]
     assert mail.rcpt_tos == [address]
     assert "Confirm your subscription" in mail.message["Subject"]
-    found = re.search(re.escape(demo_server.base) + r"/subscribe/confirm\?token=\S+", _text_part(mail.message))
+    found = re.search(
+        re.escape(demo_server.base) + r"/subscribe/confirm\?token=\S+", _text_part(mail.message)
+    )
     assert found, _text_part(mail.message)
     assert _subscriber(demo_server.database, address).status == "pending"
 
@@ -355,7 +402,9 @@ def test_subscribe_without_the_csrf_cookie_is_refused(demo_server: Demo, browser
     assert any(c["name"] == "dp_csrf" for c in context.cookies())
     page.locator(".subscribe-box").get_by_label("Email address").fill(address)
     context.clear_cookies()
-    with page.expect_response(lambda r: r.url.endswith("/subscribe") and r.request.method == "POST") as answer:
+    with page.expect_response(
+        lambda r: r.url.endswith("/subscribe") and r.request.method == "POST"
+    ) as answer:
         page.locator(".subscribe-box").get_by_role("button", name="Subscribe").click()
     assert answer.value.status == 403
     expect(page.locator("h1")).to_have_text("Please try again")

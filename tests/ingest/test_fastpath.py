@@ -10,7 +10,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from dailypapers.ingest.importer import ImportSummary, import_paths
 from dailypapers.store.db import Database
 from dailypapers.store.tables import feed_entries, papers
 
-UTC = timezone.utc
+UTC = UTC
 T1 = datetime(2026, 7, 1, 8, 0, 0, 250_000, tzinfo=UTC)
 T2 = datetime(2026, 7, 2, 9, 30, tzinfo=UTC)
 PLUS_TWO = timezone(timedelta(hours=2))
@@ -66,33 +66,67 @@ def edge_case_files(tmp_path: Path) -> tuple[list[Path], list[Path]]:
     """Records that exercise every conversion, then newer versions of some (the UPDATE statement)."""
     first = tmp_path / "edge-first.jsonl"
     first.write_text(
-        "\n".join([
-            listing_line("2606.00001v1", title="Unicode: Schrödinger, 東京, ∑ and emoji 🚀",
-                         summary="Code at https://github.com/a/b.\n  A second paragraph."),
-            listing_line("2606.00002", comment="This paper has been withdrawn by the authors"),
-            listing_line("2606.00003v3", listing_dates=["2026-06-28", "2026-06-29", "2026-06-30"],
-                         upvotes=12, authors=[], categories="cs.CL cs.AI"),
-            listing_line("2606.00004", summary="", comment="Project page: https://example.org/p"),
-        ]) + "\n",
+        "\n".join(
+            [
+                listing_line(
+                    "2606.00001v1",
+                    title="Unicode: Schrödinger, 東京, ∑ and emoji 🚀",
+                    summary="Code at https://github.com/a/b.\n  A second paragraph.",
+                ),
+                listing_line("2606.00002", comment="This paper has been withdrawn by the authors"),
+                listing_line(
+                    "2606.00003v3",
+                    listing_dates=["2026-06-28", "2026-06-29", "2026-06-30"],
+                    upvotes=12,
+                    authors=[],
+                    categories="cs.CL cs.AI",
+                ),
+                listing_line("2606.00004", summary="", comment="Project page: https://example.org/p"),
+            ]
+        )
+        + "\n",
         encoding="utf-8",
-    )  # fmt: skip
+    )
     # A Hub capture featuring papers at a time with a +02:00 offset, and microseconds.
     hub = tmp_path / "daily_2026-06-30.json"
-    hub.write_text(json.dumps([
-        {"paper": {"id": "2606.00001", "title": "Unicode", "summary": "s", "upvotes": 7,
-                   "authors": [{"name": "Ada Lovelace"}], "publishedAt": "2026-06-27T10:00:00.123456Z",
-                   "submittedOnDailyAt": "2026-06-30T08:15:00.5+02:00"}},
-        {"paper": {"id": "2606.00005", "title": "Only on the Hub", "summary": "s", "upvotes": 0,
-                   "authors": [], "submittedOnDailyAt": "2026-06-30T23:59:59+02:00"}},
-    ]))  # fmt: skip
+    hub.write_text(
+        json.dumps(
+            [
+                {
+                    "paper": {
+                        "id": "2606.00001",
+                        "title": "Unicode",
+                        "summary": "s",
+                        "upvotes": 7,
+                        "authors": [{"name": "Ada Lovelace"}],
+                        "publishedAt": "2026-06-27T10:00:00.123456Z",
+                        "submittedOnDailyAt": "2026-06-30T08:15:00.5+02:00",
+                    }
+                },
+                {
+                    "paper": {
+                        "id": "2606.00005",
+                        "title": "Only on the Hub",
+                        "summary": "s",
+                        "upvotes": 0,
+                        "authors": [],
+                        "submittedOnDailyAt": "2026-06-30T23:59:59+02:00",
+                    }
+                },
+            ]
+        )
+    )
     newer = tmp_path / "edge-newer.jsonl"
     newer.write_text(
-        "\n".join([
-            listing_line("2606.00001v2", title="Renamed in v2", listing_dates=["2026-07-01"]),
-            listing_line("2606.00003v3", categories=["cs.CV"], listing_dates=["2026-07-01"]),
-        ]) + "\n",
+        "\n".join(
+            [
+                listing_line("2606.00001v2", title="Renamed in v2", listing_dates=["2026-07-01"]),
+                listing_line("2606.00003v3", categories=["cs.CV"], listing_dates=["2026-07-01"]),
+            ]
+        )
+        + "\n",
         encoding="utf-8",
-    )  # fmt: skip
+    )
     return [first, hub], [newer]
 
 
@@ -155,10 +189,7 @@ def test_sqlite_driver_sql_loads_what_sqlalchemy_loads(data: Path, tmp_path: Pat
         ids = list(conn.scalars(sa.select(papers.c.arxiv_id))) + ["2606.99999"]
         assert len(ids) > 1000  # several IN (...) chunks
         fast = store_papers._load_stored_sqlite(conn, ids)
-        plain_rows = {
-            r.arxiv_id: r._asdict()
-            for r in conn.execute(sa.select(*store_papers._ROW_COLUMNS))
-        }
+        plain_rows = {r.arxiv_id: r._asdict() for r in conn.execute(sa.select(*store_papers._ROW_COLUMNS))}
         plain_days: dict[str, set[date]] = {}
         for arxiv_id, day in conn.execute(sa.select(feed_entries.c.arxiv_id, feed_entries.c.feed_date)):
             plain_days.setdefault(arxiv_id, set()).add(day)
@@ -179,8 +210,12 @@ def test_bind_processors_run_once_per_object_but_per_value_content() -> None:
     shared = datetime(2026, 6, 30, tzinfo=UTC)
     equal_but_other = datetime(2026, 6, 30, 2, tzinfo=PLUS_TWO)  # == shared, other wall time
     assert [once(v) for v in (shared, shared, equal_but_other, None, None)] == [
-        str(shared), str(shared), str(equal_but_other), "None", "None",
-    ]  # fmt: skip
+        str(shared),
+        str(shared),
+        str(equal_but_other),
+        "None",
+        "None",
+    ]
     assert calls == [shared, equal_but_other, None]
 
 
@@ -212,9 +247,18 @@ def reference_content_hash(row: dict[str, Any]) -> str:
     ],
 )
 def test_content_hash_matches_the_per_field_formula(when: datetime | None) -> None:
-    rec = PaperRecord(arxiv_id="2606.00001", title="T", abstract="A ∑", authors=["Ada"],
-                      categories=["cs.LG"], version=2, published_at=when, updated_at=when, upvotes=3,
-                      feed_entries=[(date(2026, 6, 30), when or T1)])  # fmt: skip
+    rec = PaperRecord(
+        arxiv_id="2606.00001",
+        title="T",
+        abstract="A ∑",
+        authors=["Ada"],
+        categories=["cs.LG"],
+        version=2,
+        published_at=when,
+        updated_at=when,
+        upvotes=3,
+        feed_entries=[(date(2026, 6, 30), when or T1)],
+    )
     row = merge_records(None, rec, T1)
     for variant in (row, {**row, "published_at": when, "first_featured_at": when}, {"title": "only"}):
         assert content_hash(variant) == reference_content_hash(variant)
@@ -243,16 +287,24 @@ def import_both_ways(
     for in_worker in (False, True):
         db = make_db("worker" if in_worker else "in-process")
         ticks: list[tuple[int, int]] = []
-        summary = import_paths(db, paths, now=T1, parse_in_worker=in_worker,
-                               progress=lambda done, total: ticks.append((done, total)),
-                               **kwargs)  # fmt: skip
+        summary = import_paths(
+            db,
+            paths,
+            now=T1,
+            parse_in_worker=in_worker,
+            progress=lambda done, total, ticks=ticks: ticks.append((done, total)),
+            **kwargs,
+        )
         outcomes[in_worker] = (summary_facts(summary), read_back(db), ticks)
     return outcomes
 
 
 def test_worker_imports_what_in_process_parsing_imports(db: Database, data: Path, tmp_path: Path) -> None:
-    paths = [messy_listing(tmp_path, data), data / "kaggle-sample200.jsonl",
-             data / "listing-cs-unique-300.jsonl.gz"]  # fmt: skip
+    paths = [
+        messy_listing(tmp_path, data),
+        data / "kaggle-sample200.jsonl",
+        data / "listing-cs-unique-300.jsonl.gz",
+    ]
 
     def fresh(name: str) -> Database:
         if db.engine.dialect.name == "sqlite":
@@ -340,8 +392,9 @@ def test_interrupting_an_import_stops_the_worker(
 
     db = sqlite_db(tmp_path / "t.db")
     with pytest.raises(KeyboardInterrupt):
-        import_paths(db, [data / "listing-cs_2026-06-30.jsonl"], batch_size=20, progress=ctrl_c,
-                     parse_in_worker=True)  # fmt: skip
+        import_paths(
+            db, [data / "listing-cs_2026-06-30.jsonl"], batch_size=20, progress=ctrl_c, parse_in_worker=True
+        )
     [worker] = workers
     assert worker._proc.returncode is not None
     assert not any(t.name == "parse-worker-reader" for t in threading.enumerate())

@@ -8,7 +8,7 @@ import io
 import json
 import shutil
 from collections import Counter
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from dailypapers.ingest.formats import (
     read_file,
 )
 
-UTC = timezone.utc
+UTC = UTC
 HUB = "hub"
 
 
@@ -223,7 +223,9 @@ def test_kaggle_sample(data: Path) -> None:
         assert rec.categories == obj["categories"].split()
         assert rec.feed_entries == [] and rec.upvotes is None
         assert len(rec.authors) == len(obj["authors_parsed"])
-        assert rec.abstract and not rec.abstract.startswith(" ") and "\n" not in rec.abstract.replace("\n\n", "")
+        assert (
+            rec.abstract and not rec.abstract.startswith(" ") and "\n" not in rec.abstract.replace("\n\n", "")
+        )
     assert Counter(r.version for r in records) == {1: 113, 2: 59, 3: 20, 4: 5, 5: 3}
     assert sum(r.doi is not None for r in records) == 117
     assert sum(r.journal_ref is not None for r in records) == 109
@@ -233,7 +235,9 @@ def test_kaggle_first_record(data: Path) -> None:
     rec = read(data / "kaggle-sample200.jsonl")[1][0]
     assert rec.arxiv_id == "0704.0001"
     assert rec.version == 2
-    assert rec.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    assert (
+        rec.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    )
     assert rec.published_at == datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)
     assert rec.updated_at == datetime(2007, 7, 24, 20, 10, 27, tzinfo=UTC)
     assert rec.doi == "10.1103/PhysRevD.76.013009"
@@ -259,7 +263,9 @@ def test_kaggle_withdrawn_record(data: Path) -> None:
         ("0704.0062", ["Rastislav Šrámek", "Broňa Brejová", "Tomáš Vinař"]),
     ],
 )
-def test_kaggle_tex_accents_in_author_names_are_decoded(data: Path, arxiv_id: str, authors: list[str]) -> None:
+def test_kaggle_tex_accents_in_author_names_are_decoded(
+    data: Path, arxiv_id: str, authors: list[str]
+) -> None:
     obj = next(o for o in lines(data / "kaggle-sample200.jsonl") if o["id"] == arxiv_id)
     assert "\\" in obj["authors"]
     # Without authors_parsed the TeX `authors` string is split and decoded.
@@ -271,7 +277,10 @@ def test_kaggle_tex_accents_in_author_names_are_decoded(data: Path, arxiv_id: st
 def test_kaggle_tex_author_that_decodes_to_nothing_is_dropped(data: Path) -> None:
     obj = next(o for o in lines(data / "kaggle-sample200.jsonl") if o["id"] == "0704.0001")
     obj = {k: v for k, v in obj.items() if k != "authors_parsed"}
-    assert parse_kaggle({**obj, "authors": "C. Bal\\'azs, {}, E. L. Berger"}).authors == ["C. Balázs", "E. L. Berger"]
+    assert parse_kaggle({**obj, "authors": "C. Bal\\'azs, {}, E. L. Berger"}).authors == [
+        "C. Balázs",
+        "E. L. Berger",
+    ]
 
 
 def test_kaggle_versions_edge_cases(data: Path) -> None:
@@ -336,7 +345,9 @@ def test_hub_files(data: Path, name: str, count: int, day: date) -> None:
         assert rec.source == HF_DAILY
         assert rec.arxiv_id == paper["id"]
         assert rec.upvotes == paper["upvotes"]
-        assert rec.authors == [" ".join(a["name"].split()) for a in paper["authors"] if a.get("name", "").strip()]
+        assert rec.authors == [
+            " ".join(a["name"].split()) for a in paper["authors"] if a.get("name", "").strip()
+        ]
         assert rec.title == " ".join(paper["title"].split())
         assert [d for d, _ in rec.feed_entries] == [day]
         assert rec.feed_entries[0][1].tzinfo is not None
@@ -470,7 +481,12 @@ def test_hub_bad_items_are_rejected_with_their_index(data: Path, tmp_path: Path)
     path.write_text(json.dumps(items))
     _, records, rejected = read(path)
     assert len(records) == 3
-    assert [(r.line, r.path) for r in rejected] == [(2, str(path)), (3, str(path)), (4, str(path)), (6, str(path))]
+    assert [(r.line, r.path) for r in rejected] == [
+        (2, str(path)),
+        (3, str(path)),
+        (4, str(path)),
+        (6, str(path)),
+    ]
     assert "item 2: item is a string but not a Python literal" in rejected[0].reason
     assert "item 3: item is int, expected an object" == rejected[1].reason
     assert "not an arXiv id" in rejected[2].reason
@@ -581,7 +597,10 @@ def test_impossible_date_in_a_hub_file_name(data: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "count"),
-    [("newsletter-chinese_2025-01-10_wrapped-dict.json", 9), ("newsletter-chinese_2025-01-11_no-data.json", 0)],
+    [
+        ("newsletter-chinese_2025-01-10_wrapped-dict.json", 9),
+        ("newsletter-chinese_2025-01-11_no-data.json", 0),
+    ],
 )
 def test_compact_hub_documents(data: Path, tmp_path: Path, name: str, count: int) -> None:
     compact = tmp_path / name
@@ -598,7 +617,11 @@ def test_rejected_str() -> None:
 
 def test_kaggle_author_string_affiliations_are_not_authors() -> None:
     rec = parse_kaggle(
-        {"id": "0704.0001", "title": "T", "abstract": "x",
-         "authors": "A. Smith (MIT, CSAIL (Boston)), B. Jones and C. Wu (Tsinghua U.)"}  # fmt: skip
+        {
+            "id": "0704.0001",
+            "title": "T",
+            "abstract": "x",
+            "authors": "A. Smith (MIT, CSAIL (Boston)), B. Jones and C. Wu (Tsinghua U.)",
+        }
     )
     assert rec.authors == ["A. Smith", "B. Jones", "C. Wu"]

@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import traceback
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -74,19 +74,27 @@ assert LISTING and KAGGLE and HUB
 # --- value strategies ----------------------------------------------------------------------------
 
 ints = st.integers(min_value=-(2**63), max_value=2**64 - 1)
-scalars = st.none() | st.booleans() | ints | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+scalars = (
+    st.none() | st.booleans() | ints | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+)
 json_values = st.recursive(
-    scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3), max_leaves=5
+    scalars,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+    max_leaves=5,
 )
 
 moments = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.none() | st.timezones()
 )
-iso_datetimes = moments.map(lambda d: d.isoformat()) | moments.map(lambda d: d.replace(tzinfo=None).isoformat() + "Z")
+iso_datetimes = moments.map(lambda d: d.isoformat()) | moments.map(
+    lambda d: d.replace(tzinfo=None).isoformat() + "Z"
+)
 iso_dates = st.dates().map(date.isoformat)
 rfc2822 = st.datetimes(
-    min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)
-).map(format_datetime) | st.sampled_from(["Mon, 2 Apr 2007 19:18:42 GMT", "Tue, 24 Jul 2007 20:10:27 -0000", "", "GMT"])
+    min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+).map(format_datetime) | st.sampled_from(
+    ["Mon, 2 Apr 2007 19:18:42 GMT", "Tue, 24 Jul 2007 20:10:27 -0000", "", "GMT"]
+)
 
 new_ids = st.from_regex(r"\A\d{4}\.\d{4,5}(v\d{1,3})?\Z")
 old_ids = st.from_regex(r"\A[a-z][a-z\-]{1,10}(\.[A-Z]{2})?/\d{7}(v\d{1,2})?\Z")
@@ -108,10 +116,12 @@ strings = st.text(max_size=80) | st.sampled_from(
     ]
 )
 string_lists = st.lists(st.text(max_size=20), max_size=5)
-categories = st.lists(st.sampled_from(["cs.LG", "cs.AI", "hep-ph", "math.OC", ""]), max_size=4) | st.text(max_size=30)
-urls = st.sampled_from(["https://arxiv.org/abs/2501.01234v2", "https://arxiv.org/pdf/2501.01234", "", "v2"]) | ids.map(
-    lambda s: "https://arxiv.org/abs/" + s
+categories = st.lists(st.sampled_from(["cs.LG", "cs.AI", "hep-ph", "math.OC", ""]), max_size=4) | st.text(
+    max_size=30
 )
+urls = st.sampled_from(
+    ["https://arxiv.org/abs/2501.01234v2", "https://arxiv.org/pdf/2501.01234", "", "v2"]
+) | ids.map(lambda s: "https://arxiv.org/abs/" + s)
 
 
 def anything(plausible: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -382,7 +392,8 @@ def test_fuzz(target: str) -> None:
 @pytest.mark.parametrize("target", list(TARGETS))
 @pytest.mark.slow
 @pytest.mark.skipif(
-    os.environ.get("DAILYPAPERS_SLOW") != "1", reason="full-size fuzzing: set DAILYPAPERS_SLOW=1 (and -m slow)"
+    os.environ.get("DAILYPAPERS_SLOW") != "1",
+    reason="full-size fuzzing: set DAILYPAPERS_SLOW=1 (and -m slow)",
 )
 def test_fuzz_slow(target: str) -> None:
     _fuzz(target, SLOW_EXAMPLES)
@@ -398,8 +409,11 @@ def test_mutated_real_records_still_parse_often() -> None:
     @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(listing_objs, kaggle_objs, hub_dicts)
     def sample(lo: dict, ko: dict, ho: dict) -> None:
-        for key, parse, obj in (("listing", parse_listing, lo), ("kaggle", parse_kaggle, ko),
-                                ("hub", lambda o: parse_hub_item(o, date(2025, 1, 1)), ho)):  # fmt: skip
+        for key, parse, obj in (
+            ("listing", parse_listing, lo),
+            ("kaggle", parse_kaggle, ko),
+            ("hub", lambda o: parse_hub_item(o, date(2025, 1, 1)), ho),
+        ):
             try:
                 parse(obj)
                 outcomes[key].append(True)
@@ -410,5 +424,3 @@ def test_mutated_real_records_still_parse_often() -> None:
     for key, results in outcomes.items():
         assert any(results), f"{key}: no fuzzed record ever parsed"
         assert not all(results), f"{key}: no fuzzed record was ever rejected"
-
-

@@ -7,7 +7,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from dailypapers.store.checkpoints import get_status
 from dailypapers.store.db import Database
 from dailypapers.store.papers import upsert_batch
 from dailypapers.store.tables import feed_entries, papers, source_state
-from dailypapers.testing.replay import OAIApp, Reply, ReplayServer, harvest_routes
+from dailypapers.testing.replay import OAIApp, ReplayServer, Reply, harvest_routes
 
 HARVEST = Path(__file__).parents[1] / "data" / "harvest"
 RSS_FILE = HARVEST / "rss" / "rss-cs.AI_cs.CL_cs.CV_cs.LG.xml"
@@ -39,6 +39,7 @@ BOOKKEEPING = ("created_at", "modified_at")  # depend on when a run happened, no
 
 def rss_items() -> list[dict[str, Any]]:
     """(id, version, announce type, categories) of every item of the recorded RSS feed."""
+
     def first(pattern: str, raw: str) -> str:
         found = re.search(pattern, raw, re.DOTALL)
         assert found is not None, pattern
@@ -46,12 +47,15 @@ def rss_items() -> list[dict[str, Any]]:
 
     items = []
     for raw in re.findall(r"<item>.*?</item>", RSS_FILE.read_text(), re.DOTALL):
-        items.append({
-            "id": first(r"arXiv:(\S+?)v\d+", raw), "version": int(first(r"arXiv:\S+?v(\d+)", raw)),
-            "type": first(r"<arxiv:announce_type>(.*?)<", raw),
-            "categories": re.findall(r"<category>(.*?)</category>", raw),
-            "title": " ".join(first(r"<title>(.*?)</title>", raw).split()),
-        })  # fmt: skip
+        items.append(
+            {
+                "id": first(r"arXiv:(\S+?)v\d+", raw),
+                "version": int(first(r"arXiv:\S+?v(\d+)", raw)),
+                "type": first(r"<arxiv:announce_type>(.*?)<", raw),
+                "categories": re.findall(r"<category>(.*?)</category>", raw),
+                "title": " ".join(first(r"<title>(.*?)</title>", raw).split()),
+            }
+        )
     return items
 
 
@@ -145,10 +149,18 @@ def run(
     with build_client(settings) as client:
         client.backoff_base = 0.05
         client.sleep = sleeps
-        return harvest(db, source, client, since=since, today=today,
-                       policy=settings.feature_policy,
-                       categories=settings.feature_category_list(), on_page=on_page, sleep=sleeps,
-                       lease=lease)  # fmt: skip
+        return harvest(
+            db,
+            source,
+            client,
+            since=since,
+            today=today,
+            policy=settings.feature_policy,
+            categories=settings.feature_category_list(),
+            on_page=on_page,
+            sleep=sleeps,
+            lease=lease,
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -177,7 +189,10 @@ def content(db: Database) -> tuple[dict[str, dict[str, Any]], set[tuple[Any, ...
 def everything(db: Database) -> tuple[Any, ...]:
     """Papers with every column (bookkeeping included), feed entries with ids, checkpoints."""
     with db.read() as conn:
-        rows = {r["arxiv_id"]: {k: _plain(v) for k, v in r.items()} for r in conn.execute(sa.select(papers)).mappings()}
+        rows = {
+            r["arxiv_id"]: {k: _plain(v) for k, v in r.items()}
+            for r in conn.execute(sa.select(papers)).mappings()
+        }
         entries = {tuple(map(_plain, r)) for r in conn.execute(sa.select(feed_entries))}
         states = dict(conn.execute(sa.select(source_state.c.name, source_state.c.state)).all())
     return rows, entries, states
@@ -228,7 +243,9 @@ def test_rss_papers_arrive_then_a_rerun_costs_a_304(db: Database, replay: Replay
     rows, entries = content(db)
     assert set(rows) == {i["id"] for i in items}
     announced = {i["id"] for i in items if i["type"] in ("new", "cross")}
-    assert {(day, arxiv_id, by) for day, arxiv_id, by, _ in entries} == {(RSS_DAY, i, "arxiv-rss") for i in announced}
+    assert {(day, arxiv_id, by) for day, arxiv_id, by, _ in entries} == {
+        (RSS_DAY, i, "arxiv-rss") for i in announced
+    }
     state = checkpoint(db, "arxiv-rss:cs.AI,cs.CL,cs.CV,cs.LG")["state"]
     assert state["etag"] and state["last_day"] == RSS_DAY.isoformat()
 
@@ -241,7 +258,9 @@ def test_rss_papers_arrive_then_a_rerun_costs_a_304(db: Database, replay: Replay
     assert everything(db) == before
 
 
-def test_atom_feed_stores_what_the_rss_feed_stores(db: Database, replay: ReplayServer, reference: dict) -> None:
+def test_atom_feed_stores_what_the_rss_feed_stores(
+    db: Database, replay: ReplayServer, reference: dict
+) -> None:
     result = run(db, replay, "arxiv-rss", arxiv_rss_url=f"{replay.url}/atom")
     assert result.exit_code == EXIT_NEW
     assert content(db) == reference["arxiv-rss"]
@@ -268,11 +287,24 @@ def test_a_replacement_updates_the_stored_paper(db: Database, replay: ReplayServ
     assert len(replaced) == 10
     # A v1 stored earlier (as the arXiv API would have stored it) ...
     v1 = replaced[0]["id"]
-    first_seen = datetime(2007, 4, 2, 18, 0, tzinfo=timezone.utc)
+    first_seen = datetime(2007, 4, 2, 18, 0, tzinfo=UTC)
     with db.write() as conn:
-        upsert_batch(conn, [PaperRecord(arxiv_id=v1, version=1, title="An old title", abstract="Old words.",
-                                        authors=["Some One"], categories=["hep-ph"], published_at=first_seen,
-                                        source="arxiv-api")], datetime.now(timezone.utc))  # fmt: skip
+        upsert_batch(
+            conn,
+            [
+                PaperRecord(
+                    arxiv_id=v1,
+                    version=1,
+                    title="An old title",
+                    abstract="Old words.",
+                    authors=["Some One"],
+                    categories=["hep-ph"],
+                    published_at=first_seen,
+                    source="arxiv-api",
+                )
+            ],
+            datetime.now(UTC),
+        )
     result = run(db, replay, "arxiv-rss")
     assert result.counts.updated == 1 and result.error is None
     row = content(db)[0][v1]
@@ -304,9 +336,10 @@ def test_a_cross_list_adds_categories(db: Database, replay: ReplayServer) -> Non
     cross = next(i for i in rss_items() if i["type"] == "cross")
     primary = cross["categories"][0]
     with db.write() as conn:
-        record = PaperRecord(arxiv_id=cross["id"], version=1, title=cross["title"], categories=[primary],
-                             source="arxiv-rss")  # fmt: skip
-        upsert_batch(conn, [record], datetime.now(timezone.utc))
+        record = PaperRecord(
+            arxiv_id=cross["id"], version=1, title=cross["title"], categories=[primary], source="arxiv-rss"
+        )
+        upsert_batch(conn, [record], datetime.now(UTC))
     run(db, replay, "arxiv-rss")
     rows, entries = content(db)
     assert rows[cross["id"]]["categories"] == list(dict.fromkeys([primary, *cross["categories"]]))
@@ -334,7 +367,9 @@ def test_oai_harvest_then_a_rerun_starts_at_harvested_until(
     replay.log.clear()
     today = date(2026, 11, 30)
     second = run(db, replay, "arxiv-oai", today=today)
-    assert replay.log[0].query["from"] == cut.isoformat() and replay.log[0].query["until"] == today.isoformat()
+    assert (
+        replay.log[0].query["from"] == cut.isoformat() and replay.log[0].query["until"] == today.isoformat()
+    )
     assert all("resumptionToken" in e.query for e in replay.log[1:])
     assert second.exit_code == EXIT_NEW
     assert second.counts.new == sum(1 for _, _, deleted in records if not deleted) - len(early)
@@ -353,8 +388,11 @@ def test_oai_harvest_then_a_rerun_starts_at_harvested_until(
 def test_a_persisting_feed_error_keeps_the_checkpoint_and_the_next_run_completes(
     db: Database, replay: ReplayServer, reference: dict
 ) -> None:
-    broken = Reply(200, b'<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRe',
-                   {"Content-Type": "text/xml"})  # fmt: skip
+    broken = Reply(
+        200,
+        b'<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRe',
+        {"Content-Type": "text/xml"},
+    )
 
     def break_after_three(request: Request, result: HarvestResult) -> None:
         if result.pages == 3:
@@ -416,21 +454,26 @@ def test_an_expired_resumption_token_restarts_the_window(
 
 def test_an_oai_refresh_with_a_later_revision_refreshes_the_paper(db: Database, replay: ReplayServer) -> None:
     # OAI's arXiv format has no version numbers: a later `updated` day is a newer version.
-    records = [r for p in sorted((HARVEST / "oai").glob("*.xml"))
-               for r in re.findall(rb"<record>.*?</record>", p.read_bytes(), re.DOTALL)]  # fmt: skip
+    records = [
+        r
+        for p in sorted((HARVEST / "oai").glob("*.xml"))
+        for r in re.findall(rb"<record>.*?</record>", p.read_bytes(), re.DOTALL)
+    ]
     first = next(r for r in records if b"<id>0704.0001</id>" in r)
     assert run(db, replay, "arxiv-oai", since=EPOCH).complete
-    today = datetime.now(timezone.utc).date()
-    newer = (first.replace(b"<datestamp>2008-11-26</datestamp>", f"<datestamp>{today}</datestamp>".encode())
-             .replace(b"<updated>2007-07-24</updated>", f"<updated>{today}</updated>".encode())
-             .replace(b"<title>Calculation of prompt", b"<title>A revised calculation of prompt"))  # fmt: skip
+    today = datetime.now(UTC).date()
+    newer = (
+        first.replace(b"<datestamp>2008-11-26</datestamp>", f"<datestamp>{today}</datestamp>".encode())
+        .replace(b"<updated>2007-07-24</updated>", f"<updated>{today}</updated>".encode())
+        .replace(b"<title>Calculation of prompt", b"<title>A revised calculation of prompt")
+    )
     app = OAIApp([newer])
     replay.routes["/oai"] = lambda rest, query, headers: app(query, headers)
     result = run(db, replay, "arxiv-oai")  # from harvested_until: today
     assert result.complete and result.counts.updated == 1
     row = content(db)[0]["0704.0001"]
     assert row["title"].startswith("A revised calculation")
-    assert row["updated_at"] == datetime.combine(today, datetime.min.time(), tzinfo=timezone.utc)
+    assert row["updated_at"] == datetime.combine(today, datetime.min.time(), tzinfo=UTC)
 
 
 def test_a_run_that_lost_its_lease_stops_without_writing(db: Database, replay: ReplayServer) -> None:
@@ -439,8 +482,13 @@ def test_a_run_that_lost_its_lease_stops_without_writing(db: Database, replay: R
     def taken_over(request: Request, result: HarvestResult) -> None:
         if result.pages == 2:
             with db.write() as conn:
-                conn.execute(sa.update(source_state).where(source_state.c.name == "arxiv-oai:cs").values(
-                    lease_owner="another-host:4242", lease_until=datetime.now(timezone.utc) + timedelta(minutes=10)))
+                conn.execute(
+                    sa.update(source_state)
+                    .where(source_state.c.name == "arxiv-oai:cs")
+                    .values(
+                        lease_owner="another-host:4242", lease_until=datetime.now(UTC) + timedelta(minutes=10)
+                    )
+                )
 
     result = run(db, replay, "arxiv-oai", since=EPOCH, on_page=taken_over, lease=("this-host:1", 600.0))
     assert result.exit_code == EXIT_ERROR and "lease" in (result.error or "") and not result.complete
@@ -454,8 +502,10 @@ def test_a_run_that_lost_its_lease_stops_without_writing(db: Database, replay: R
 # --- arxiv-api -----------------------------------------------------------------------------------
 
 
-def test_api_window_pages_through_and_a_rerun_reads_only_the_overlap(db: Database, replay: ReplayServer) -> None:
-    today = datetime.now(timezone.utc).date()
+def test_api_window_pages_through_and_a_rerun_reads_only_the_overlap(
+    db: Database, replay: ReplayServer
+) -> None:
+    today = datetime.now(UTC).date()
     first = run(db, replay, "arxiv-api", since=EPOCH, page_size=7)
     assert first.exit_code == EXIT_NEW and first.complete
     assert [e.query["start"] for e in replay.log] == ["0", "7", "14", "21", "28"]
@@ -495,12 +545,15 @@ def test_api_error_feed_is_reported_in_arxivs_words(db: Database, replay: Replay
 
 
 def test_api_empty_page_hiccup_is_fetched_again(db: Database, replay: ReplayServer, reference: dict) -> None:
-    hiccup = Reply(200, (
-        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" '
-        b'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"><title>arXiv Query</title>'
-        b"<opensearch:totalResults>30</opensearch:totalResults><opensearch:startIndex>7</opensearch:startIndex>"
-        b"<opensearch:itemsPerPage>7</opensearch:itemsPerPage></feed>"
-    ))  # fmt: skip
+    hiccup = Reply(
+        200,
+        (
+            b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" '
+            b'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"><title>arXiv Query</title>'
+            b"<opensearch:totalResults>30</opensearch:totalResults><opensearch:startIndex>7</opensearch:startIndex>"
+            b"<opensearch:itemsPerPage>7</opensearch:itemsPerPage></feed>"
+        ),
+    )
 
     def hiccup_after_first(request: Request, result: HarvestResult) -> None:
         if result.pages == 1:
@@ -522,8 +575,11 @@ def test_hub_days_arrive_and_a_rerun_reads_only_the_refresh_days(db: Database, r
     assert first.exit_code == EXIT_NEW and first.complete
     assert [e.query["date"] for e in replay.log] == list(days)
     rows, entries = content(db)
-    expected = {(date.fromisoformat(i["paper"]["submittedOnDailyAt"][:10]), i["paper"]["id"])
-                for items in days.values() for i in items}  # fmt: skip
+    expected = {
+        (date.fromisoformat(i["paper"]["submittedOnDailyAt"][:10]), i["paper"]["id"])
+        for items in days.values()
+        for i in items
+    }
     assert {(e[0], e[1]) for e in entries} == expected
     assert set(rows) == {i for _, i in expected}
     upvotes = {i["paper"]["id"]: i["paper"]["upvotes"] for items in days.values() for i in items}
@@ -545,7 +601,9 @@ def test_hub_rerun_sends_the_stored_etags(db: Database, replay: ReplayServer) ->
     assert set(stored) == {f"{(HUB_LAST - timedelta(days=n)).isoformat()}#0" for n in range(4)}
     replay.log.clear()
     second = run(db, replay, "hf-daily", today=HUB_LAST)
-    assert [e.headers.get("if-none-match") for e in replay.log] == [stored[f"{e.query['date']}#0"] for e in replay.log]
+    assert [e.headers.get("if-none-match") for e in replay.log] == [
+        stored[f"{e.query['date']}#0"] for e in replay.log
+    ]
     assert statuses(replay) == [304] * 4 and second.read == 0
 
 
@@ -553,12 +611,19 @@ def test_hub_new_day_arrives_on_the_next_run(db: Database, replay: ReplayServer)
     run(db, replay, "hf-daily", since=HUB_FIRST, today=date(2026, 8, 19))
     before = len(content(db)[0])
     result = run(db, replay, "hf-daily", today=HUB_LAST)
-    assert [e.query["date"] for e in replay.log][-4:] == ["2026-08-18", "2026-08-19", "2026-08-20", "2026-08-21"]
+    assert [e.query["date"] for e in replay.log][-4:] == [
+        "2026-08-18",
+        "2026-08-19",
+        "2026-08-20",
+        "2026-08-21",
+    ]
     assert result.exit_code == EXIT_NEW and result.counts.new == len(content(db)[0]) - before > 0
 
 
 @pytest.mark.parametrize("granularity", ["week", "month"])
-def test_hub_by_week_or_month_stores_what_the_days_store(db: Database, replay: ReplayServer, granularity: str) -> None:
+def test_hub_by_week_or_month_stores_what_the_days_store(
+    db: Database, replay: ReplayServer, granularity: str
+) -> None:
     settings = make_settings(replay)
     source = build_source("hf-daily", settings, granularity=granularity)
     with build_client(settings) as client:
@@ -569,8 +634,11 @@ def test_hub_by_week_or_month_stores_what_the_days_store(db: Database, replay: R
     assert [(e.query[granularity], e.query["p"]) for e in replay.log] == [(key, "0"), (key, "1")]
     rows, entries = content(db)
     days = hub_items()
-    expected = {(date.fromisoformat(i["paper"]["submittedOnDailyAt"][:10]), i["paper"]["id"])
-                for items in days.values() for i in items}  # fmt: skip
+    expected = {
+        (date.fromisoformat(i["paper"]["submittedOnDailyAt"][:10]), i["paper"]["id"])
+        for items in days.values()
+        for i in items
+    }
     assert {(e[0], e[1]) for e in entries} == expected  # each paper on the day the Hub featured it
     assert checkpoint(db, f"hf-daily:{granularity}")["state"]["last_date"] == HUB_LAST.isoformat()
 
@@ -582,7 +650,9 @@ CUT = Reply(200, b"", truncate=-1)  # the real answer cut in half
 LIMITED = Reply(429, b"Too Many Requests", {"Retry-After": "2"})
 DOWN = Reply(503, b"Service Unavailable")
 MALFORMED = {
-    "arxiv-oai": Reply(200, b'<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><List'),
+    "arxiv-oai": Reply(
+        200, b'<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><List'
+    ),
     "arxiv-rss": Reply(200, b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>x</title>'),
     "arxiv-api": Reply(200, b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry>'),
     "hf-daily": Reply(200, b'[{"paper": {"id": "2608.0'),
@@ -590,8 +660,15 @@ MALFORMED = {
 # Faults to queue after a given number of stored pages (0: before the first request).
 # "malformed" stands for the source's own MALFORMED reply.
 FAULT_PLAN: dict[str, dict[int, list[Reply | str]]] = {
-    "arxiv-oai": {0: [LIMITED], 2: [DOWN, DOWN], 4: [CUT], 6: ["malformed"], 9: [TIMEOUT], 12: [CUT, LIMITED],
-                  28: [DOWN, "malformed"]},
+    "arxiv-oai": {
+        0: [LIMITED],
+        2: [DOWN, DOWN],
+        4: [CUT],
+        6: ["malformed"],
+        9: [TIMEOUT],
+        12: [CUT, LIMITED],
+        28: [DOWN, "malformed"],
+    },
     "arxiv-rss": {0: [LIMITED, DOWN, CUT, TIMEOUT, "malformed"]},
     "arxiv-api": {0: [DOWN], 1: [CUT], 2: ["malformed"], 4: [LIMITED, CUT]},
     "hf-daily": {0: [CUT], 1: [LIMITED], 2: ["malformed", DOWN], 4: [CUT, CUT]},
@@ -602,7 +679,10 @@ FAULT_PLAN: dict[str, dict[int, list[Reply | str]]] = {
 def test_injected_faults_lose_and_duplicate_nothing(
     db: Database, replay: ReplayServer, reference: dict, kind: str
 ) -> None:
-    plan = {n: [MALFORMED[kind] if f == "malformed" else f for f in faults] for n, faults in FAULT_PLAN[kind].items()}
+    plan = {
+        n: [MALFORMED[kind] if f == "malformed" else f for f in faults]
+        for n, faults in FAULT_PLAN[kind].items()
+    }
     replay.inject(*plan.get(0, []))
 
     def inject(request: Request, result: HarvestResult) -> None:
@@ -620,8 +700,12 @@ def test_injected_faults_lose_and_duplicate_nothing(
 
 
 # Seeds whose first request draws a fault (so even the one-request RSS run meets one).
-RANDOM_SEEDS = {"arxiv-oai": "arxiv-oai-0", "arxiv-rss": "arxiv-rss-0", "arxiv-api": "arxiv-api-2",
-                "hf-daily": "hf-daily-3"}  # fmt: skip
+RANDOM_SEEDS = {
+    "arxiv-oai": "arxiv-oai-0",
+    "arxiv-rss": "arxiv-rss-0",
+    "arxiv-api": "arxiv-api-2",
+    "hf-daily": "hf-daily-3",
+}
 
 
 @pytest.mark.parametrize("kind", list(REFERENCE_RUNS))

@@ -6,14 +6,14 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 
 from dailypapers import __version__
 from dailypapers.ingest.http import FetchError, PoliteClient
-from dailypapers.testing.replay import Reply, ReplayServer
+from dailypapers.testing.replay import ReplayServer, Reply
 
 BODY = b"<feed>a recorded answer</feed>" * 20
 
@@ -55,8 +55,14 @@ def sleeps() -> Sleeps:
 
 
 def client_for(sleeps: Sleeps, **options: object) -> PoliteClient:
-    defaults: dict[str, object] = {"timeout": 0.5, "retries": 4, "backoff_base": 0.01, "default_interval": 0.0,
-                                   "rng": random.Random(7), "sleep": sleeps}  # fmt: skip
+    defaults: dict[str, object] = {
+        "timeout": 0.5,
+        "retries": 4,
+        "backoff_base": 0.01,
+        "default_interval": 0.0,
+        "rng": random.Random(7),
+        "sleep": sleeps,
+    }
     return PoliteClient(**{**defaults, **options})  # type: ignore[arg-type]
 
 
@@ -72,7 +78,7 @@ def test_429_with_retry_after_seconds_is_waited_out(server: ReplayServer, sleeps
 
 
 def test_retry_after_as_an_http_date(server: ReplayServer, sleeps: Sleeps) -> None:
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    when = datetime.now(UTC) + timedelta(seconds=30)
     server.inject(Reply(503, b"", {"Retry-After": format_datetime(when, usegmt=True)}))
     with client_for(sleeps) as client:
         assert client.get(f"{server.url}/feed").content == BODY
@@ -270,8 +276,11 @@ def test_two_threads_never_have_two_requests_to_one_host_in_flight(sleeps: Sleep
 def test_the_in_flight_count_sees_two_clients_overlap(sleeps: Sleeps) -> None:
     # The control for the test above: two clients (no shared lock) do overlap, and it shows.
     route = InFlight(hold=5.0)
-    with ReplayServer({"/": route}) as srv, client_for(sleeps, timeout=10) as one, \
-            client_for(sleeps, timeout=10) as two:
+    with (
+        ReplayServer({"/": route}) as srv,
+        client_for(sleeps, timeout=10) as one,
+        client_for(sleeps, timeout=10) as two,
+    ):
         errors = _hammer([one, two], f"{srv.url}/feed", each=1)
     assert errors == []
     assert route.most == 2

@@ -10,7 +10,7 @@ import random
 import re
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from dailypapers.store.db import Database
 from dailypapers.store.papers import count_papers, feed_days_of, get_paper_row
 from dailypapers.store.tables import feed_entries, papers
 
-UTC = timezone.utc
+UTC = UTC
 T1 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 T2 = datetime(2026, 7, 2, 9, 30, tzinfo=UTC)
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -123,7 +123,8 @@ def test_import_listing_day_counts(db: Database, data: Path) -> None:
     assert summary.merged == 142
     assert line.startswith("read 674, new 532, updated 0, unchanged 0, merged 142, rejected 0 — ")
     assert re.fullmatch(
-        r"read 674, new 532, updated 0, unchanged 0, merged 142, rejected 0 — \d+\.\d s, [\d,]+ records/s", line
+        r"read 674, new 532, updated 0, unchanged 0, merged 142, rejected 0 — \d+\.\d s, [\d,]+ records/s",
+        line,
     )
 
 
@@ -201,8 +202,11 @@ def test_importing_the_same_files_twice_changes_nothing(db: Database, data: Path
 
 def test_small_batches_give_the_same_result(db: Database, data: Path, tmp_path: Path) -> None:
     # Duplicates of one paper then fall into different batches (and transactions).
-    paths = [data / "listing-cs_2026-06-30.jsonl", data / "hub/pushpaper_2025-03-10.json",
-             data / "hub/newsletter-chinese_2025-03-10.json"]  # fmt: skip
+    paths = [
+        data / "listing-cs_2026-06-30.jsonl",
+        data / "hub/pushpaper_2025-03-10.json",
+        data / "hub/newsletter-chinese_2025-03-10.json",
+    ]
     small = import_paths(db, paths, batch_size=7, now=T1)
     reference = Database(f"sqlite:///{tmp_path / 'reference.db'}")
     reference.migrate()
@@ -331,7 +335,9 @@ def test_hub_upvotes_never_go_down(db: Database, data: Path) -> None:
 # --- bad input -----------------------------------------------------------------------------------
 
 
-def test_malformed_lines_are_reported_and_the_good_ones_imported(db: Database, data: Path, tmp_path: Path) -> None:
+def test_malformed_lines_are_reported_and_the_good_ones_imported(
+    db: Database, data: Path, tmp_path: Path
+) -> None:
     good = lines_of(data / "kaggle-sample200.jsonl")[:4]
     bad_id = json.loads(good[3])
     bad_id["id"] = "07O4.0004"
@@ -368,7 +374,9 @@ def test_malformed_lines_are_reported_and_the_good_ones_imported(db: Database, d
     assert not summary.nothing_read
 
 
-def test_unreadable_files_are_reported_and_the_others_import(db: Database, data: Path, tmp_path: Path) -> None:
+def test_unreadable_files_are_reported_and_the_others_import(
+    db: Database, data: Path, tmp_path: Path
+) -> None:
     noise = tmp_path / "noise.bin"
     noise.write_bytes(random.Random(1).randbytes(4096))
     empty = tmp_path / "empty.jsonl"
@@ -376,7 +384,14 @@ def test_unreadable_files_are_reported_and_the_others_import(db: Database, data:
     missing = tmp_path / "does-not-exist.jsonl"
     folder = tmp_path / "a-folder"
     folder.mkdir()
-    paths = [noise, data / "kaggle-sample200.jsonl", empty, missing, folder, data / "listing-cs-unique-300.jsonl.gz"]
+    paths = [
+        noise,
+        data / "kaggle-sample200.jsonl",
+        empty,
+        missing,
+        folder,
+        data / "listing-cs-unique-300.jsonl.gz",
+    ]
     summary = import_paths(db, paths, now=T1)
     assert summary.read == 500 and n_papers(db) == 500
     assert len(summary.unreadable) == 4
@@ -512,7 +527,9 @@ def test_corrupt_gzip_is_reported_and_the_others_import(db: Database, data: Path
     assert summary.read == 200 and len(summary.unreadable) == 1
 
 
-def test_impossible_date_in_a_file_name_does_not_abort_the_import(db: Database, data: Path, tmp_path: Path) -> None:
+def test_impossible_date_in_a_file_name_does_not_abort_the_import(
+    db: Database, data: Path, tmp_path: Path
+) -> None:
     odd = tmp_path / "daily_2025-02-30.json"
     odd.write_bytes((data / "hub/newsletter-chinese_2026-08-21.json").read_bytes())
     summary = import_paths(db, [odd, data / "kaggle-sample200.jsonl"], now=T1)
@@ -575,8 +592,14 @@ def test_progress_and_on_file_hooks(db: Database, data: Path) -> None:
     paths = [data / "listing-cs_2026-06-30.jsonl", data / "kaggle-sample200.jsonl"]
     files: list[tuple[Path, int]] = []
     ticks: list[tuple[int, int]] = []
-    import_paths(db, paths, batch_size=50, progress=lambda d, t: ticks.append((d, t)),
-                 on_file=lambda p, s: files.append((p, s)), now=T1)  # fmt: skip
+    import_paths(
+        db,
+        paths,
+        batch_size=50,
+        progress=lambda d, t: ticks.append((d, t)),
+        on_file=lambda p, s: files.append((p, s)),
+        now=T1,
+    )
     assert files == [(p, p.stat().st_size) for p in paths]
     # Several ticks per file, never decreasing within a file, ending at the file's size.
     first_size = paths[0].stat().st_size
@@ -592,8 +615,12 @@ def _cli(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
     return subprocess.run(
         [sys.executable, "-m", "dailypapers.cli", "import", "--no-progress", *map(str, args)],
-        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
 
 
 _SUMMARY = (
@@ -701,11 +728,18 @@ def test_cli_summary_counts_merged_duplicates_across_and_within_batches(data: Pa
     # Batches of 2 distinct papers: [a a b] (one merged), [c a], [b]; a and b are then written
     # again, unchanged; the JSON list is rejected and is not read.
     path.write_text("\n".join([a, a, b, c, a, "[1]", b]) + "\n")
-    env = {"DAILYPAPERS_IMPORT_BATCH_SIZE": "2", "DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    env = {
+        "DAILYPAPERS_IMPORT_BATCH_SIZE": "2",
+        "DAILYPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "dailypapers.cli", "import", "--no-progress", str(path)],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(
         r"read 6, new 3, updated 0, unchanged 2, merged 1, rejected 1 — \d+\.\d s, [\d,]+ records/s",
@@ -725,7 +759,9 @@ def _revised(line: str) -> str:
 
 _GOOD_SET = set(_POOL) | {_revised(line) for line in _POOL}
 _GOOD_LINES = st.sampled_from(_POOL + [_revised(line) for line in _POOL])
-_BAD_LINES = st.sampled_from(["[1, 2]", "{cut off", json.dumps({"id": "not-an-id", "abstract": "A", "title": "T"})])
+_BAD_LINES = st.sampled_from(
+    ["[1, 2]", "{cut off", json.dumps({"id": "not-an-id", "abstract": "A", "title": "T"})]
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -752,6 +788,10 @@ def test_summary_parts_always_add_up_to_read(
         assert summary.merged == 0  # every record is written on its own
     if batch_size > distinct:
         assert summary.merged == len(good) - distinct  # one batch holds the whole file
-    read, *parts = map(int, re.match(r"read (\d+), new (\d+), updated (\d+), unchanged (\d+), merged (\d+)",
-                                      summary.line()).groups())  # fmt: skip
+    read, *parts = map(
+        int,
+        re.match(
+            r"read (\d+), new (\d+), updated (\d+), unchanged (\d+), merged (\d+)", summary.line()
+        ).groups(),
+    )
     assert read == sum(parts)

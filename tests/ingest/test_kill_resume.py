@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from dailypapers.core.models import as_utc
 from dailypapers.store.checkpoints import acquire_lease
 from dailypapers.store.db import Database
 from dailypapers.store.tables import feed_entries, papers, source_state
-from dailypapers.testing.replay import Reply, ReplayServer, harvest_routes
+from dailypapers.testing.replay import ReplayServer, Reply, harvest_routes
 
 HARVEST = Path(__file__).parents[1] / "data" / "harvest"
 OAI_PAGE = 7
@@ -59,25 +59,31 @@ def slowed(routes: Routes, delays: tuple[float, float], seed: int) -> Routes:
 
 
 def serve(delays: tuple[float, float], *, fault_rate: float = 0.0, seed: int = 0) -> ReplayServer:
-    server = ReplayServer(slowed(harvest_routes(HARVEST, oai_page_size=OAI_PAGE), delays, seed),
-                          fault_rate=fault_rate, seed=seed, fault_delay=0.8)  # fmt: skip
+    server = ReplayServer(
+        slowed(harvest_routes(HARVEST, oai_page_size=OAI_PAGE), delays, seed),
+        fault_rate=fault_rate,
+        seed=seed,
+        fault_delay=0.8,
+    )
     return server.start()
 
 
 def cli_env(server: ReplayServer, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAPERS_")}
-    env.update({
-        "DAILYPAPERS_DATABASE_URL": database_url,
-        "DAILYPAPERS_ARXIV_API_URL": f"{server.url}/api/query",
-        "DAILYPAPERS_ARXIV_OAI_URL": f"{server.url}/oai",
-        "DAILYPAPERS_ARXIV_RSS_URL": f"{server.url}/rss",
-        "DAILYPAPERS_HUB_API_URL": f"{server.url}/api",
-        "DAILYPAPERS_ARXIV_REQUEST_INTERVAL": "0",
-        "DAILYPAPERS_HUB_REQUEST_INTERVAL": "0",
-        "DAILYPAPERS_HTTP_BACKOFF": "0.05",  # retries after injected faults take ~0.05 s, not ~2 s
-        "DAILYPAPERS_HTTP_TIMEOUT": "0.5",
-        "DAILYPAPERS_CONTACT_EMAIL": "tests@example.org",
-    })  # fmt: skip
+    env.update(
+        {
+            "DAILYPAPERS_DATABASE_URL": database_url,
+            "DAILYPAPERS_ARXIV_API_URL": f"{server.url}/api/query",
+            "DAILYPAPERS_ARXIV_OAI_URL": f"{server.url}/oai",
+            "DAILYPAPERS_ARXIV_RSS_URL": f"{server.url}/rss",
+            "DAILYPAPERS_HUB_API_URL": f"{server.url}/api",
+            "DAILYPAPERS_ARXIV_REQUEST_INTERVAL": "0",
+            "DAILYPAPERS_HUB_REQUEST_INTERVAL": "0",
+            "DAILYPAPERS_HTTP_BACKOFF": "0.05",  # retries after injected faults take ~0.05 s, not ~2 s
+            "DAILYPAPERS_HTTP_TIMEOUT": "0.5",
+            "DAILYPAPERS_CONTACT_EMAIL": "tests@example.org",
+        }
+    )
     return env
 
 
@@ -97,9 +103,13 @@ def stored(url: str) -> dict[str, Any]:
                     # Without any date the score counts from created_at, when the paper was first seen.
                     del values["trending_score"], values["content_hash"]
                 rows[r["arxiv_id"]] = values
-            entries = {(r.feed_date, r.arxiv_id, r.featured_by, as_utc(r.featured_at))
-                       for r in conn.execute(sa.select(feed_entries))}  # fmt: skip
-            states = {r.name: (r.state, r.last_error, r.lease_owner) for r in conn.execute(sa.select(source_state))}
+            entries = {
+                (r.feed_date, r.arxiv_id, r.featured_by, as_utc(r.featured_at))
+                for r in conn.execute(sa.select(feed_entries))
+            }
+            states = {
+                r.name: (r.state, r.last_error, r.lease_owner) for r in conn.execute(sa.select(source_state))
+            }
     finally:
         db.dispose()
     return {"papers": rows, "feed_entries": entries, "source_state": states}
@@ -109,7 +119,9 @@ def stored(url: str) -> dict[str, Any]:
 class Cycle:
     """One start of the command and how it ended."""
 
-    mode: str  # "early": killed after a delay from its start; "mid": after some stored pages; "run": not killed
+    mode: (
+        str  # "early": killed after a delay from its start; "mid": after some stored pages; "run": not killed
+    )
     returncode: int
     agent: str  # in the User-Agent of this process's requests (its contact address)
     pages_printed: int
@@ -125,9 +137,16 @@ def _pages_printed(path: Path) -> int:
 
 
 def kill_until_done(
-    first: list[str], again: list[str], env: dict[str, str], server: ReplayServer, rng: random.Random,
-    workdir: Path, *, kills: int, modes: list[str] | None = None,
-) -> list[Cycle]:  # fmt: skip
+    first: list[str],
+    again: list[str],
+    env: dict[str, str],
+    server: ReplayServer,
+    rng: random.Random,
+    workdir: Path,
+    *,
+    kills: int,
+    modes: list[str] | None = None,
+) -> list[Cycle]:
     """Start the command, SIGKILL it at a random point, restart it, … `kills` times; then let it
     finish. Returns every cycle; fails the test on an exit status other than 0 or 1.
 
@@ -139,9 +158,12 @@ def kill_until_done(
         # server's log after its successor started.
         agent = f"cycle-{n}-{uuid.uuid4().hex[:6]}@example.org"
         with open(log, "w") as err:
-            proc = subprocess.Popen([sys.executable, *LAUNCH, *(first if n == 0 else again)],
-                                    env={**env, "DAILYPAPERS_CONTACT_EMAIL": agent},
-                                    stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+            proc = subprocess.Popen(
+                [sys.executable, *LAUNCH, *(first if n == 0 else again)],
+                env={**env, "DAILYPAPERS_CONTACT_EMAIL": agent},
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         mode = "run" if n == kills else (modes[n] if modes else rng.choice(["early", "mid", "mid"]))
         deadline = time.monotonic() + 60
         if mode == "early":
@@ -221,8 +243,13 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[
             url = f"sqlite:///{tmp_path_factory.mktemp('reference') / 'ref.db'}"
             server = serve((0.0, 0.0))
             try:
-                done = subprocess.run([sys.executable, *LAUNCH, *SOURCES[kind][0]], env=cli_env(server, url),
-                                      capture_output=True, text=True, timeout=120)  # fmt: skip
+                done = subprocess.run(
+                    [sys.executable, *LAUNCH, *SOURCES[kind][0]],
+                    env=cli_env(server, url),
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
             finally:
                 server.stop()
             assert done.returncode == 0, done.stderr
@@ -236,15 +263,24 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[
 
 
 def _kill_and_compare(
-    dialect: str, kind: str, new_database: Callable[[str], str], reference: Callable[[str], dict[str, Any]],
-    tmp_path: Path, *, seed: int, kills: int, fault_rate: float = 0.0,
-) -> list[Cycle]:  # fmt: skip
+    dialect: str,
+    kind: str,
+    new_database: Callable[[str], str],
+    reference: Callable[[str], dict[str, Any]],
+    tmp_path: Path,
+    *,
+    seed: int,
+    kills: int,
+    fault_rate: float = 0.0,
+) -> list[Cycle]:
     expected = reference(kind)
     first, again, delays = SOURCES[kind]
     url = new_database(dialect)
     server = serve(delays, fault_rate=fault_rate, seed=seed)
     try:
-        cycles = kill_until_done(first, again, cli_env(server, url), server, random.Random(seed), tmp_path, kills=kills)
+        cycles = kill_until_done(
+            first, again, cli_env(server, url), server, random.Random(seed), tmp_path, kills=kills
+        )
         got = stored(url)
         # (A resumed run can finish before its kill comes: fewer kills than planned is fine.)
         assert sum(c.returncode == -signal.SIGKILL for c in cycles) >= 1
@@ -266,9 +302,12 @@ def _kill_and_compare(
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("kind", list(SOURCES))
 def test_kill_9_then_resume_ends_like_an_uninterrupted_run(
-    dialect: str, kind: str, new_database: Callable[[str], str], reference: Callable[[str], dict[str, Any]],
+    dialect: str,
+    kind: str,
+    new_database: Callable[[str], str],
+    reference: Callable[[str], dict[str, Any]],
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     _kill_and_compare(dialect, kind, new_database, reference, tmp_path, seed=11, kills=3)
 
 
@@ -282,9 +321,12 @@ def test_kill_9_then_resume_ends_like_an_uninterrupted_run(
     ],
 )
 def test_kill_9_then_resume_with_random_faults(
-    dialect: str, kind: str, new_database: Callable[[str], str], reference: Callable[[str], dict[str, Any]],
+    dialect: str,
+    kind: str,
+    new_database: Callable[[str], str],
+    reference: Callable[[str], dict[str, Any]],
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     _kill_and_compare(dialect, kind, new_database, reference, tmp_path, seed=5, kills=2, fault_rate=0.3)
 
 
@@ -295,7 +337,9 @@ def test_rerunning_the_same_since_command_resumes(tmp_path: Path) -> None:
     server = serve((0.005, 0.02), seed=3)
     try:
         env = cli_env(server, f"sqlite:///{tmp_path / 'since.db'}")
-        cycles = kill_until_done(first, first, env, server, random.Random(3), tmp_path, kills=1, modes=["mid"])
+        cycles = kill_until_done(
+            first, first, env, server, random.Random(3), tmp_path, kills=1, modes=["mid"]
+        )
         assert cycles[0].returncode == -signal.SIGKILL and cycles[0].pages_printed >= 1
         assert resumed_from_checkpoint("arxiv-oai", server, cycles[1])
     finally:
@@ -309,13 +353,18 @@ def test_ingest_leaves_a_source_alone_while_a_live_process_holds_it(tmp_path: Pa
     # This test's own process, alive on this host, holds the source (a worker running it).
     holder = f"{socket.gethostname()}:{os.getpid()}"
     with db.write() as conn:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         acquire_lease(conn, "arxiv-oai:cs", holder, now + timedelta(minutes=10), now)
     db.dispose()
     server = serve((0.0, 0.0))
     try:
-        done = subprocess.run([sys.executable, *LAUNCH, *SOURCES["arxiv-oai"][0]], env=cli_env(server, url),
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, *LAUNCH, *SOURCES["arxiv-oai"][0]],
+            env=cli_env(server, url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         server.stop()
     assert done.returncode == 2 and "another process" in done.stderr, done.stderr

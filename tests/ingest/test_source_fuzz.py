@@ -40,7 +40,14 @@ from hypothesis import strategies as st
 from dailypapers.core.arxiv_ids import parse_arxiv_id
 from dailypapers.core.models import PaperRecord
 from dailypapers.ingest.abs_files import parse_abs
-from dailypapers.ingest.formats import MAX_CATEGORY, MAX_DOI, MAX_UPVOTES, MAX_VERSION, RecordError, parse_hub_item
+from dailypapers.ingest.formats import (
+    MAX_CATEGORY,
+    MAX_DOI,
+    MAX_UPVOTES,
+    MAX_VERSION,
+    RecordError,
+    parse_hub_item,
+)
 from dailypapers.ingest.sources.arxiv_api import parse_api_entry, parse_api_feed
 from dailypapers.ingest.sources.arxiv_oai import parse_oai_page, parse_oai_record
 from dailypapers.ingest.sources.arxiv_rss import parse_rss_feed, parse_rss_item
@@ -79,7 +86,11 @@ def _api_bases() -> list[bytes]:
 
 def _oai_bases() -> list[bytes]:
     pages = [p.read_bytes() for p in sorted((HARVEST / "oai").glob("page-*.xml"))]
-    return [*_excerpts(pages[0], b"record", [[0, 1], [8], [49]]), *_excerpts(pages[2], b"record", [[0, 5]]), pages[4]]
+    return [
+        *_excerpts(pages[0], b"record", [[0, 1], [8], [49]]),
+        *_excerpts(pages[2], b"record", [[0, 5]]),
+        pages[4],
+    ]
 
 
 def _rss_bases() -> list[bytes]:
@@ -87,8 +98,11 @@ def _rss_bases() -> list[bytes]:
     atom = (HARVEST / "rss" / "atom-cs.AI_cs.CL_cs.CV_cs.LG.xml").read_bytes()
     # Items 0-1 are cross-lists, 20 a new paper, 499-508 replacements.
     picks = [[0, 20], [499], [20, 500, 1]]
-    return [*_excerpts(rss, b"item", picks), *_excerpts(atom, b"entry", picks),
-            (HARVEST / "rss" / "rss-empty-day.xml").read_bytes()]  # fmt: skip
+    return [
+        *_excerpts(rss, b"item", picks),
+        *_excerpts(atom, b"entry", picks),
+        (HARVEST / "rss" / "rss-empty-day.xml").read_bytes(),
+    ]
 
 
 def _hub_bases() -> list[tuple[list[Any], date]]:
@@ -115,22 +129,59 @@ assert len(API_BASES) > 20 and OAI_BASES and RSS_BASES and len(HUB_BASES) == 5 a
 
 NUMBERS = ["0", "-1", "1", "07", " 12 ", "²", "٣", "１２", "1e309", "NaN", "0x10", "9" * 30, "9" * 5000]
 DATES = [
-    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T12:00:00Z", "9999-12-31T23:59:59-12:00",
-    "2026-02-30T00:00:00Z", "2026-06-30T25:00:00Z", "2026-06-30", "2026-06-30T14:00:00", "0000-00-00",
-    "Tue, 30 Jun 2026 00:00:00 -0400", "Tue, 30 Jun 2026 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 -2359",
-    "Mon, 1 Jan 0001 00:00:00 +2359", "Sat, 04 Jul 2026", "Mon, 2 Apr 2007 19:18:42 GMT   (443kb)", "yesterday",
-]  # fmt: skip
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T12:00:00Z",
+    "9999-12-31T23:59:59-12:00",
+    "2026-02-30T00:00:00Z",
+    "2026-06-30T25:00:00Z",
+    "2026-06-30",
+    "2026-06-30T14:00:00",
+    "0000-00-00",
+    "Tue, 30 Jun 2026 00:00:00 -0400",
+    "Tue, 30 Jun 2026 00:00:00 GMT",
+    "Fri, 31 Dec 9999 23:59:59 -2359",
+    "Mon, 1 Jan 0001 00:00:00 +2359",
+    "Sat, 04 Jul 2026",
+    "Mon, 2 Apr 2007 19:18:42 GMT   (443kb)",
+    "yesterday",
+]
 IDS = [
-    "2101.00001", "2101.00001v0", "2101.00001v99999", "astro-ph/0601001", "http://arxiv.org/abs/astro-ph/0601001v2",
-    "oai:arXiv.org:2606.28778v1", "https://arxiv.org/api/errors#incorrect_id_format_for_x", "abc", ":",
+    "2101.00001",
+    "2101.00001v0",
+    "2101.00001v99999",
+    "astro-ph/0601001",
+    "http://arxiv.org/abs/astro-ph/0601001v2",
+    "oai:arXiv.org:2606.28778v1",
+    "https://arxiv.org/api/errors#incorrect_id_format_for_x",
+    "abc",
+    ":",
     "١٢٣٤.٥٦٧٨",
-    "arXiv:2606.28778v1 Announce Type: new \nAbstract: x", "arXiv:2606.28778v1 Announce Type: replace-cross",
-]  # fmt: skip
+    "arXiv:2606.28778v1 Announce Type: new \nAbstract: x",
+    "arXiv:2606.28778v1 Announce Type: replace-cross",
+]
 TEXTS = [
-    "", " ", "withdrawn", "This paper has been withdrawn", "https://github.com/a/b", "Project page: https://a.io/p",
-    "see http://x.io/" + ")" * 50, "x" * 300, "cs.LG cs.AI cs.LG", "cs.LG " * 40, "C. Bal\\'azs and P\\'eter {\\O}bro",
-    "A (B (C)), D, and E", "$x^2$ \\(", "\\", "{", "é\u202e", "new", "cross", "replace", "NEW",
-]  # fmt: skip
+    "",
+    " ",
+    "withdrawn",
+    "This paper has been withdrawn",
+    "https://github.com/a/b",
+    "Project page: https://a.io/p",
+    "see http://x.io/" + ")" * 50,
+    "x" * 300,
+    "cs.LG cs.AI cs.LG",
+    "cs.LG " * 40,
+    "C. Bal\\'azs and P\\'eter {\\O}bro",
+    "A (B (C)), D, and E",
+    "$x^2$ \\(",
+    "\\",
+    "{",
+    "é\u202e",
+    "new",
+    "cross",
+    "replace",
+    "NEW",
+]
 EDGE_TEXTS = st.sampled_from(NUMBERS + DATES + IDS + TEXTS)
 # Mostly text that XML can carry (no control characters), so that edits reach the record parsers.
 texts = st.one_of(
@@ -181,32 +232,98 @@ byte_ops = st.one_of(
 # --- XML mutations ---------------------------------------------------------------------------------------
 
 API_TAGS = [
-    "id", "title", "summary", "published", "updated", "name", "opensearch:totalResults", "opensearch:startIndex",
-    "opensearch:itemsPerPage", "arxiv:comment", "arxiv:doi", "arxiv:journal_ref", "author", "entry",
-]  # fmt: skip
+    "id",
+    "title",
+    "summary",
+    "published",
+    "updated",
+    "name",
+    "opensearch:totalResults",
+    "opensearch:startIndex",
+    "opensearch:itemsPerPage",
+    "arxiv:comment",
+    "arxiv:doi",
+    "arxiv:journal_ref",
+    "author",
+    "entry",
+]
 OAI_TAGS = [
-    "identifier", "datestamp", "id", "created", "updated", "keyname", "forenames", "suffix", "title", "categories",
-    "comments", "doi", "journal-ref", "abstract", "resumptionToken", "responseDate", "header", "metadata",
-    "authors", "ListRecords", "record",
-]  # fmt: skip
+    "identifier",
+    "datestamp",
+    "id",
+    "created",
+    "updated",
+    "keyname",
+    "forenames",
+    "suffix",
+    "title",
+    "categories",
+    "comments",
+    "doi",
+    "journal-ref",
+    "abstract",
+    "resumptionToken",
+    "responseDate",
+    "header",
+    "metadata",
+    "authors",
+    "ListRecords",
+    "record",
+]
 RSS_TAGS = [
-    "title", "description", "guid", "link", "category", "pubDate", "lastBuildDate", "channel", "updated", "id",
-    "summary", "arxiv:announce_type", "arxiv:DOI", "arxiv:journal_reference", "dc:creator", "item", "entry",
-]  # fmt: skip
+    "title",
+    "description",
+    "guid",
+    "link",
+    "category",
+    "pubDate",
+    "lastBuildDate",
+    "channel",
+    "updated",
+    "id",
+    "summary",
+    "arxiv:announce_type",
+    "arxiv:DOI",
+    "arxiv:journal_reference",
+    "dc:creator",
+    "item",
+    "entry",
+]
 XML_FRAGMENTS = [
-    b"<entry>", b"</entry>", b"<item>", b"<record>", b"<!-- x -->", b"<![CDATA[<x>&]]>", b"&amp;", b"&#0;",
-    b"&#x10FFFF;", b"&nbsp;", b'<!DOCTYPE x [<!ENTITY a "b">]>', b'<!DOCTYPE x SYSTEM "http://x/y.dtd">',
-    b'<?xml version="1.0" encoding="utf-16"?>', b"<?pi x?>", b"<x:y xmlns:x='urn:x'/>", b"\x00", b"\xff\xfe",
+    b"<entry>",
+    b"</entry>",
+    b"<item>",
+    b"<record>",
+    b"<!-- x -->",
+    b"<![CDATA[<x>&]]>",
+    b"&amp;",
+    b"&#0;",
+    b"&#x10FFFF;",
+    b"&nbsp;",
+    b'<!DOCTYPE x [<!ENTITY a "b">]>',
+    b'<!DOCTYPE x SYSTEM "http://x/y.dtd">',
+    b'<?xml version="1.0" encoding="utf-16"?>',
+    b"<?pi x?>",
+    b"<x:y xmlns:x='urn:x'/>",
+    b"\x00",
+    b"\xff\xfe",
     b"<entry><id>http://arxiv.org/abs/2101.00001v1</id><title>x</title>"
     b"<published>2026-06-30T12:00:00Z</published></entry>",
     b"<entry><id>http://arxiv.org/api/errors#x</id><title>Error</title></entry>",
-    b'<error code="badArgument">bad</error>', b'<error code="noRecordsMatch"/>', b"<error>no code</error>",
+    b'<error code="badArgument">bad</error>',
+    b'<error code="noRecordsMatch"/>',
+    b"<error>no code</error>",
     b'<record><header status="deleted"><identifier>oai:arXiv.org:0704.9999</identifier></header></record>',
-    b"<record><header/><metadata/></record>", b"<record/>", b'<category term="cs.LG"/>', b"<category/>",
-    b"<item><title>t</title><guid>oai:arXiv.org:2101.00001v1</guid></item>", b"<item/>", b"<entry/>",
+    b"<record><header/><metadata/></record>",
+    b"<record/>",
+    b'<category term="cs.LG"/>',
+    b"<category/>",
+    b"<item><title>t</title><guid>oai:arXiv.org:2101.00001v1</guid></item>",
+    b"<item/>",
+    b"<entry/>",
     b"<author><name> A.\n  B </name></author>",
     b'<arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom"/>',
-]  # fmt: skip
+]
 _TEXT_RE = re.compile(rb">([^<]*)<")
 _ATTR_RE = re.compile(rb'="([^"]*)"')
 
@@ -255,8 +372,6 @@ def _insert_fragment(data: bytes, n: int, fragment: bytes) -> bytes:
     return data[:i] + fragment + data[i:]
 
 
-
-
 def xml_ops(tag_names: list[str]) -> st.SearchStrategy[tuple[Any, ...]]:
     """Mutations of an XML body; mostly well-formed ones, so that many reach the record parsers."""
     tags = st.sampled_from(tag_names)
@@ -290,7 +405,9 @@ def mutated(bases: list[Any], ops: st.SearchStrategy[tuple[Any, ...]]) -> st.Sea
     return st.builds(_apply, one_of_the(bases), st.lists(ops, min_size=1, max_size=4))
 
 
-random_bodies = st.binary(max_size=2000) | st.text(max_size=500).map(lambda s: s.encode("utf-8", "surrogatepass"))
+random_bodies = st.binary(max_size=2000) | st.text(max_size=500).map(
+    lambda s: s.encode("utf-8", "surrogatepass")
+)
 
 
 def xml_inputs(bases: list[bytes], tag_names: list[str]) -> st.SearchStrategy[bytes]:
@@ -311,19 +428,36 @@ hub_values = st.one_of(
     st.sampled_from([2**31 - 1, 2**31, 2**63, -(2**63), -1, 0, 1.5, True, "", [], {}, "2608.14391v2"]),
     st.sampled_from(DATES + IDS + ["2026-08-17T00:00:00.000Z"]),
 )
-HUB_PAPER_KEYS = ["id", "title", "summary", "authors", "upvotes", "publishedAt", "submittedOnDailyAt",
-                  "githubRepo", "projectPage"]  # fmt: skip
+HUB_PAPER_KEYS = [
+    "id",
+    "title",
+    "summary",
+    "authors",
+    "upvotes",
+    "publishedAt",
+    "submittedOnDailyAt",
+    "githubRepo",
+    "projectPage",
+]
 HUB_ITEM_KEYS = ["paper", "title", "summary", "publishedAt", "numComments"]
 
 
 def _paper_set(items: list[Any], n: int, key: str, value: Any) -> list[Any]:
-    if items and isinstance(items[n % len(items)], dict) and isinstance(items[n % len(items)].get("paper"), dict):
+    if (
+        items
+        and isinstance(items[n % len(items)], dict)
+        and isinstance(items[n % len(items)].get("paper"), dict)
+    ):
         items[n % len(items)]["paper"][key] = value
     return items
 
 
 def _paper_del(items: list[Any], n: int, key: str) -> list[Any]:
-    if items and isinstance(items[n % len(items)], dict) and isinstance(items[n % len(items)].get("paper"), dict):
+    if (
+        items
+        and isinstance(items[n % len(items)], dict)
+        and isinstance(items[n % len(items)].get("paper"), dict)
+    ):
         items[n % len(items)]["paper"].pop(key, None)
     return items
 
@@ -357,13 +491,23 @@ json_ops = st.one_of(
 )
 
 
-def _hub_document(base: tuple[list[Any], date], ops: list[tuple[Any, ...]], wrap: str, error: Any,
-                  raw: list[tuple[Any, ...]]) -> tuple[bytes, date]:  # fmt: skip
+def _hub_document(
+    base: tuple[list[Any], date],
+    ops: list[tuple[Any, ...]],
+    wrap: str,
+    error: Any,
+    raw: list[tuple[Any, ...]],
+) -> tuple[bytes, date]:
     items, day = base
     # Deep copies: the bases and the values that strategies share between examples stay as they are.
     items = _apply(copy.deepcopy(items), [(op, *copy.deepcopy(args)) for op, *args in ops])
-    doc: Any = {"list": items, "data": {"data": items, "count": len(items)}, "error": {"error": error},
-                "both": {"data": items, "error": error}, "value": error}[wrap]  # fmt: skip
+    doc: Any = {
+        "list": items,
+        "data": {"data": items, "count": len(items)},
+        "error": {"error": error},
+        "both": {"data": items, "error": error},
+        "value": error,
+    }[wrap]
     body = json.dumps(doc, default=str).encode()
     return _apply(body, raw), day
 
@@ -382,8 +526,20 @@ hub_inputs = st.one_of(
 
 # --- .abs mutations ------------------------------------------------------------------------------------------
 
-ABS_KEYS = ["arXiv", "Paper", "From", "Date", "Date (revised v2)", "Title", "Authors", "Categories", "Comments",
-            "DOI", "Journal-ref", "Report-no"]  # fmt: skip
+ABS_KEYS = [
+    "arXiv",
+    "Paper",
+    "From",
+    "Date",
+    "Date (revised v2)",
+    "Title",
+    "Authors",
+    "Categories",
+    "Comments",
+    "DOI",
+    "Journal-ref",
+    "Report-no",
+]
 
 
 def _abs_field(data: bytes, key: str, value: str) -> bytes:
@@ -409,7 +565,9 @@ def _abs_drop_line(data: bytes, n: int) -> bytes:
 
 abs_lines = st.one_of(
     st.builds(
-        "Date (revised v{}): {}".format, st.sampled_from(NUMBERS) | st.text(max_size=4), st.sampled_from(DATES) | texts
+        "Date (revised v{}): {}".format,
+        st.sampled_from(NUMBERS) | st.text(max_size=4),
+        st.sampled_from(DATES) | texts,
     ),
     st.builds("  {}".format, texts),  # a continuation line
     st.sampled_from(["\\\\", "\\\\  ", "", "Paper: hep-th/9901001", "arXiv:2101.00001v3", ":", "Date:"]),
@@ -501,7 +659,7 @@ def check_api(body: bytes) -> None:
             return
         assert all(v is None or type(v) is int for v in page.info.values())
         for entry in page.entries:
-            _record(lambda: parse_api_entry(entry))
+            _record(lambda entry=entry: parse_api_entry(entry))
 
 
 def check_oai(body: bytes) -> None:
@@ -512,7 +670,7 @@ def check_oai(body: bytes) -> None:
         assert page.info["token"] is None or (isinstance(page.info["token"], str) and page.info["token"])
         assert all(page.info[k] is None or type(page.info[k]) is int for k in ("complete_size", "cursor"))
         for record in page.entries:
-            _record(lambda: parse_oai_record(record))
+            _record(lambda record=record: parse_oai_record(record))
 
 
 def check_rss(body: bytes) -> None:
@@ -523,7 +681,7 @@ def check_rss(body: bytes) -> None:
         assert page.info["format"] in ("rss", "atom")
         day = date.fromisoformat(page.info["day"]) if page.info["day"] else None
         for item in page.entries:
-            _record(lambda: parse_rss_item(item, page.info["format"], day)[0])
+            _record(lambda item=item: parse_rss_item(item, page.info["format"], day)[0])
 
 
 def check_hub(args: tuple[bytes, date]) -> None:
@@ -534,7 +692,7 @@ def check_hub(args: tuple[bytes, date]) -> None:
             return
         assert isinstance(page.entries, list)
         for item in page.entries:
-            _record(lambda: parse_hub_item(item, day))
+            _record(lambda item=item: parse_hub_item(item, day))
 
 
 def check_abs(data: bytes | str) -> None:
@@ -569,7 +727,9 @@ class Found:
         if self.raised_in is None or not isinstance(exc, self.raised_in[0]):
             return False
         frames = traceback.extract_tb(exc.__traceback__)
-        ours = [f.name for f in frames if f"{os.sep}dailypapers{os.sep}" in f.filename or f.name == "check_record"]
+        ours = [
+            f.name for f in frames if f"{os.sep}dailypapers{os.sep}" in f.filename or f.name == "check_record"
+        ]
         return bool(ours) and ours[-1] == self.raised_in[1]
 
 
@@ -597,37 +757,105 @@ def _abs(*header: str) -> bytes:
 
 # Each of these once broke its parser (all fixed; kept as regressions).
 CRASHES = [
-    Found("api-published-year-1", "arxiv_api", _atom_entry("0001-01-01T00:00:00+01:00"), None,
-          (OverflowError, "_api_datetime")),
-    Found("api-published-year-9999", "arxiv_api", _atom_entry("9999-12-31T23:59:59-12:00"), None,
-          (OverflowError, "_api_datetime")),
-    Found("api-announced-after-9999", "arxiv_api", _atom_entry("9999-12-31T12:00:00Z"), None,
-          (OverflowError, "_next_weekday")),
-    Found("api-announced-before-year-1", "arxiv_api", _atom_entry("0001-01-01T00:00:00Z"), None,
-          (OverflowError, "announcement_day")),
-    Found("api-unknown-encoding", "arxiv_api", b'<?xml version="1.0" encoding="x"?><feed/>', None,
-          (LookupError, "parse_xml")),
-    Found("oai-unknown-encoding", "arxiv_oai", b'<?xml version="1.0" encoding="x"?><OAI-PMH/>', None,
-          (LookupError, "parse_xml")),
-    Found("oai-superscript-digit", "arxiv_oai", _oai_token('completeListSize="²"'), None,
-          (ValueError, "parse_oai_page")),
-    Found("oai-5000-digit-cursor", "arxiv_oai", _oai_token(f'cursor="{"9" * 5000}"'), None,
-          (ValueError, "parse_oai_page")),
-    Found("rss-unknown-encoding", "arxiv_rss", b'<?xml version="1.0" encoding="x"?><rss/>', None,
-          (LookupError, "parse_xml")),
-    Found("rss-pubdate-after-9999", "arxiv_rss",
-          b"<rss><channel><pubDate>Fri, 31 Dec 9999 23:00:00 -0400</pubDate></channel></rss>", None,
-          (OverflowError, "_feed_time")),
-    Found("rss-pubdate-year-1", "arxiv_rss",
-          b"<rss><channel><pubDate>0001-01-01T00:00:00Z</pubDate></channel></rss>", None,
-          (OverflowError, "parse_rss_feed")),
-    Found("abs-date-after-9999", "abs", _abs("Date: Fri, 31 Dec 9999 23:59:59 -2359"), None,
-          (OverflowError, "_abs_date")),
-    Found("abs-5000-digit-version", "abs", _abs(f"Date (revised v{'9' * 5000}): Mon, 2 Apr 2007 19:18:42 GMT"),
-          None, (ValueError, "parse_abs")),
-    Found("abs-version-0", "abs", _abs("Date (revised v0): Mon, 2 Apr 2007 19:18:42 GMT"), None,
-          (AssertionError, "check_record")),
-]  # fmt: skip
+    Found(
+        "api-published-year-1",
+        "arxiv_api",
+        _atom_entry("0001-01-01T00:00:00+01:00"),
+        None,
+        (OverflowError, "_api_datetime"),
+    ),
+    Found(
+        "api-published-year-9999",
+        "arxiv_api",
+        _atom_entry("9999-12-31T23:59:59-12:00"),
+        None,
+        (OverflowError, "_api_datetime"),
+    ),
+    Found(
+        "api-announced-after-9999",
+        "arxiv_api",
+        _atom_entry("9999-12-31T12:00:00Z"),
+        None,
+        (OverflowError, "_next_weekday"),
+    ),
+    Found(
+        "api-announced-before-year-1",
+        "arxiv_api",
+        _atom_entry("0001-01-01T00:00:00Z"),
+        None,
+        (OverflowError, "announcement_day"),
+    ),
+    Found(
+        "api-unknown-encoding",
+        "arxiv_api",
+        b'<?xml version="1.0" encoding="x"?><feed/>',
+        None,
+        (LookupError, "parse_xml"),
+    ),
+    Found(
+        "oai-unknown-encoding",
+        "arxiv_oai",
+        b'<?xml version="1.0" encoding="x"?><OAI-PMH/>',
+        None,
+        (LookupError, "parse_xml"),
+    ),
+    Found(
+        "oai-superscript-digit",
+        "arxiv_oai",
+        _oai_token('completeListSize="²"'),
+        None,
+        (ValueError, "parse_oai_page"),
+    ),
+    Found(
+        "oai-5000-digit-cursor",
+        "arxiv_oai",
+        _oai_token(f'cursor="{"9" * 5000}"'),
+        None,
+        (ValueError, "parse_oai_page"),
+    ),
+    Found(
+        "rss-unknown-encoding",
+        "arxiv_rss",
+        b'<?xml version="1.0" encoding="x"?><rss/>',
+        None,
+        (LookupError, "parse_xml"),
+    ),
+    Found(
+        "rss-pubdate-after-9999",
+        "arxiv_rss",
+        b"<rss><channel><pubDate>Fri, 31 Dec 9999 23:00:00 -0400</pubDate></channel></rss>",
+        None,
+        (OverflowError, "_feed_time"),
+    ),
+    Found(
+        "rss-pubdate-year-1",
+        "arxiv_rss",
+        b"<rss><channel><pubDate>0001-01-01T00:00:00Z</pubDate></channel></rss>",
+        None,
+        (OverflowError, "parse_rss_feed"),
+    ),
+    Found(
+        "abs-date-after-9999",
+        "abs",
+        _abs("Date: Fri, 31 Dec 9999 23:59:59 -2359"),
+        None,
+        (OverflowError, "_abs_date"),
+    ),
+    Found(
+        "abs-5000-digit-version",
+        "abs",
+        _abs(f"Date (revised v{'9' * 5000}): Mon, 2 Apr 2007 19:18:42 GMT"),
+        None,
+        (ValueError, "parse_abs"),
+    ),
+    Found(
+        "abs-version-0",
+        "abs",
+        _abs("Date (revised v0): Mon, 2 Apr 2007 19:18:42 GMT"),
+        None,
+        (AssertionError, "check_record"),
+    ),
+]
 
 # Inputs on which a parser takes minutes: quadratic work on inputs well under MAX_ABS_BYTES (1 MiB).
 HANG_LIMIT_S = 5.0
@@ -637,9 +865,13 @@ HANGS = [
     # core.text._trim_url: one ')' stripped per loop, the URL recounted each time (~50 s).
     Found("abs-closing-parentheses", "abs", _abs("Comments: see http://a.b/" + ")" * 400_000), None),
     # core.text.extract_links: each code URL compared with every earlier one (~70 s).
-    Found("abs-many-code-links", "abs",
-          _abs("Comments: " + " ".join(f"https://github.com/a/b{i}" for i in range(20_000))), None),
-]  # fmt: skip
+    Found(
+        "abs-many-code-links",
+        "abs",
+        _abs("Comments: " + " ".join(f"https://github.com/a/b{i}" for i in range(20_000))),
+        None,
+    ),
+]
 
 
 def _found_params(found: list[Found]) -> list[Any]:
@@ -712,7 +944,8 @@ def test_fuzz(target: str) -> None:
 @pytest.mark.parametrize("target", _targets())
 @pytest.mark.slow
 @pytest.mark.skipif(
-    os.environ.get("DAILYPAPERS_SLOW") != "1", reason="full-size fuzzing: set DAILYPAPERS_SLOW=1 (and -m slow)"
+    os.environ.get("DAILYPAPERS_SLOW") != "1",
+    reason="full-size fuzzing: set DAILYPAPERS_SLOW=1 (and -m slow)",
 )
 def test_fuzz_slow(target: str) -> None:
     _fuzz(target, SLOW_EXAMPLES)
@@ -760,8 +993,13 @@ def test_mutated_bodies_reach_the_record_parsers(target: str) -> None:
     guard of the strategies, not a search, so it never flickers.)"""
     seen: set[str] = set()
 
-    @settings(max_examples=300, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=300,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(REACH_INPUTS[target])
     def sample(args: tuple[bytes, date | None]) -> None:
         seen.update(_outcomes(target, *args))
@@ -773,8 +1011,13 @@ def test_mutated_bodies_reach_the_record_parsers(target: str) -> None:
 def test_mutated_abs_files_are_parsed_as_well_as_rejected() -> None:
     outcomes: set[str] = set()
 
-    @settings(max_examples=150, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=150,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(mutated(ABS_BASES, abs_ops))
     def sample(data: bytes) -> None:
         try:

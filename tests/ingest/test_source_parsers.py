@@ -8,7 +8,7 @@ import copy
 import json
 import re
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,7 +27,7 @@ from dailypapers.ingest.sources.arxiv_rss import parse_rss_feed, parse_rss_item,
 from dailypapers.ingest.sources.base import ANNOUNCEMENT, COMMUNITY, NO_FEATURES, FeedError
 from dailypapers.ingest.sources.hub import parse_hub_page
 
-UTC = timezone.utc
+UTC = UTC
 EASTERN = ZoneInfo("America/New_York")
 DATA = Path(__file__).parents[1] / "data"
 HARVEST = DATA / "harvest"
@@ -303,14 +303,23 @@ def test_oai_records_of_all_pages() -> None:
 def test_oai_record_values() -> None:
     by_id = {r.arxiv_id: r for _, r in oai_records() if r is not None}
     first = by_id["0704.0001"]
-    assert first.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
-    assert first.authors == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan"]  # forenames keyname
+    assert (
+        first.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    )
+    assert first.authors == [
+        "C. Balázs",
+        "E. L. Berger",
+        "P. M. Nadolsky",
+        "C. -P. Yuan",
+    ]  # forenames keyname
     assert first.categories == ["hep-ph"]
     assert first.comment == "37 pages, 15 figures; published version"
     assert first.journal_ref == "Phys.Rev.D76:013009,2007"
     assert first.doi == "10.1103/PhysRevD.76.013009"
     assert first.published_at == utc(2007, 4, 2) and first.updated_at == utc(2007, 7, 24)
-    assert first.abstract.startswith("A fully differential calculation in perturbative quantum chromodynamics")
+    assert first.abstract.startswith(
+        "A fully differential calculation in perturbative quantum chromodynamics"
+    )
 
     second = by_id["0704.0002"]
     assert second.categories == ["math.CO", "cs.CG"]  # primary first
@@ -332,7 +341,16 @@ def test_oai_records_agree_with_the_kaggle_snapshot_they_were_written_from() -> 
     assert {r.arxiv_id for r in records} == set(kaggle)
     for rec in records:
         ref = kaggle[rec.arxiv_id]
-        for name in ("title", "abstract", "authors", "categories", "comment", "journal_ref", "doi", "withdrawn"):
+        for name in (
+            "title",
+            "abstract",
+            "authors",
+            "categories",
+            "comment",
+            "journal_ref",
+            "doi",
+            "withdrawn",
+        ):
             assert getattr(rec, name) == getattr(ref, name), (rec.arxiv_id, name)
         # OAI dates are days; Kaggle's are the instants of the first and last version.
         assert rec.published_at == utc(*ref.published_at.timetuple()[:3])
@@ -428,7 +446,14 @@ def test_rss_item_values() -> None:
     assert cross.title == (
         "Brownian Bridge Diffusion-Based Joint Channel Estimation and Data Detection for Jamming-Resilient Receivers"
     )
-    assert cross.authors == ["Honghan She", "Yufan Cheng", "Tieming Sun", "Pengyu Wang", "Siya Huang", "Kaikai Yang"]
+    assert cross.authors == [
+        "Honghan She",
+        "Yufan Cheng",
+        "Tieming Sun",
+        "Pengyu Wang",
+        "Siya Huang",
+        "Kaikai Yang",
+    ]
     assert cross.categories == ["cs.IT", "cs.AI", "eess.SP"]
     assert cross.abstract.startswith("In next-generation wireless networks, the growing density of devices")
     assert not cross.abstract.startswith("arXiv:")  # the "arXiv:ID vN Announce Type: T" prefix is gone
@@ -475,7 +500,10 @@ def test_rss_empty_day() -> None:
 
 def test_rss_creator_split_into_authors() -> None:
     assert split_authors("A. One (MIT), B. Two and C. Three") == ["A. One", "B. Two", "C. Three"]
-    assert split_authors("Ada  Lovelace,\n  Charles Babbage (Cambridge (UK))") == ["Ada Lovelace", "Charles Babbage"]
+    assert split_authors("Ada  Lovelace,\n  Charles Babbage (Cambridge (UK))") == [
+        "Ada Lovelace",
+        "Charles Babbage",
+    ]
     assert split_authors("") == []
 
 
@@ -500,9 +528,17 @@ def test_rss_rejects_what_is_not_a_feed(body: bytes) -> None:
 def test_hub_captures(path: Path) -> None:
     items = json.loads(path.read_text())
     page = parse_hub_page(path.read_bytes())
-    assert page.entries == items and len(items) == {
-        "2026-08-17": 23, "2026-08-18": 29, "2026-08-19": 26, "2026-08-20": 15, "2026-08-21": 17,
-    }[path.stem]  # fmt: skip
+    assert (
+        page.entries == items
+        and len(items)
+        == {
+            "2026-08-17": 23,
+            "2026-08-18": 29,
+            "2026-08-19": 26,
+            "2026-08-20": 15,
+            "2026-08-21": 17,
+        }[path.stem]
+    )
     day = date.fromisoformat(path.stem)
     records = [parse_hub_item(item, day) for item in page.entries]
     assert all(r.feed_entries == [(day, datetime.combine(day, datetime.min.time(), UTC))] for r in records)
@@ -610,7 +646,9 @@ def test_abs_withdrawn_papers() -> None:
 def test_abs_values() -> None:
     rec = parse_abs((HARVEST / "abs" / "0704.0001.abs").read_bytes())
     assert rec.arxiv_id == "0704.0001" and rec.version == 2
-    assert rec.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    assert (
+        rec.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    )
     assert rec.authors == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan"]  # TeX accent decoded
     assert rec.categories == ["hep-ph"]
     assert rec.comment == "37 pages, 15 figures; published version"
@@ -731,7 +769,10 @@ def test_policy_with_category_filter(features: str, policy: str) -> None:
 
 def test_policy_on_real_hub_and_oai_records() -> None:
     day = date(2026, 8, 17)
-    hub = [parse_hub_item(i, day) for i in parse_hub_page((HARVEST / "hub" / "2026-08-17.json").read_bytes()).entries]
+    hub = [
+        parse_hub_item(i, day)
+        for i in parse_hub_page((HARVEST / "hub" / "2026-08-17.json").read_bytes()).entries
+    ]
     assert all(r.feed_entries for r in apply_policy(copy.deepcopy(hub), COMMUNITY, "community", ["math.CO"]))
     assert not any(r.feed_entries for r in apply_policy(copy.deepcopy(hub), COMMUNITY, "arxiv-new"))
     oai = [r for _, r in oai_records() if r is not None]

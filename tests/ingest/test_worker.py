@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from dailypapers.core.models import as_utc
 from dailypapers.store.db import Database
 from dailypapers.store.tables import feed_entries, papers, source_state
-from dailypapers.testing.replay import Reply, ReplayServer, harvest_routes
+from dailypapers.testing.replay import ReplayServer, Reply, harvest_routes
 
 HARVEST = Path(__file__).parents[1] / "data" / "harvest"
 RSS_SOURCE, HUB_SOURCE = "arxiv-rss:cs.AI,cs.CL,cs.CV,cs.LG", "hf-daily"
@@ -35,10 +35,12 @@ BOOKKEEPING = ("created_at", "modified_at")
 
 def start_days() -> int:
     """DAILYPAPERS_INGEST_START_DAYS: 120, or more when today is so late the Hub days would be missed."""
-    return max(120, (datetime.now(timezone.utc).date() - FIRST_HUB_DAY).days + 1)
+    return max(120, (datetime.now(UTC).date() - FIRST_HUB_DAY).days + 1)
 
 
-def slowed(routes: dict[str, Callable[..., Reply]], delays: tuple[float, float]) -> dict[str, Callable[..., Reply]]:
+def slowed(
+    routes: dict[str, Callable[..., Reply]], delays: tuple[float, float]
+) -> dict[str, Callable[..., Reply]]:
     """The routes, each answer held back a random (seeded) while."""
     rng = random.Random(1)
     lock = threading.Lock()
@@ -55,41 +57,48 @@ def slowed(routes: dict[str, Callable[..., Reply]], delays: tuple[float, float])
     return {prefix: wrap(app) for prefix, app in routes.items()}
 
 
-def serve(delays: tuple[float, float] = (0.0, 0.0), *, fault_rate: float = 0.0, seed: int = 0) -> ReplayServer:
+def serve(
+    delays: tuple[float, float] = (0.0, 0.0), *, fault_rate: float = 0.0, seed: int = 0
+) -> ReplayServer:
     routes = harvest_routes(HARVEST)
-    server = ReplayServer(slowed(routes, delays) if delays[1] else routes, fault_rate=fault_rate, seed=seed,
-                          fault_delay=0.8)  # fmt: skip
+    server = ReplayServer(
+        slowed(routes, delays) if delays[1] else routes, fault_rate=fault_rate, seed=seed, fault_delay=0.8
+    )
     return server.start()
 
 
 def worker_env(server: ReplayServer, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAPERS_")}
-    env.update({
-        "DAILYPAPERS_DATABASE_URL": database_url,
-        "DAILYPAPERS_ARXIV_API_URL": f"{server.url}/api/query",
-        "DAILYPAPERS_ARXIV_OAI_URL": f"{server.url}/oai",
-        "DAILYPAPERS_ARXIV_RSS_URL": f"{server.url}/rss",
-        "DAILYPAPERS_HUB_API_URL": f"{server.url}/api",
-        "DAILYPAPERS_INGEST_START_DAYS": str(start_days()),
-        "DAILYPAPERS_ARXIV_REQUEST_INTERVAL": "0",
-        "DAILYPAPERS_HUB_REQUEST_INTERVAL": "0",
-        "DAILYPAPERS_HTTP_BACKOFF": "0.05",  # retries after injected faults take ~0.05 s, not ~2 s
-        "DAILYPAPERS_WORKER_EMBED": "0",  # ingestion is tested here; the embed round in tests/search
-        "DAILYPAPERS_HTTP_TIMEOUT": "0.5",
-        "DAILYPAPERS_CONTACT_EMAIL": "tests@example.org",
-    })  # fmt: skip
+    env.update(
+        {
+            "DAILYPAPERS_DATABASE_URL": database_url,
+            "DAILYPAPERS_ARXIV_API_URL": f"{server.url}/api/query",
+            "DAILYPAPERS_ARXIV_OAI_URL": f"{server.url}/oai",
+            "DAILYPAPERS_ARXIV_RSS_URL": f"{server.url}/rss",
+            "DAILYPAPERS_HUB_API_URL": f"{server.url}/api",
+            "DAILYPAPERS_INGEST_START_DAYS": str(start_days()),
+            "DAILYPAPERS_ARXIV_REQUEST_INTERVAL": "0",
+            "DAILYPAPERS_HUB_REQUEST_INTERVAL": "0",
+            "DAILYPAPERS_HTTP_BACKOFF": "0.05",  # retries after injected faults take ~0.05 s, not ~2 s
+            "DAILYPAPERS_WORKER_EMBED": "0",  # ingestion is tested here; the embed round in tests/search
+            "DAILYPAPERS_HTTP_TIMEOUT": "0.5",
+            "DAILYPAPERS_CONTACT_EMAIL": "tests@example.org",
+        }
+    )
     return env
 
 
 def cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *LAUNCH, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, *LAUNCH, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def start_worker(*args: str, env: dict[str, str], stderr: Path) -> subprocess.Popen[bytes]:
     with open(stderr, "w") as err:
-        return subprocess.Popen([sys.executable, *LAUNCH, "worker", *args], env=env,
-                                stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, *LAUNCH, "worker", *args], env=env, stdout=subprocess.DEVNULL, stderr=err
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -108,8 +117,10 @@ def stored(url: str) -> dict[str, Any]:
                     # Without any date the score counts from created_at, when the paper was first seen.
                     del values["trending_score"], values["content_hash"]
                 rows[r["arxiv_id"]] = values
-            entries = {(r.feed_date, r.arxiv_id, r.featured_by, as_utc(r.featured_at))
-                       for r in conn.execute(sa.select(feed_entries))}  # fmt: skip
+            entries = {
+                (r.feed_date, r.arxiv_id, r.featured_by, as_utc(r.featured_at))
+                for r in conn.execute(sa.select(feed_entries))
+            }
             states = {r.name: r.state for r in conn.execute(sa.select(source_state))}
     finally:
         db.dispose()
@@ -127,7 +138,9 @@ def source_rows(url: str) -> dict[str, dict[str, Any]]:
         db.dispose()
 
 
-def wait_for_hub_progress(url: str, proc: subprocess.Popen[bytes], pages: int, timeout: float = 60) -> dict[str, Any]:
+def wait_for_hub_progress(
+    url: str, proc: subprocess.Popen[bytes], pages: int, timeout: float = 60
+) -> dict[str, Any]:
     """Poll the database until the Hub run has stored `pages` pages; its source_state row."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -148,7 +161,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'worker.db'}"
         return
-    admin = sa.create_engine(Database(request.getfixturevalue("postgres_url")).url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        Database(request.getfixturevalue("postgres_url")).url, isolation_level="AUTOCOMMIT"
+    )
     name = f"worker_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
@@ -210,7 +225,7 @@ def test_worker_once_fills_an_empty_database_then_nothing_is_due(
 
         shown = cli("sources", env=env)
         assert shown.returncode == 0, shown.stderr
-        today = datetime.now(timezone.utc).date().isoformat()
+        today = datetime.now(UTC).date().isoformat()
         text = shown.stdout
         assert f"{RSS_SOURCE}\n" in text and f"{HUB_SOURCE}\n" in text
         assert "'last_day': '2026-06-30'" in text and "'etag': " in text
@@ -234,7 +249,7 @@ def test_a_killed_worker_is_taken_over_and_ends_like_an_uninterrupted_one(
         # The dead worker still holds the Hub's lease, for ten minutes.
         owner = f"{socket.gethostname()}:{proc.pid}"
         held = source_rows(database_url)[HUB_SOURCE]
-        assert held["lease_owner"] == owner and as_utc(held["lease_until"]) > datetime.now(timezone.utc)
+        assert held["lease_owner"] == owner and as_utc(held["lease_until"]) > datetime.now(UTC)
         assert row["next_run_at"] is None
 
         again = cli("worker", "--once", env=env)

@@ -45,8 +45,11 @@ def _triggers(db: Database) -> set[str]:
 
 def _found(db: Database, word: str, titles_only: bool = False) -> int:
     with db.read() as conn:
-        return keyword_search(conn, parse_query(word), titles_only=titles_only).total if not titles_only else len(
-            keyword_search(conn, parse_query(word), titles_only=True, count=False).hits)  # fmt: skip
+        return (
+            keyword_search(conn, parse_query(word), titles_only=titles_only).total
+            if not titles_only
+            else len(keyword_search(conn, parse_query(word), titles_only=True, count=False).hits)
+        )
 
 
 @pytest.fixture
@@ -56,8 +59,9 @@ def sqlite_db(tmp_path: Path) -> Database:
     return db
 
 
-def test_a_big_import_rebuilds_the_indexes_at_its_end(sqlite_db: Database, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_big_import_rebuilds_the_indexes_at_its_end(
+    sqlite_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = _big_listing(tmp_path / "big.jsonl", 3000)
     assert not bulk.should_suspend(sqlite_db, [source])  # 3,000 records: row by row
     monkeypatch.setattr(bulk, "BULK_MIN_RECORDS", 1000)
@@ -79,14 +83,18 @@ def test_a_big_import_rebuilds_the_indexes_at_its_end(sqlite_db: Database, tmp_p
     assert _found(sqlite_db, "zq3000") == 1
 
 
-def test_only_one_suspension_at_a_time_and_a_dead_owner_is_repaired(sqlite_db: Database, tmp_path: Path) -> None:
+def test_only_one_suspension_at_a_time_and_a_dead_owner_is_repaired(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
     assert bulk.suspend(sqlite_db)
     assert not bulk.suspend(sqlite_db)  # already suspended
     assert not set(bulk.TRIGGERS) & _triggers(sqlite_db)
     import_paths(sqlite_db, [DATA / "listing-cl_2025-09-18.jsonl"])  # not indexed while suspended
     assert _found(sqlite_db, "language") == 0
     assert bulk.repair(sqlite_db) is None  # its owner (this process) is alive
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     with sqlite_db.write() as conn:
         owner = conn.execute(sa.select(maintenance.c.owner)).scalar_one()
         conn.execute(sa.update(maintenance).values(owner=owner.rsplit(":", 1)[0] + ":" + done.stdout.strip()))
@@ -129,7 +137,9 @@ def test_an_import_killed_with_the_triggers_off_is_repaired(tmp_path: Path) -> N
     run.wait()
     assert not set(bulk.TRIGGERS) & _triggers(db)
     # Any command repairs (each one migrates); `migrate` is the lightest.
-    subprocess.run([sys.executable, "-m", "dailypapers.cli", "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "dailypapers.cli", "migrate"], env=env, check=True, capture_output=True
+    )
     assert set(bulk.TRIGGERS) <= _triggers(db)
     with db.read() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
@@ -140,7 +150,9 @@ def test_an_import_killed_with_the_triggers_off_is_repaired(tmp_path: Path) -> N
     with db.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one() == 30_000
         assert conn.execute(sa.select(sa.func.count()).select_from(maintenance)).scalar_one() == 0
-        fts = conn.exec_driver_sql("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'zq29999'").scalar_one()
+        fts = conn.exec_driver_sql(
+            "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'zq29999'"
+        ).scalar_one()
     assert fts == 1 and _found(db, "zq29999", titles_only=True) == 1
     assert set(bulk.TRIGGERS) <= _triggers(db)
     db.dispose()

@@ -34,11 +34,23 @@ def _options(embedder: Any, mode: str, **extra: Any) -> SearchOptions:
 
 def _rows(db: Database, ids: list[str]) -> list[dict[str, Any]]:
     """The papers' text, authors, categories and date, read straight from the table."""
-    when = sa.func.coalesce(papers.c.published_at, papers.c.first_featured_at, papers.c.created_at).label("day")
+    when = sa.func.coalesce(papers.c.published_at, papers.c.first_featured_at, papers.c.created_at).label(
+        "day"
+    )
     with db.read() as conn:
-        rows = {r.arxiv_id: r._asdict() for r in conn.execute(
-            sa.select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories,
-                      when).where(papers.c.arxiv_id.in_(ids)))}  # fmt: skip
+        rows = {
+            r.arxiv_id: r._asdict()
+            for r in conn.execute(
+                sa.select(
+                    papers.c.arxiv_id,
+                    papers.c.title,
+                    papers.c.abstract,
+                    papers.c.authors,
+                    papers.c.categories,
+                    when,
+                ).where(papers.c.arxiv_id.in_(ids))
+            )
+        }
     return [rows[i] for i in ids]
 
 
@@ -72,14 +84,18 @@ CONSTRAINTS: list[tuple[str, Any]] = [
     ('learning -"reinforcement learning"', lambda r: not _has(_everything(r), r" reinforcement learning ")),
     ("speech cat:cs.CL", lambda r: "cs.CL" in r["categories"]),
     ("detection -cat:cs.CV", lambda r: "cs.CV" not in r["categories"]),
-    ("language models after:2026-06-15 before:2026-06-20",
-     lambda r: date(2026, 6, 15) <= date.fromisoformat(str(r["day"])[:10]) <= date(2026, 6, 20)),
-]  # fmt: skip
+    (
+        "language models after:2026-06-15 before:2026-06-20",
+        lambda r: date(2026, 6, 15) <= date.fromisoformat(str(r["day"])[:10]) <= date(2026, 6, 20),
+    ),
+]
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(("raw", "holds"), CONSTRAINTS, ids=[c[0] for c in CONSTRAINTS])
-def test_every_constraint_holds_in_every_mode(demo_db: Database, embedder, mode: str, raw: str, holds: Any) -> None:  # type: ignore[no-untyped-def]
+def test_every_constraint_holds_in_every_mode(
+    demo_db: Database, embedder, mode: str, raw: str, holds: Any
+) -> None:  # type: ignore[no-untyped-def]
     result = _search(demo_db, raw, _options(embedder, mode), page_size=100)
     assert result.papers, f"{raw!r} should find papers in {mode} mode"
     broken = [r["title"] for r in _rows(demo_db, [p.arxiv_id for p in result.papers]) if not holds(r)]
@@ -113,10 +129,15 @@ def test_hybrid_says_when_it_softens_plain_words(demo_db: Database, embedder) ->
     raw = "contrastive learning"
     keyword = _search(demo_db, raw, _options(embedder, "keyword"))
     rows = _rows(demo_db, [p.arxiv_id for p in keyword.papers])
-    assert keyword.papers and all(_has(_everything(r), r" contrast") and _has(_everything(r), r" learn") for r in rows)
+    assert keyword.papers and all(
+        _has(_everything(r), r" contrast") and _has(_everything(r), r" learn") for r in rows
+    )
     hybrid = _search(demo_db, raw, _options(embedder, "hybrid"), page_size=100)
-    lacking = [r["title"] for r in _rows(demo_db, [p.arxiv_id for p in hybrid.papers])
-               if not (_has(_everything(r), r" contrast") and _has(_everything(r), r" learn"))]  # fmt: skip
+    lacking = [
+        r["title"]
+        for r in _rows(demo_db, [p.arxiv_id for p in hybrid.papers])
+        if not (_has(_everything(r), r" contrast") and _has(_everything(r), r" learn"))
+    ]
     softened = [n for n in hybrid.notes if n.startswith("some results lack some of the words")]
     assert lacking and softened, (lacking, hybrid.notes)
     # Those found by the vector list carry their similarity.
@@ -137,7 +158,9 @@ def test_a_word_no_paper_has_finds_nothing(demo_db: Database, embedder, mode: st
 
 
 @pytest.mark.parametrize("mode", ["vector", "hybrid"])
-def test_without_word_matches_only_papers_above_the_floor_are_shown(demo_db: Database, embedder, mode: str) -> None:  # type: ignore[no-untyped-def]
+def test_without_word_matches_only_papers_above_the_floor_are_shown(
+    demo_db: Database, embedder, mode: str
+) -> None:  # type: ignore[no-untyped-def]
     options = _options(embedder, mode)
     everything = _search(demo_db, "xyzzyplughqwerty", replace(options, similarity_floor=-1.0))
     assert everything.total == 100 and len(everything.papers) == 30
@@ -173,10 +196,17 @@ def test_search_and_similar_need_one_connection_at_a_time(demo_db: Database, emb
     small = Database(demo_db.url, pool_size=1, pool_overflow=0, pool_timeout=5.0)
     try:
         for mode in MODES:
-            for raw in ("contrastive learning", "diffusion -image cat:cs.CV", 'author:"Hao Zhang"', "xyzzyplughqwerty"):
+            for raw in (
+                "contrastive learning",
+                "diffusion -image cat:cs.CV",
+                'author:"Hao Zhang"',
+                "xyzzyplughqwerty",
+            ):
                 assert search_papers(small, raw, options=_options(embedder, mode)).mode in MODES
         with small.read() as conn:
-            some = conn.execute(sa.select(papers.c.arxiv_id).order_by(papers.c.arxiv_id).limit(1)).scalar_one()
+            some = conn.execute(
+                sa.select(papers.c.arxiv_id).order_by(papers.c.arxiv_id).limit(1)
+            ).scalar_one()
         for kind in ("exact", "auto"):  # auto: pgvector where the server has it
             assert len(similar_papers(small, some, embedder, config=IndexConfig(kind=kind))) == 10
     finally:

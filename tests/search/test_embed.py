@@ -68,12 +68,21 @@ def test_deterministic_and_batch_equals_one_by_one(embedder: MiniLMEmbedder) -> 
 
 def test_similar_texts_are_closer_than_unrelated_ones(embedder: MiniLMEmbedder) -> None:
     query = embedder.embed_query("predicting molecular properties with graph neural networks")
-    papers = embedder.embed([
-        paper_text("Message passing networks for quantum chemistry",
-                   "We learn molecular property prediction from graphs of atoms and bonds."),
-        paper_text("Medieval French poetry", "A survey of twelfth-century troubadour songs and their manuscripts."),
-        paper_text("Rainfall in the Sahel", "Decadal variability of monsoon precipitation over West Africa."),
-    ])  # fmt: skip
+    papers = embedder.embed(
+        [
+            paper_text(
+                "Message passing networks for quantum chemistry",
+                "We learn molecular property prediction from graphs of atoms and bonds.",
+            ),
+            paper_text(
+                "Medieval French poetry",
+                "A survey of twelfth-century troubadour songs and their manuscripts.",
+            ),
+            paper_text(
+                "Rainfall in the Sahel", "Decadal variability of monsoon precipitation over West Africa."
+            ),
+        ]
+    )
     similarity = papers @ query
     assert similarity[0] > 0.5 > max(similarity[1:]), similarity
 
@@ -111,7 +120,10 @@ def test_paper_text() -> None:
     assert paper_text("Attention Is All You Need", " The dominant models… ") == (
         "Attention Is All You Need. The dominant models…"
     )
-    assert paper_text("A title ending in a full stop.", "Abstract.") == "A title ending in a full stop. Abstract."
+    assert (
+        paper_text("A title ending in a full stop.", "Abstract.")
+        == "A title ending in a full stop. Abstract."
+    )
     assert paper_text("Only a title", "") == "Only a title"
     assert paper_text("", "Only an abstract.") == "Only an abstract."
 

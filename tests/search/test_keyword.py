@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,19 @@ from hypothesis import strategies as st
 
 from dailypapers.ingest.importer import import_paths
 from dailypapers.search import keyword as keyword_module
-from dailypapers.search.keyword import KeywordResult, fusion_list, keyword_search, rebuild_index, without_stop_words
+from dailypapers.search.keyword import (
+    KeywordResult,
+    fusion_list,
+    keyword_search,
+    rebuild_index,
+    without_stop_words,
+)
 from dailypapers.search.query import parse_query
 from dailypapers.search.service import search_papers
 from dailypapers.store.db import Database
 from dailypapers.store.tables import papers
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 # 200 Kaggle snapshot papers (April 2007, many cross-listed, LaTeX-accented authors) and 154 papers
 # of one cs.CL listing day (2025-09-18).
@@ -30,6 +36,7 @@ CORPUS = ("kaggle-sample200.jsonl", "listing-cl_2025-09-18.jsonl")
 CORPUS_SIZE = 354
 
 # --- known bugs (each has a minimal reproduction in the test that names it) ---------------------------
+
 
 def is_pg(db: Database) -> bool:
     return db.engine.dialect.name == "postgresql"
@@ -147,10 +154,13 @@ def test_accents_are_folded_on_sqlite(corpus: Database) -> None:
     assert "0704.0062" in ids(corpus, "author:sramek")
 
 
-@pytest.mark.parametrize(("surname", "arxiv_id"), [("Balázs", "0704.0001"), ("Torchinsky", "0704.0005"),
-                                                   ("Fuchs", "0704.0027"), ("Streinu", "0704.0002")])  # fmt: skip
-def test_a_free_word_finds_an_author(request: pytest.FixtureRequest, corpus: Database, surname: str,
-                                     arxiv_id: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("surname", "arxiv_id"),
+    [("Balázs", "0704.0001"), ("Torchinsky", "0704.0005"), ("Fuchs", "0704.0027"), ("Streinu", "0704.0002")],
+)
+def test_a_free_word_finds_an_author(
+    request: pytest.FixtureRequest, corpus: Database, surname: str, arxiv_id: str
+) -> None:
     assert arxiv_id in ids(corpus, surname)
 
 
@@ -178,11 +188,16 @@ def test_exclusions_remove_papers(request: pytest.FixtureRequest, corpus: Databa
 
 @pytest.mark.parametrize(
     ("query", "arxiv_id"),
-    [("Spin-1/2 Heisenberg", "0704.0150"), ('"2+1 dimensions"', "0704.0134"), ("z~2.56 Cloverleaf", "0704.0133"),
-     ("title:Spin-1/2", "0704.0150")],
-)  # fmt: skip
-def test_words_with_signs_and_slashes(request: pytest.FixtureRequest, corpus: Database, query: str,
-                                      arxiv_id: str) -> None:  # fmt: skip
+    [
+        ("Spin-1/2 Heisenberg", "0704.0150"),
+        ('"2+1 dimensions"', "0704.0134"),
+        ("z~2.56 Cloverleaf", "0704.0133"),
+        ("title:Spin-1/2", "0704.0150"),
+    ],
+)
+def test_words_with_signs_and_slashes(
+    request: pytest.FixtureRequest, corpus: Database, query: str, arxiv_id: str
+) -> None:
     assert arxiv_id in ids(corpus, query)
 
 
@@ -196,7 +211,9 @@ def test_every_paper_is_found_by_its_own_title(request: pytest.FixtureRequest, c
     assert missed == []
 
 
-def test_a_word_of_underscores_does_not_void_the_query(request: pytest.FixtureRequest, corpus: Database) -> None:
+def test_a_word_of_underscores_does_not_void_the_query(
+    request: pytest.FixtureRequest, corpus: Database
+) -> None:
     assert ids(corpus, "spitzer _") == ids(corpus, "spitzer") != []
 
 
@@ -205,9 +222,17 @@ def test_a_word_of_underscores_does_not_void_the_query(request: pytest.FixtureRe
 
 @pytest.mark.parametrize(
     "query",
-    ["cat:cs.CG", "cat:math.AG", "cat:cs.CL", "cat:hep-th", "cat:cs.CG,math.AG", "cat:cs.CG cat:q-bio.MN",
-     "cat:cond-mat.str-el", "cat:no.SUCH"],
-)  # fmt: skip
+    [
+        "cat:cs.CG",
+        "cat:math.AG",
+        "cat:cs.CL",
+        "cat:hep-th",
+        "cat:cs.CG,math.AG",
+        "cat:cs.CG cat:q-bio.MN",
+        "cat:cond-mat.str-el",
+        "cat:no.SUCH",
+    ],
+)
 def test_categories_filter_by_any_category(corpus: Database, query: str) -> None:
     wanted = set(parse_query(query).categories)
     expected = {r["arxiv_id"] for r in rows(corpus) if wanted & set(r["categories"])}
@@ -275,8 +300,15 @@ def test_a_query_with_no_words_and_no_filters_finds_nothing(corpus: Database) ->
 
 # --- totals and pagination ----------------------------------------------------------------------------
 
-PAGING_QUERIES = ["model", "language model*", "quantum -field", "cat:cs.CL", "title:quantum",
-                  "after:2007-04-01 before:2007-04-01", "abstract:model* cat:cs.CL"]  # fmt: skip
+PAGING_QUERIES = [
+    "model",
+    "language model*",
+    "quantum -field",
+    "cat:cs.CL",
+    "title:quantum",
+    "after:2007-04-01 before:2007-04-01",
+    "abstract:model* cat:cs.CL",
+]
 
 
 @pytest.mark.parametrize("query", PAGING_QUERIES)
@@ -299,8 +331,11 @@ def test_totals_match_an_independent_count(corpus: Database) -> None:
     """Words that occur in one form only, counted in Python over the stored text."""
     every = rows(corpus)
     for word in ["spitzer", "sparsity", "graphene", "viterbi"]:
-        expected = {r["arxiv_id"] for r in every
-                    if word in f"{r['title']} {r['abstract']} {' '.join(r['authors'])}".lower()}  # fmt: skip
+        expected = {
+            r["arxiv_id"]
+            for r in every
+            if word in f"{r['title']} {r['abstract']} {' '.join(r['authors'])}".lower()
+        }
         result = find(corpus, f"title:{word}")
         assert result.total == sum(word in r["title"].lower() for r in every) == len(result.hits)
         assert {h.arxiv_id for h in find(corpus, word).hits} == expected
@@ -327,15 +362,20 @@ def test_an_exact_title_comes_first(request: pytest.FixtureRequest, corpus: Data
     assert search_papers(corpus, f'"{title.lower()}"').papers[0].arxiv_id == "0704.0002"
 
 
-def test_exact_title_first_keeps_pages_disjoint(request: pytest.FixtureRequest, db: Database, data: Path) -> None:
+def test_exact_title_first_keeps_pages_disjoint(
+    request: pytest.FixtureRequest, db: Database, data: Path
+) -> None:
     import_paths(db, [data / "listing-cs-unique-300.jsonl.gz"], now=NOW)
     title, target = "A Survey on Human Interaction Motion Generation", "2503.12763"
     keyword = ids(db, title)
     assert target in keyword
     if keyword[0] == target:
         pytest.skip("here the exact-title paper is also the best keyword hit: pages cannot overlap")
-    shown = [p.arxiv_id for n in range(1, len(keyword) + 1)
-             for p in search_papers(db, title, page=n, page_size=1).papers]  # fmt: skip
+    shown = [
+        p.arxiv_id
+        for n in range(1, len(keyword) + 1)
+        for p in search_papers(db, title, page=n, page_size=1).papers
+    ]
     assert shown[0] == target
     assert sorted(shown) == sorted(keyword), "each match exactly once over all pages"
 
@@ -380,8 +420,9 @@ def test_the_index_follows_a_newer_version(corpus: Database, data: Path, tmp_pat
     fts_integrity_check(corpus)
 
 
-def test_the_index_follows_a_newer_version_on_free_words(request: pytest.FixtureRequest, corpus: Database,
-                                                         data: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_the_index_follows_a_newer_version_on_free_words(
+    request: pytest.FixtureRequest, corpus: Database, data: Path, tmp_path: Path
+) -> None:
     before = set(ids(corpus, "diphoton"))
 
     def edit(record: dict[str, Any]) -> None:
@@ -437,20 +478,88 @@ def test_rebuild_index_after_vacuum(db: Database, data: Path) -> None:
 # --- hostile input ------------------------------------------------------------------------------------
 
 HOSTILE = [
-    '"', '""', '"""', 'graph "neural', "'", "''", "graph'", "-", "--", "*", "**", "graph*  *", "^graph",
-    "NEAR(graph neural)", "NEAR(graph, 2)", "graph AND neural", "graph OR neural", "NOT graph", "graph NOT",
-    "title:", "title:*", ":graph", "graph:", "{title abstract}:graph", "- title:graph", "-graph -neural",
-    "graph & neural", "graph | neural", "!graph", "graph <-> neural", "graph <2> neural", "graph:*",
-    "'graph':* & !neural", "(graph", "graph)", "((((", "\\", "\\'", "%", "_", "%_%", "$1", "?", ":w0", ":1",
-    "'; DROP TABLE papers; --", "\" OR 1=1 --", "1' OR '1'='1", "x'); DELETE FROM papers; --",
-    "papers_fts MATCH 'x'", "'||(SELECT 1)||'", "x" * 10_000, "graph " * 2000, "-" * 10_000, '"' * 9_999,
-    "Müller Ångström Šrámek", "数学 グラフ 그래프", "🙂 🚀 graph 🧪", "\u05e9\u05dc\u05d5\u05dd graph",
-    "\u202egraph\u202c neural", "graph\u200bneural", "\ufeffgraph", "e\u0301", "ﬁ ß İ ǅ ² Ⅻ",
-    "graph\x00neural", "\x00", "graph \x00 networks here", "\x01\x02\x1b[31m\x7f", "tab\tnew\nline\rcr",
-    "after:0001-01-01", "before:0001-01-01 graph", "after:9999-12-31", "before:9999-12-31",
-    "before:9999-12-31 graph", "cat:cs.LG,cs.CL,,, after:2024-02-30", "cat:'; DROP", "author:\"\"",
-    "2501.01234", "arXiv:0704.0001", "https://arxiv.org/abs/0704.0001v2", "hep-th/9901001",
-]  # fmt: skip
+    '"',
+    '""',
+    '"""',
+    'graph "neural',
+    "'",
+    "''",
+    "graph'",
+    "-",
+    "--",
+    "*",
+    "**",
+    "graph*  *",
+    "^graph",
+    "NEAR(graph neural)",
+    "NEAR(graph, 2)",
+    "graph AND neural",
+    "graph OR neural",
+    "NOT graph",
+    "graph NOT",
+    "title:",
+    "title:*",
+    ":graph",
+    "graph:",
+    "{title abstract}:graph",
+    "- title:graph",
+    "-graph -neural",
+    "graph & neural",
+    "graph | neural",
+    "!graph",
+    "graph <-> neural",
+    "graph <2> neural",
+    "graph:*",
+    "'graph':* & !neural",
+    "(graph",
+    "graph)",
+    "((((",
+    "\\",
+    "\\'",
+    "%",
+    "_",
+    "%_%",
+    "$1",
+    "?",
+    ":w0",
+    ":1",
+    "'; DROP TABLE papers; --",
+    '" OR 1=1 --',
+    "1' OR '1'='1",
+    "x'); DELETE FROM papers; --",
+    "papers_fts MATCH 'x'",
+    "'||(SELECT 1)||'",
+    "x" * 10_000,
+    "graph " * 2000,
+    "-" * 10_000,
+    '"' * 9_999,
+    "Müller Ångström Šrámek",
+    "数学 グラフ 그래프",
+    "🙂 🚀 graph 🧪",
+    "\u05e9\u05dc\u05d5\u05dd graph",
+    "\u202egraph\u202c neural",
+    "graph\u200bneural",
+    "\ufeffgraph",
+    "e\u0301",
+    "ﬁ ß İ ǅ ² Ⅻ",
+    "graph\x00neural",
+    "\x00",
+    "graph \x00 networks here",
+    "\x01\x02\x1b[31m\x7f",
+    "tab\tnew\nline\rcr",
+    "after:0001-01-01",
+    "before:0001-01-01 graph",
+    "after:9999-12-31",
+    "before:9999-12-31",
+    "before:9999-12-31 graph",
+    "cat:cs.LG,cs.CL,,, after:2024-02-30",
+    "cat:'; DROP",
+    'author:""',
+    "2501.01234",
+    "arXiv:0704.0001",
+    "https://arxiv.org/abs/0704.0001v2",
+    "hep-th/9901001",
+]
 
 
 def _try_hostile(db: Database, raw: str) -> None:
@@ -505,12 +614,61 @@ def test_hostile_input_does_not_change_the_data(corpus: Database) -> None:
 
 
 _FRAGMENTS = st.sampled_from(
-    ['"', "'", "-", "*", ":", "(", ")", "^", "&", "|", "!", "<->", "<2>", ":*", "NEAR(", "NEAR/2", "AND", "OR",
-     "NOT", "title:", "author:", "abstract:", "ti:", "cat:", "cat:cs.CL,", "cat:hep-th", "after:", "before:",
-     "2007-04-01", "2007", "2024-02-30", "arXiv:", "0704.0001", "v2", "graph", "quantum", "spitzer",
-     "Müller", "\x00", "\t", "\n", "\u200b", "\u202e", "🙂", "\u05e9\u05dc\u05d5\u05dd", "_", "%", "\\",
-     "'; DROP TABLE papers; --", " ", " ", " "]
-)  # fmt: skip
+    [
+        '"',
+        "'",
+        "-",
+        "*",
+        ":",
+        "(",
+        ")",
+        "^",
+        "&",
+        "|",
+        "!",
+        "<->",
+        "<2>",
+        ":*",
+        "NEAR(",
+        "NEAR/2",
+        "AND",
+        "OR",
+        "NOT",
+        "title:",
+        "author:",
+        "abstract:",
+        "ti:",
+        "cat:",
+        "cat:cs.CL,",
+        "cat:hep-th",
+        "after:",
+        "before:",
+        "2007-04-01",
+        "2007",
+        "2024-02-30",
+        "arXiv:",
+        "0704.0001",
+        "v2",
+        "graph",
+        "quantum",
+        "spitzer",
+        "Müller",
+        "\x00",
+        "\t",
+        "\n",
+        "\u200b",
+        "\u202e",
+        "🙂",
+        "\u05e9\u05dc\u05d5\u05dd",
+        "_",
+        "%",
+        "\\",
+        "'; DROP TABLE papers; --",
+        " ",
+        " ",
+        " ",
+    ]
+)
 HOSTILE_TEXT = st.one_of(
     st.lists(st.one_of(_FRAGMENTS, st.text(max_size=6)), max_size=30).map("".join),
     st.text(max_size=60),
@@ -521,9 +679,14 @@ HOSTILE_TEXT = st.one_of(
 def test_hostile_input_property(request: pytest.FixtureRequest, corpus: Database) -> None:
     """Arbitrary text never fails (the known bugs aside, each tested above) and gives a list."""
 
-    @settings(max_examples=60, deadline=None, database=None, report_multiple_bugs=False,
-              phases=[Phase.explicit, Phase.generate] if is_pg(corpus) else list(Phase),
-              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    @settings(
+        max_examples=60,
+        deadline=None,
+        database=None,
+        report_multiple_bugs=False,
+        phases=[Phase.explicit, Phase.generate] if is_pg(corpus) else list(Phase),
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(HOSTILE_TEXT)
     def check(raw: str) -> None:
         known = known_failures(corpus, raw)
@@ -542,23 +705,31 @@ def test_hostile_input_property(request: pytest.FixtureRequest, corpus: Database
 
 def _text_of(db: Database, arxiv_id: str) -> str:
     with db.read() as conn:
-        row = conn.execute(sa.select(papers.c.title, papers.c.abstract).where(papers.c.arxiv_id == arxiv_id)).one()
+        row = conn.execute(
+            sa.select(papers.c.title, papers.c.abstract).where(papers.c.arxiv_id == arxiv_id)
+        ).one()
     return f"{row.title} {row.abstract}".lower()
 
 
 def test_stop_words_leave_the_fused_query() -> None:
     assert [t.text for t in without_stop_words(parse_query("training on edge devices")).terms] == [
-        "training", "edge", "devices"]  # fmt: skip
+        "training",
+        "edge",
+        "devices",
+    ]
     # Fielded, quoted and negated words stay, and a query of stop words only is left as it is.
     kept = without_stop_words(parse_query('title:the "of the" -with on'))
     assert [t.text for t in kept.terms] == ["the", "of the", "with"]
     assert [t.text for t in without_stop_words(parse_query("on the")).terms] == ["on", "the"]
     # A repeated word counts once (each copy would otherwise be dropped in turn by the relaxation).
-    assert [t.text for t in without_stop_words(parse_query("class aware sampling to mitigate class")).terms] == [
-        "class", "aware", "sampling", "mitigate"]  # fmt: skip
+    assert [
+        t.text for t in without_stop_words(parse_query("class aware sampling to mitigate class")).terms
+    ] == ["class", "aware", "sampling", "mitigate"]
 
 
-def test_fusion_list_puts_papers_with_all_the_words_first(corpus: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fusion_list_puts_papers_with_all_the_words_first(
+    corpus: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     every = ids(corpus, "machine translation")
     assert 2 <= len(every) < 30
     with corpus.read() as conn:
@@ -572,7 +743,9 @@ def test_fusion_list_puts_papers_with_all_the_words_first(corpus: Database, monk
         assert [h.arxiv_id for h in fusion_list(conn, parse_query("machine translation"), 100)] == every
 
 
-def test_fusion_list_leaves_common_words_out_of_the_candidates(corpus: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fusion_list_leaves_common_words_out_of_the_candidates(
+    corpus: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if is_pg(corpus):  # PostgreSQL knows how many papers have a word from the column's statistics
         with corpus.write() as conn:
             conn.exec_driver_sql("ANALYZE papers")
@@ -610,7 +783,9 @@ def test_a_count_can_stop_at_a_cap(corpus: Database) -> None:
     assert [h.arxiv_id for h in capped.hits] == [h.arxiv_id for h in exact.hits]
 
 
-def test_too_many_matches_rank_title_matches_then_trending(corpus: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_many_matches_rank_title_matches_then_trending(
+    corpus: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     every = set(ids(corpus, "model"))
     in_title = ids(corpus, "title:model")
     assert len(every) > len(in_title) > 2
@@ -624,9 +799,11 @@ def test_too_many_matches_rank_title_matches_then_trending(corpus: Database, mon
             assert result.ranked_partly and result.total == len(every)
             pages += [h.arxiv_id for h in result.hits]
         trending = dict(conn.execute(sa.select(papers.c.arxiv_id, papers.c.trending_score)).all())
-    assert len(pages) == len(set(pages)) == len(every) and set(pages) == every  # disjoint pages, every match once
+    assert (
+        len(pages) == len(set(pages)) == len(every) and set(pages) == every
+    )  # disjoint pages, every match once
     assert set(pages[: len(in_title)]) == set(in_title)  # the papers with the word in their title first ...
-    rest = [trending[i] for i in pages[len(in_title):]]
+    rest = [trending[i] for i in pages[len(in_title) :]]
     assert rest == sorted(rest, reverse=True)  # ... then the others by trending score
     # Under the cap, every match is ranked as before.
     monkeypatch.setattr(keyword_module, "RANK_CAP", 10_000)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from dailypapers.core.text import highlight
 from dailypapers.demo import build_demo_db
 from dailypapers.ingest.importer import import_paths
 from dailypapers.schemas import PaperCard, SearchPage
-from dailypapers.core.text import highlight
 from dailypapers.search.query import MAX_QUERY_CHARS
 from dailypapers.search.service import MAX_PAGES
 from dailypapers.settings import Settings
@@ -109,7 +109,9 @@ def test_highlights_keep_the_rest_escaped(client: TestClient) -> None:
     assert "Fast &amp; <mark>Faithful</mark> <mark>Function</mark> Vectors" in page.text
 
 
-def test_free_words_are_highlighted(request: pytest.FixtureRequest, client: TestClient, demo_db: Database) -> None:
+def test_free_words_are_highlighted(
+    request: pytest.FixtureRequest, client: TestClient, demo_db: Database
+) -> None:
     page = client.get("/search", params={"q": 'diffusion "video generation"'})
     assert page.status_code == 200
     assert "<mark>" in page.text
@@ -137,11 +139,17 @@ def test_the_empty_search_page(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["<script>alert(1)</script>", 'title:"<script>alert(1)</script>"', "title:x after:<script>alert(1)</script>",
-     '"><img src=x onerror=alert(1)>', "</title><script>alert(1)</script>"],
-)  # fmt: skip
-def test_user_text_is_escaped(request: pytest.FixtureRequest, client: TestClient, demo_db: Database,
-                              query: str) -> None:  # fmt: skip
+    [
+        "<script>alert(1)</script>",
+        'title:"<script>alert(1)</script>"',
+        "title:x after:<script>alert(1)</script>",
+        '"><img src=x onerror=alert(1)>',
+        "</title><script>alert(1)</script>",
+    ],
+)
+def test_user_text_is_escaped(
+    request: pytest.FixtureRequest, client: TestClient, demo_db: Database, query: str
+) -> None:
     page = client.get("/search", params={"q": query})
     assert page.status_code == 200
     assert "<script>alert(1)" not in page.text
@@ -206,9 +214,15 @@ def test_a_page_past_the_last_is_empty_and_clamped(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    [KNOWN_ID, f"{KNOWN_ID}v2", f"arXiv:{KNOWN_ID}", f"https://arxiv.org/abs/{KNOWN_ID}v1",
-     f"https://arxiv.org/pdf/{KNOWN_ID}", f"  {KNOWN_ID} "],
-)  # fmt: skip
+    [
+        KNOWN_ID,
+        f"{KNOWN_ID}v2",
+        f"arXiv:{KNOWN_ID}",
+        f"https://arxiv.org/abs/{KNOWN_ID}v1",
+        f"https://arxiv.org/pdf/{KNOWN_ID}",
+        f"  {KNOWN_ID} ",
+    ],
+)
 def test_an_arxiv_id_opens_the_paper(client: TestClient, query: str) -> None:
     response = client.get("/search", params={"q": query}, follow_redirects=False)
     assert response.status_code == 303
@@ -256,7 +270,10 @@ def test_json_totals_and_pages_agree(client: TestClient) -> None:
     assert first["pages"] == min(MAX_PAGES, -(-first["total"] // 30))
     seen = []
     for n in range(1, first["pages"] + 1):
-        seen += [p["arxiv_id"] for p in client.get("/api/v1/search", params={"q": query, "page": n}).json()["papers"]]
+        seen += [
+            p["arxiv_id"]
+            for p in client.get("/api/v1/search", params={"q": query, "page": n}).json()["papers"]
+        ]
     assert len(seen) == len(set(seen)) == first["total"]
 
 
@@ -268,12 +285,45 @@ def test_the_openapi_schema_lists_the_search_api(client: TestClient) -> None:
 # --- hostile queries --------------------------------------------------------------------------------
 
 HOSTILE = [
-    '"', '"""', "'", "-", "*", "title:", "cat:", "after:", "NEAR(a b)", "a AND OR NOT b", "a:*", "!a", "a <-> b",
-    "'; DROP TABLE papers; --", "\" OR 1=1 --", "%", "%25", "%00", "\\", "{{ 7*7 }}", "{% raw %}", "${7*7}",
-    "x" * 5000, "🙂" * 300, "\u202eevil\u202c", "\u05e9\u05dc\u05d5\u05dd", "ﬁ ß İ", "\x01\x02\x7f", "\x00",
-    "title:graph\x00title:neural", "tab\there", "before:9999-12-31 title:x", "after:0001-01-01 title:x",
-    "graph neural", "\x00graph neural networks", "cat:cs.CL,'--", "arXiv:", "https://arxiv.org/abs/",
-]  # fmt: skip
+    '"',
+    '"""',
+    "'",
+    "-",
+    "*",
+    "title:",
+    "cat:",
+    "after:",
+    "NEAR(a b)",
+    "a AND OR NOT b",
+    "a:*",
+    "!a",
+    "a <-> b",
+    "'; DROP TABLE papers; --",
+    '" OR 1=1 --',
+    "%",
+    "%25",
+    "%00",
+    "\\",
+    "{{ 7*7 }}",
+    "{% raw %}",
+    "${7*7}",
+    "x" * 5000,
+    "🙂" * 300,
+    "\u202eevil\u202c",
+    "\u05e9\u05dc\u05d5\u05dd",
+    "ﬁ ß İ",
+    "\x01\x02\x7f",
+    "\x00",
+    "title:graph\x00title:neural",
+    "tab\there",
+    "before:9999-12-31 title:x",
+    "after:0001-01-01 title:x",
+    "graph neural",
+    "\x00graph neural networks",
+    "cat:cs.CL,'--",
+    "arXiv:",
+    "https://arxiv.org/abs/",
+]
 
 
 def _hostile_paths() -> list[str]:
@@ -315,10 +365,19 @@ HEADER_FORM = re.compile(
 
 @pytest.mark.parametrize(
     ("path", "status"),
-    [("/", 200), ("/papers/date/2026-06-30", 200), ("/papers/week/2026-W26", 200), ("/papers/month/2026-06", 200),
-     (f"/papers/{KNOWN_ID}", 200), ("/search", 200), ("/search?q=title:graph", 200),
-     (f"/search?q={UNKNOWN_ID}", 200), (f"/papers/{UNKNOWN_ID}", 404), ("/no/such/page", 404)],
-)  # fmt: skip
+    [
+        ("/", 200),
+        ("/papers/date/2026-06-30", 200),
+        ("/papers/week/2026-W26", 200),
+        ("/papers/month/2026-06", 200),
+        (f"/papers/{KNOWN_ID}", 200),
+        ("/search", 200),
+        ("/search?q=title:graph", 200),
+        (f"/search?q={UNKNOWN_ID}", 200),
+        (f"/papers/{UNKNOWN_ID}", 404),
+        ("/no/such/page", 404),
+    ],
+)
 def test_the_header_search_box_is_on_every_page(client: TestClient, path: str, status: int) -> None:
     response = client.get(path)
     assert response.status_code == status
@@ -360,11 +419,20 @@ def cli_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _cli(url: str, *args: str | bytes) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DAILYPAPERS_DATABASE_URL": url, "DAILYPAPERS_SEARCH_MODE": "keyword", "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": url,
+        "DAILYPAPERS_SEARCH_MODE": "keyword",
+        "COLUMNS": "200",
+    }
     return subprocess.run(
-        [sys.executable, "-m", "dailypapers.cli", "search", *args], env=env, capture_output=True, timeout=120,
-        text=True, errors="replace",
-    )  # fmt: skip
+        [sys.executable, "-m", "dailypapers.cli", "search", *args],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        text=True,
+        errors="replace",
+    )
 
 
 def test_cli_prints_a_table(cli_db: str) -> None:
@@ -424,10 +492,19 @@ def test_search_from_the_header_box_in_chromium(tmp_path: Path) -> None:
     build_demo_db(db)
     db.dispose()
     port = free_port()
-    env = {**os.environ, "DAILYPAPERS_DATABASE_URL": f"sqlite:///{db_path}", "DAILYPAPERS_SEARCH_MODE": "keyword"}
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": f"sqlite:///{db_path}",
+        "DAILYPAPERS_SEARCH_MODE": "keyword",
+    }
     with open(tmp_path / "server.log", "wb") as log:
-        server = subprocess.Popen([sys.executable, "-m", "dailypapers.cli", "serve", "--port", str(port)],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "dailypapers.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             wait_until_serving(base, server, tmp_path / "server.log")

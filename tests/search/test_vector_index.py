@@ -24,11 +24,16 @@ from dailypapers.search.vectors import (
     store_vectors,
 )
 from dailypapers.store.db import Database
-from dailypapers.testing.postgres import skip_without_pgvector
 from dailypapers.store.tables import paper_embeddings, papers
+from dailypapers.testing.postgres import skip_without_pgvector
 
-QUERIES = ["hard negative mining for contrastive learning", "speech recognition for low-resource languages",
-           "diffusion models for image generation", "graph neural networks", "reinforcement learning from human feedback"]  # fmt: skip
+QUERIES = [
+    "hard negative mining for contrastive learning",
+    "speech recognition for low-resource languages",
+    "diffusion models for image generation",
+    "graph neural networks",
+    "reinforcement learning from human feedback",
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +47,9 @@ def _exact_top(db: Database, vector: np.ndarray, k: int) -> list[str]:
     return [i for i, _ in index.search(vector, k)]
 
 
-def test_hnsw_is_saved_loaded_and_finds_what_exact_search_finds(demo_db: Database, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hnsw_is_saved_loaded_and_finds_what_exact_search_finds(
+    demo_db: Database, embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     config = IndexConfig(kind="hnsw", directory=str(tmp_path), hnsw_ef_search=128)
     line = refresh_index(demo_db, MINILM_NAME, config, rebuild=True)
     assert line.startswith("HNSW index built: 5,601 vectors"), line
@@ -64,7 +71,9 @@ def test_hnsw_is_saved_loaded_and_finds_what_exact_search_finds(demo_db: Databas
     assert some not in [i for i, _ in index.search(index.vector_of(some), 10, exclude=[some])]
 
 
-def test_hnsw_follows_rewritten_vectors_and_rebuilds_when_stale(demo_db: Database, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hnsw_follows_rewritten_vectors_and_rebuilds_when_stale(
+    demo_db: Database, embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     config = IndexConfig(kind="hnsw", directory=str(tmp_path), hnsw_ef_search=128)
     refresh_index(demo_db, MINILM_NAME, config, rebuild=True)
     index = get_index(demo_db, MINILM_NAME, config)
@@ -123,13 +132,18 @@ def test_pgvector_index_is_created_and_used(demo_db: Database, embedder) -> None
     assert refresh_index(demo_db, MINILM_NAME, config).startswith("pgvector: HNSW index")
     assert refresh_index(demo_db, MINILM_NAME, config) == "pgvector: HNSW index up to date"
     with demo_db.read() as conn:
-        assert conn.exec_driver_sql("SELECT 1 FROM pg_indexes WHERE indexname = %s",
-                                    (pgvector.index_name(MINILM_NAME),)).first()  # fmt: skip
+        assert conn.exec_driver_sql(
+            "SELECT 1 FROM pg_indexes WHERE indexname = %s", (pgvector.index_name(MINILM_NAME),)
+        ).first()
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        plan = "\n".join(r[0] for r in conn.exec_driver_sql(
-            "EXPLAIN SELECT arxiv_id FROM paper_embeddings WHERE model = %s "
-            "ORDER BY embedding::halfvec(384) <=> (SELECT embedding::halfvec(384) FROM paper_embeddings LIMIT 1) LIMIT 10",
-            (MINILM_NAME,)))  # fmt: skip
+        plan = "\n".join(
+            r[0]
+            for r in conn.exec_driver_sql(
+                "EXPLAIN SELECT arxiv_id FROM paper_embeddings WHERE model = %s "
+                "ORDER BY embedding::halfvec(384) <=> (SELECT embedding::halfvec(384) FROM paper_embeddings LIMIT 1) LIMIT 10",
+                (MINILM_NAME,),
+            )
+        )
     assert pgvector.index_name(MINILM_NAME) in plan, plan
     index = get_index(demo_db, MINILM_NAME, config)
     assert index.cast == "halfvec"  # searches cast as the index was built (pgvector 0.8 here)
@@ -152,11 +166,13 @@ def test_filters_apply_to_vector_results(demo_db: Database, embedder, kind: str,
         refresh_index(demo_db, MINILM_NAME, config, rebuild=True)
     options = SearchOptions("vector", embedder, index=config)
     with demo_db.read() as conn:
-        counts = dict(conn.exec_driver_sql(
-            "SELECT c, count(*) FROM (SELECT json_each.value AS c FROM papers, json_each(papers.categories)) GROUP BY c"
-            if demo_db.is_sqlite else
-            "SELECT c, count(*) FROM (SELECT jsonb_array_elements_text(categories::jsonb) AS c FROM papers) x GROUP BY c"
-        ).all())  # fmt: skip
+        counts = dict(
+            conn.exec_driver_sql(
+                "SELECT c, count(*) FROM (SELECT json_each.value AS c FROM papers, json_each(papers.categories)) GROUP BY c"
+                if demo_db.is_sqlite
+                else "SELECT c, count(*) FROM (SELECT jsonb_array_elements_text(categories::jsonb) AS c FROM papers) x GROUP BY c"
+            ).all()
+        )
     broad = max(counts, key=counts.__getitem__)
     narrow = min((c for c, n in counts.items() if 20 <= n <= 200), key=counts.__getitem__)
     for category in (broad, narrow):  # broad: the over-fetch path; narrow: exact among the allowed
@@ -165,9 +181,18 @@ def test_filters_apply_to_vector_results(demo_db: Database, embedder, kind: str,
         assert len(page.papers) == min(50, counts[category])
         # The filtered list is the unfiltered ranking restricted to the category, in order.
         with demo_db.read() as conn:
-            allowed = {r[0] for r in conn.execute(sa.select(papers.c.arxiv_id).where(
-                sa.text("EXISTS (SELECT 1 FROM json_each(papers.categories) WHERE value = :c)")
-                if demo_db.is_sqlite else sa.text("papers.categories::jsonb ? :c")).params(c=category))}  # fmt: skip
+            allowed = {
+                r[0]
+                for r in conn.execute(
+                    sa.select(papers.c.arxiv_id)
+                    .where(
+                        sa.text("EXISTS (SELECT 1 FROM json_each(papers.categories) WHERE value = :c)")
+                        if demo_db.is_sqlite
+                        else sa.text("papers.categories::jsonb ? :c")
+                    )
+                    .params(c=category)
+                )
+            }
         q = embedder.embed_query("neural networks")
         with demo_db.read() as conn:
             exact = ExactIndex.load(conn, MINILM_NAME)
@@ -178,13 +203,21 @@ def test_filters_apply_to_vector_results(demo_db: Database, embedder, kind: str,
     page = search_papers(demo_db, "language models after:2026-06-01", page_size=30, options=options)
     assert page.papers
     with demo_db.read() as conn:
-        days = conn.execute(sa.select(sa.func.coalesce(papers.c.published_at, papers.c.first_featured_at,
-                                                       papers.c.created_at)).where(
-            papers.c.arxiv_id.in_([p.arxiv_id for p in page.papers]))).scalars().all()  # fmt: skip
+        days = (
+            conn.execute(
+                sa.select(
+                    sa.func.coalesce(papers.c.published_at, papers.c.first_featured_at, papers.c.created_at)
+                ).where(papers.c.arxiv_id.in_([p.arxiv_id for p in page.papers]))
+            )
+            .scalars()
+            .all()
+        )
     assert all(str(d)[:10] >= "2026-06-01" for d in days)
 
 
-def test_the_narrow_filter_takes_the_exact_path(demo_db: Database, embedder, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_narrow_filter_takes_the_exact_path(
+    demo_db: Database, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     if not demo_db.is_sqlite:
         pytest.skip("the in-process path; PostgreSQL filters in SQL")
     calls: list[bool] = []
@@ -210,7 +243,9 @@ def test_similar_papers_through_every_index(demo_db: Database, embedder, tmp_pat
     with demo_db.read() as conn:
         kinds = ["exact", "hnsw"] + (["pgvector"] if has_column(conn) else [])
     with demo_db.read() as conn:
-        arxiv_id = conn.execute(sa.text("SELECT arxiv_id FROM papers ORDER BY arxiv_id LIMIT 1 OFFSET 77")).scalar_one()
+        arxiv_id = conn.execute(
+            sa.text("SELECT arxiv_id FROM papers ORDER BY arxiv_id LIMIT 1 OFFSET 77")
+        ).scalar_one()
     lists = []
     for kind in kinds:
         config = IndexConfig(kind=kind, directory=str(tmp_path), hnsw_ef_search=128)
@@ -240,12 +275,21 @@ def test_the_embed_command_builds_and_keeps_the_saved_index(tmp_path: Path) -> N
         count = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
         some = conn.execute(sa.select(papers.c.arxiv_id).order_by(papers.c.arxiv_id).limit(1)).scalar_one()
     db.dispose()
-    env = {**os.environ, "DAILYPAPERS_DATABASE_URL": f"sqlite:///{path}", "DAILYPAPERS_VECTOR_EXACT_MAX": "50",
-           "COLUMNS": "200"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DAILYPAPERS_DATABASE_URL": f"sqlite:///{path}",
+        "DAILYPAPERS_VECTOR_EXACT_MAX": "50",
+        "COLUMNS": "200",
+    }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "dailypapers.cli", *args], env=env, capture_output=True,
-                              text=True, timeout=900)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "dailypapers.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
 
     first = cli("embed", "--no-progress")
     assert first.returncode == 0, first.stderr
@@ -285,10 +329,17 @@ def test_a_full_precision_pgvector_index_is_replaced_by_a_halfvec_one(demo_db: D
     old, new = pgvector.index_name(MINILM_NAME, "vector"), pgvector.index_name(MINILM_NAME)
     with demo_db.write() as conn:  # as a database indexed before halfvec indexes were made
         conn.exec_driver_sql(f"DROP INDEX {new}")
-        conn.exec_driver_sql(f"CREATE INDEX {old} ON paper_embeddings USING hnsw ((embedding::vector(384)) vector_cosine_ops) "
-                             f"WHERE model = '{MINILM_NAME}'")  # fmt: skip
+        conn.exec_driver_sql(
+            f"CREATE INDEX {old} ON paper_embeddings USING hnsw ((embedding::vector(384)) vector_cosine_ops) "
+            f"WHERE model = '{MINILM_NAME}'"
+        )
         assert pgvector.searched_kind(conn, MINILM_NAME) == "vector"  # searches keep using the old index
         assert pgvector.ensure_index(conn, MINILM_NAME, 384, 16, 64)
         assert pgvector.searched_kind(conn, MINILM_NAME) == "halfvec"
-        names = {r[0] for r in conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'paper_embeddings'")}
+        names = {
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'paper_embeddings'"
+            )
+        }
     assert new in names and old not in names

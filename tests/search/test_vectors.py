@@ -4,7 +4,7 @@ similar papers — with the real default embedder on a small real corpus."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +18,13 @@ from dailypapers.search.service import SearchOptions, rrf, search_papers, simila
 from dailypapers.search.vectors import IndexConfig, embed_pending, get_index, store_vectors
 from dailypapers.settings import Settings
 from dailypapers.store.db import Database
-from dailypapers.testing.postgres import skip_without_pgvector
 from dailypapers.store.papers import upsert_batch
 from dailypapers.store.tables import paper_embeddings
+from dailypapers.testing.postgres import skip_without_pgvector
 from dailypapers.web.app import create_app
 
 DATA = Path(__file__).parents[1] / "data"
-NOW = datetime(2026, 7, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 7, 1, tzinfo=UTC)
 CORPUS = 40
 
 
@@ -63,13 +63,18 @@ def test_embedding_is_incremental(corpus: Database, embedder) -> None:  # type: 
     first = _records()[0]
     # Only the upvotes change: the text is the same, nothing is embedded again.
     with corpus.write() as conn:
-        upsert_batch(conn, [PaperRecord(arxiv_id=first.arxiv_id, title=first.title, upvotes=7)], datetime.now(timezone.utc))
+        upsert_batch(
+            conn, [PaperRecord(arxiv_id=first.arxiv_id, title=first.title, upvotes=7)], datetime.now(UTC)
+        )
     again = embed_pending(corpus, embedder)
     assert (again.embedded, again.unchanged) == (0, 1)
     # A newer version with a new title is embedded again, and only it.
     with corpus.write() as conn:
-        upsert_batch(conn, [PaperRecord(arxiv_id=first.arxiv_id, title="A completely different title", version=9)],
-                     datetime.now(timezone.utc))  # fmt: skip
+        upsert_batch(
+            conn,
+            [PaperRecord(arxiv_id=first.arxiv_id, title="A completely different title", version=9)],
+            datetime.now(UTC),
+        )
     assert embed_pending(corpus, embedder).embedded == 1
     with corpus.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(paper_embeddings)).scalar_one() == CORPUS
@@ -77,8 +82,11 @@ def test_embedding_is_incremental(corpus: Database, embedder) -> None:  # type: 
 
 def _table(db: Database, model: str) -> tuple[list[str], np.ndarray]:
     with db.read() as conn:
-        rows = conn.execute(sa.select(paper_embeddings.c.arxiv_id, paper_embeddings.c.vector).where(
-            paper_embeddings.c.model == model).order_by(paper_embeddings.c.arxiv_id)).all()  # fmt: skip
+        rows = conn.execute(
+            sa.select(paper_embeddings.c.arxiv_id, paper_embeddings.c.vector)
+            .where(paper_embeddings.c.model == model)
+            .order_by(paper_embeddings.c.arxiv_id)
+        ).all()
     return [r.arxiv_id for r in rows], np.stack([np.frombuffer(r.vector, dtype="<f4") for r in rows])
 
 
@@ -196,9 +204,12 @@ def test_the_demo_ships_its_vectors(db: Database, embedder) -> None:  # type: ig
     assert embed_pending(db, embedder, should_stop=lambda: False, batch_size=512).embedded == 0
     # ... and they agree with a fresh embedding (float16 storage costs < 1e-3 of cosine).
     with db.read() as conn:
-        arxiv_id = conn.execute(sa.text("SELECT arxiv_id FROM papers ORDER BY arxiv_id LIMIT 1 OFFSET 100")).scalar_one()
-        title, abstract = conn.execute(sa.text("SELECT title, abstract FROM papers WHERE arxiv_id = :i"),
-                                       {"i": arxiv_id}).one()  # fmt: skip
+        arxiv_id = conn.execute(
+            sa.text("SELECT arxiv_id FROM papers ORDER BY arxiv_id LIMIT 1 OFFSET 100")
+        ).scalar_one()
+        title, abstract = conn.execute(
+            sa.text("SELECT title, abstract FROM papers WHERE arxiv_id = :i"), {"i": arxiv_id}
+        ).one()
     from dailypapers.search.embed import paper_text
 
     fresh = embedder.embed([paper_text(title, abstract)])[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import warnings
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -27,16 +27,25 @@ def test_migrations_reach_head_and_match_the_tables(db: Database) -> None:
         if table.name == "paper_embeddings" and db.engine.dialect.name == "postgresql":
             # pgvector's column (migration 0005) exists where the server has pgvector.
             with db.read() as conn:
-                has_pgvector = bool(conn.exec_driver_sql(
-                    "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").first())  # fmt: skip
+                has_pgvector = bool(
+                    conn.exec_driver_sql(
+                        "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+                    ).first()
+                )
             assert ("embedding" in stored) == has_pgvector
             stored.discard("embedding")
         if table.name == "papers" and db.engine.dialect.name == "postgresql":
             assert "search_vector" in stored  # PostgreSQL's generated search document (migration 0005)
-            with db.read() as conn:  # its finer statistics, from which hybrid search knows common words (0006)
-                assert conn.exec_driver_sql(
-                    "SELECT attstattarget FROM pg_attribute WHERE attrelid = 'papers'::regclass "
-                    "AND attname = 'search_vector'").scalar() == 1000  # fmt: skip
+            with (
+                db.read() as conn
+            ):  # its finer statistics, from which hybrid search knows common words (0006)
+                assert (
+                    conn.exec_driver_sql(
+                        "SELECT attstattarget FROM pg_attribute WHERE attrelid = 'papers'::regclass "
+                        "AND attname = 'search_vector'"
+                    ).scalar()
+                    == 1000
+                )
             stored -= {"search_vector", "title_vector"}  # and the title's (0006)
         assert stored == {c.name for c in table.columns}, table.name
     with warnings.catch_warnings():
@@ -56,8 +65,12 @@ def test_foreign_keys_are_enforced(db: Database) -> None:
         with db.write() as conn:
             conn.execute(
                 feed_entries.insert(),
-                {"feed_date": date(2026, 1, 1), "arxiv_id": "2601.00001", "featured_by": "test",
-                 "featured_at": datetime.now(timezone.utc)},  # fmt: skip
+                {
+                    "feed_date": date(2026, 1, 1),
+                    "arxiv_id": "2601.00001",
+                    "featured_by": "test",
+                    "featured_at": datetime.now(UTC),
+                },
             )
 
 
@@ -83,8 +96,10 @@ def _writer(url: str, name: str, count: int, queue) -> None:  # type: ignore[no-
         try:
             with db.write() as conn:
                 n = conn.scalar(sa.select(sa.func.count()).select_from(users))
-                conn.execute(users.insert(), {"username": f"{name}-{i}", "display_name": str(n),
-                                              "created_at": datetime.now(timezone.utc)})  # fmt: skip
+                conn.execute(
+                    users.insert(),
+                    {"username": f"{name}-{i}", "display_name": str(n), "created_at": datetime.now(UTC)},
+                )
         except Exception as exc:  # noqa: BLE001 - counted and reported by the test
             errors += 1
             queue.put(repr(exc))

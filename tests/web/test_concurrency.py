@@ -37,8 +37,13 @@ def server(demo_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Itera
     env = {**os.environ, "DAILYPAPERS_DATABASE_URL": demo_db.url, "DAILYPAPERS_SECRET_KEY": "x" * 40}
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "dailypapers.cli", "serve", "--port", str(port)],
-                                stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dailypapers.cli", "serve", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=env,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             wait_until_serving(base, proc, log_path)
@@ -52,19 +57,34 @@ def _paths(db: Database) -> list[str]:
     """One of each kind of read a visitor makes: feeds, papers, similar papers, search in every mode."""
     with db.read() as conn:
         day, arxiv_id = conn.exec_driver_sql(
-            "SELECT feed_date, arxiv_id FROM feed_entries ORDER BY feed_date DESC, arxiv_id LIMIT 1").one()
+            "SELECT feed_date, arxiv_id FROM feed_entries ORDER BY feed_date DESC, arxiv_id LIMIT 1"
+        ).one()
     day = str(day)[:10]
     month = day[:7]
     from datetime import date
 
     year, week, _ = date.fromisoformat(day).isocalendar()
     paths = [
-        "/", f"/papers/date/{day}", f"/papers/date/{day}?sort=upvotes", f"/papers/week/{year}-W{week:02d}",
-        f"/papers/month/{month}", f"/papers/month/{month}.json?page=2", f"/papers/{arxiv_id}",
-        f"/papers/{arxiv_id}.json", f"/papers/{arxiv_id}/similar",
+        "/",
+        f"/papers/date/{day}",
+        f"/papers/date/{day}?sort=upvotes",
+        f"/papers/week/{year}-W{week:02d}",
+        f"/papers/month/{month}",
+        f"/papers/month/{month}.json?page=2",
+        f"/papers/{arxiv_id}",
+        f"/papers/{arxiv_id}.json",
+        f"/papers/{arxiv_id}/similar",
     ]
-    queries = ["contrastive learning", "diffusion models", "vision language", "reinforcement learning reward",
-               "author:Zhang", "\"large language models\" -survey", "cat:cs.CL retrieval", "graph neural"]
+    queries = [
+        "contrastive learning",
+        "diffusion models",
+        "vision language",
+        "reinforcement learning reward",
+        "author:Zhang",
+        '"large language models" -survey',
+        "cat:cs.CL retrieval",
+        "graph neural",
+    ]
     for i, q in enumerate(queries):
         for mode in ("hybrid", "keyword", "vector"):
             paths.append(f"/search?{urllib.parse.urlencode({'q': q, 'mode': mode, 'page': 1 + i % 2})}")
@@ -85,7 +105,9 @@ def _get(url: str) -> tuple[int, float]:
 
 def test_64_concurrent_mixed_requests_all_answer(server: str, demo_db: Database) -> None:
     paths = _paths(demo_db)
-    for path in paths[:: max(1, len(paths) // 8)]:  # load the model and indexes once, as the first visitors do
+    for path in paths[
+        :: max(1, len(paths) // 8)
+    ]:  # load the model and indexes once, as the first visitors do
         assert _get(server + path)[0] == 200, path
     burst = [paths[i % len(paths)] for i in range(CONCURRENCY)]
     ready = threading.Barrier(CONCURRENCY)

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -41,22 +41,73 @@ SLOWEST_S = 2.0
 METHODS = {"GET", "HEAD", "POST"}
 # Every value below is already percent-encoded, as it goes on the wire.
 NASTY = [
-    "", "%C2%B2", "%D9%A3", "%F0%9D%9F%97", "1" * 4301, "9" * 20, "-1", "0", "1e309", "nan", "%00", "a%00b",
-    "%ff%fe", "%C0%AF", "%ff%fe%40example.org", "x" * 3000, "America", "Etc", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    "%3Cscript%3Ealert(1)%3C%2Fscript%3E", "%20", "%E2%80%AE", quote("😀" * 100), "%", "%zz", "+", "a" * 300,
-]  # fmt: skip
+    "",
+    "%C2%B2",
+    "%D9%A3",
+    "%F0%9D%9F%97",
+    "1" * 4301,
+    "9" * 20,
+    "-1",
+    "0",
+    "1e309",
+    "nan",
+    "%00",
+    "a%00b",
+    "%ff%fe",
+    "%C0%AF",
+    "%ff%fe%40example.org",
+    "x" * 3000,
+    "America",
+    "Etc",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    "%20",
+    "%E2%80%AE",
+    quote("😀" * 100),
+    "%",
+    "%zz",
+    "+",
+    "a" * 300,
+]
 # The values the sweep tries in each parameter, one at a time, every other parameter left valid.
-SWEEP = ["%C2%B2", "1" * 4301, "99999999999999999999", "America", "a" * 300, "%00", "%ff%fe", "", "-1", "x" * 3000]
+SWEEP = [
+    "%C2%B2",
+    "1" * 4301,
+    "99999999999999999999",
+    "America",
+    "a" * 300,
+    "%00",
+    "%ff%fe",
+    "",
+    "-1",
+    "x" * 3000,
+]
 # Realistic values of query and form parameters, by name; any other name gets generated values only.
 QUERY_VALUES = {
-    "page": ["1", "2", "3"], "sort": ["trending", "upvotes", "newest"], "mode": ["hybrid", "keyword", "vector"],
-    "q": ["learning", quote('author:"Hao Zhang"'), quote("diffusion -image"), quote("cat:cs.CL"), "xyzzyplugh"],
+    "page": ["1", "2", "3"],
+    "sort": ["trending", "upvotes", "newest"],
+    "mode": ["hybrid", "keyword", "vector"],
+    "q": [
+        "learning",
+        quote('author:"Hao Zhang"'),
+        quote("diffusion -image"),
+        quote("cat:cs.CL"),
+        "xyzzyplugh",
+    ],
     "welcome": ["1"],
-    "frequency": ["daily", "weekly"], "weekday": ["0", "6"], "send_hour": ["0", "23"],
-    "timezone": ["UTC", "Asia%2FTokyo"], "max_papers": ["1", "50"], "categories": ["cs.CL+cs.LG"],
-    "min_upvotes": ["0", "5"], "paused": ["on"], "include": ["learning"], "exclude": ["medical"],
-    "email": ["fuzz%40example.org"], "List-Unsubscribe": ["One-Click"],
-}  # fmt: skip
+    "frequency": ["daily", "weekly"],
+    "weekday": ["0", "6"],
+    "send_hour": ["0", "23"],
+    "timezone": ["UTC", "Asia%2FTokyo"],
+    "max_papers": ["1", "50"],
+    "categories": ["cs.CL+cs.LG"],
+    "min_upvotes": ["0", "5"],
+    "paused": ["on"],
+    "include": ["learning"],
+    "exclude": ["medical"],
+    "email": ["fuzz%40example.org"],
+    "List-Unsubscribe": ["One-Click"],
+}
 
 
 def _enc(text: str) -> str:
@@ -111,7 +162,9 @@ def plans_of(routes: list[BaseRoute]) -> list[Plan | Unwalkable]:
             query = _query_params(route.dependant) if isinstance(route, APIRoute) else []
             for method in sorted((route.methods or set()) - {"HEAD"}):
                 if method not in METHODS:
-                    plans.append(Unwalkable(f"{method} {route.path}: the walker sends only {sorted(METHODS)}"))
+                    plans.append(
+                        Unwalkable(f"{method} {route.path}: the walker sends only {sorted(METHODS)}")
+                    )
                 else:
                     plans.append(Plan(method, route.path_format, params, query))
         else:
@@ -178,7 +231,7 @@ class Site:
 def _subscriber_tokens(db: Database, settings: Settings, email: str) -> tuple[str, str]:
     """A subscriber's (manage, confirm) tokens, made as the app makes them."""
     signer = Signer(site_key(db, settings.secret_key))
-    now = datetime(2026, 7, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 7, 1, 12, tzinfo=UTC)
     with db.write() as conn:
         subs.subscribe(conn, signer, settings, email, now)
         sub = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).one()
@@ -208,8 +261,9 @@ def site(demo_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "arxiv_id": [*ids, f"{ids[0]}.json", f"{ids[0]}v1", f"{ids[0]}v99", "2606.31315"],
             "kind": ["date", "week", "month", "hep-th"],
             "key": [day.isoformat(), f"{day.isoformat()}.json", week, day.isoformat()[:7], key],
-            "archive": ["hep-th", "math"], "number": ["9901001", "0101001v2"],
-        }  # fmt: skip
+            "archive": ["hep-th", "math"],
+            "number": ["9901001", "0101001v2"],
+        }
         # The first search in each mode loads the embedder and the vector index: not a request's cost.
         for mode in ("hybrid", "keyword", "vector"):
             assert client.get(f"/search?q=learning&mode={mode}").status_code == 200
@@ -250,7 +304,11 @@ class Sent:
 
     def describe(self) -> str:
         # The start and the end of the body: the sweep puts the value it tries last.
-        shown = self.body if self.body is None or len(self.body) <= 300 else self.body[:120] + b"..." + self.body[-120:]
+        shown = (
+            self.body
+            if self.body is None or len(self.body) <= 300
+            else self.body[:120] + b"..." + self.body[-120:]
+        )
         body = "" if self.body is None else f" body[{len(self.body)}]={shown!r}"
         return f"{self.method} {self.url[:200]}{body} → {self.status} in {self.seconds:.2f} s"
 
@@ -284,7 +342,9 @@ def _plan(site: Site, plan_id: str) -> Plan:
         if isinstance(plan, Plan) and plan.id == plan_id:
             missing = [p for p in plan.path_params if p not in site.path_values and not plan.static_files]
             if missing:
-                pytest.fail(f"{plan_id}: no generator for path parameter(s) {missing}: add them to path_values")
+                pytest.fail(
+                    f"{plan_id}: no generator for path parameter(s) {missing}: add them to path_values"
+                )
             return plan
     pytest.fail(f"{plan_id} is no longer in the app's route table")
 
@@ -300,7 +360,9 @@ def _encode(pairs: list[tuple[str, str]]) -> bytes:
     return "&".join(f"{k}={v}" for k, v in pairs).encode()
 
 
-def _baseline(site: Site, plan: Plan) -> tuple[dict[str, str], list[tuple[str, str]], list[tuple[str, str]] | None]:
+def _baseline(
+    site: Site, plan: Plan
+) -> tuple[dict[str, str], list[tuple[str, str]], list[tuple[str, str]] | None]:
     """A valid request of the route, for a new subscriber: path values, query and (for POST) the
     form a page renders."""
     site.new_subscriber()
@@ -312,7 +374,9 @@ def _baseline(site: Site, plan: Plan) -> tuple[dict[str, str], list[tuple[str, s
         return path, query, None
     forms = _forms_for(site, plan.path_format)
     if not forms:
-        pytest.fail(f"{plan.id}: no page renders a form that posts here, so the walker has no valid form to start from")
+        pytest.fail(
+            f"{plan.id}: no page renders a form that posts here, so the walker has no valid form to start from"
+        )
     return path, query, [(k, _enc(v)) for k, v in forms[0]]
 
 
@@ -327,11 +391,21 @@ def test_one_hostile_value_at_a_time(site: Site, plan_id: str) -> None:
     path, query, form = _baseline(site, plan)
     requests: list[Sent] = []
 
-    def add(path_: dict[str, str], query_: list[tuple[str, str]], form_: list[tuple[str, str]] | None,
-            method: str = plan.method) -> None:  # fmt: skip
+    def add(
+        path_: dict[str, str],
+        query_: list[tuple[str, str]],
+        form_: list[tuple[str, str]] | None,
+        method: str = plan.method,
+    ) -> None:
         body = None if form_ is None else _encode(form_)
-        requests.append(Sent(method, _url(plan, path_, query_), body,
-                             "application/x-www-form-urlencoded" if body is not None else None))  # fmt: skip
+        requests.append(
+            Sent(
+                method,
+                _url(plan, path_, query_),
+                body,
+                "application/x-www-form-urlencoded" if body is not None else None,
+            )
+        )
 
     add(path, query, form)
     if plan.method == "GET":
@@ -385,8 +459,12 @@ def hostile_requests(draw: st.DrawFn, site: Site, plan: Plan, form: list[tuple[s
         fields.append((name, draw(_generated(QUERY_VALUES[name]))))
     if draw(st.integers(0, 9)) == 0:
         fields += [("include", "learning")] * draw(st.sampled_from([20, 201, 400]))
-    content_type = draw(st.sampled_from(["application/x-www-form-urlencoded"] * 4 + [
-        "multipart/form-data; boundary=x", "application/json", "text/plain; charset=utf-8", None]))  # fmt: skip
+    content_type = draw(
+        st.sampled_from(
+            ["application/x-www-form-urlencoded"] * 4
+            + ["multipart/form-data; boundary=x", "application/json", "text/plain; charset=utf-8", None]
+        )
+    )
     return Sent(method, _url(plan, path, query), _encode(draw(st.permutations(fields))), content_type)
 
 
@@ -396,8 +474,13 @@ def test_generated_values(site: Site, plan_id: str) -> None:
     plan = _plan(site, plan_id)
     form = _baseline(site, plan)[2]
 
-    @settings(max_examples=15, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+    @settings(
+        max_examples=15,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(hostile_requests(site, plan, form))
     def answers_without_fault(request: Sent) -> None:
         problem = fault(send(site.client, request))
@@ -410,4 +493,8 @@ def test_every_route_is_walked() -> None:
     """The route table has no route the walker cannot exercise (a new route without a plan fails here)."""
     unwalkable = [str(p) for p in ROUTE_TABLE if isinstance(p, Unwalkable)]
     assert not unwalkable, "\n".join(unwalkable)
-    assert {re.sub(r"\{.*", "", p.path_format) for p in ROUTE_TABLE if isinstance(p, Plan)} >= {"/", "/search", "/subscribe"}
+    assert {re.sub(r"\{.*", "", p.path_format) for p in ROUTE_TABLE if isinstance(p, Plan)} >= {
+        "/",
+        "/search",
+        "/subscribe",
+    }

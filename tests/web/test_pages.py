@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from html import unescape
 
 import pytest
@@ -70,8 +70,11 @@ def test_sort_orders(client: TestClient, sort: str) -> None:
 def test_trending_puts_upvoted_papers_first_on_a_day(client: TestClient, corpus: list[dict]) -> None:
     day = "2026-06-30"
     top = client.get(f"/papers/date/{day}.json").json()["papers"][0]
-    best = max((r.get("upvotes", 0), r["id"]) for r in corpus if day in r["listing_dates"] and
-               min(r["listing_dates"]) == day)  # fmt: skip
+    best = max(
+        (r.get("upvotes", 0), r["id"])
+        for r in corpus
+        if day in r["listing_dates"] and min(r["listing_dates"]) == day
+    )
     assert top["upvotes"] >= best[0] > 0
 
 
@@ -145,7 +148,9 @@ def test_paper_page_accepts_versions_and_urls_as_ids(client: TestClient, corpus:
         ("/no/such/page", 404, "no page at this address"),
     ],
 )
-def test_bad_input_gets_a_clear_error_never_a_500(client: TestClient, url: str, status: int, needle: str) -> None:
+def test_bad_input_gets_a_clear_error_never_a_500(
+    client: TestClient, url: str, status: int, needle: str
+) -> None:
     page = client.get(url)
     assert page.status_code == status
     assert needle in unescape(page.text)
@@ -168,8 +173,15 @@ def test_dates_in_json_are_iso(client: TestClient) -> None:
 
 # --- page parameters: validated by the routes' declared types, never a 500 ------------------------
 
-FEED_ROUTES = ["/", "/index.json", "/.json", "/papers/date/2026-06-30", "/papers/date/2026-06-30.json",
-               "/papers/week/2026-W26", "/papers/month/2026-06.json"]  # fmt: skip
+FEED_ROUTES = [
+    "/",
+    "/index.json",
+    "/.json",
+    "/papers/date/2026-06-30",
+    "/papers/date/2026-06-30.json",
+    "/papers/week/2026-W26",
+    "/papers/month/2026-06.json",
+]
 SEARCH_ROUTES = ["/search?q=model", "/search.json?q=model", "/api/v1/search?q=model"]
 BAD_PAGES = [
     ("%C2%B2", "page: Input should be a valid integer"),  # '²' passes str.isdigit() but not int()
@@ -192,17 +204,22 @@ def _get_400(client: TestClient, url: str, needle: str) -> None:
 
 
 @pytest.mark.parametrize("route", FEED_ROUTES + SEARCH_ROUTES)
-@pytest.mark.parametrize(("value", "needle"), BAD_PAGES,
-                         ids=["superscript", "fullwidth", "4301-digits", "too-big", "word"])
-def test_a_bad_page_number_is_a_400_that_says_why_on_every_route(client: TestClient, route: str, value: str,
-                                                                  needle: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "needle"), BAD_PAGES, ids=["superscript", "fullwidth", "4301-digits", "too-big", "word"]
+)
+def test_a_bad_page_number_is_a_400_that_says_why_on_every_route(
+    client: TestClient, route: str, value: str, needle: str
+) -> None:
     _get_400(client, route + ("&" if "?" in route else "?") + f"page={value}", needle)
 
 
 @pytest.mark.parametrize("route", FEED_ROUTES)
 def test_a_bad_sort_is_a_400_and_an_empty_one_the_default(client: TestClient, route: str) -> None:
     _get_400(client, f"{route}?sort=%C2%B2", "sort: Input should be 'trending', 'upvotes' or 'newest'")
-    assert client.get(f"{route}?sort=&page=", headers={"accept": "application/json"}).json()["sort"] == "trending"
+    assert (
+        client.get(f"{route}?sort=&page=", headers={"accept": "application/json"}).json()["sort"]
+        == "trending"
+    )
 
 
 @pytest.mark.parametrize("route", SEARCH_ROUTES)
@@ -220,6 +237,7 @@ def test_dot_json_is_the_latest_feed_day(client: TestClient) -> None:
 
 
 # --- titles with LaTeX ----------------------------------------------------------------------------
+
 
 def _math_titles(corpus: list[dict]) -> dict[str, dict]:
     return {r["id"]: r for r in corpus if re.search(r"\$[^$]+\$", r["title"])}
@@ -263,7 +281,9 @@ def test_cards_and_similar_lists_render_latex_titles(client: TestClient, corpus:
     assert "$" not in item and "<math" in item
 
 
-def test_search_cards_render_latex_titles_with_marks_outside_the_math(client: TestClient, corpus: list[dict]) -> None:
+def test_search_cards_render_latex_titles_with_marks_outside_the_math(
+    client: TestClient, corpus: list[dict]
+) -> None:
     html = client.get('/search?q=title:"rational normal curve"&mode=keyword').text
     title = re.search(r"<h3><a href=\"/papers/[^\"]+\">(A <math.*?)</a></h3>", html, re.S).group(1)
     assert "<mark>rational</mark> <mark>normal</mark> <mark>curve</mark>" in title
@@ -271,6 +291,7 @@ def test_search_cards_render_latex_titles_with_marks_outside_the_math(client: Te
 
 
 # --- trending inside a week or a month ------------------------------------------------------------
+
 
 def _all_pages(client: TestClient, url: str) -> list[dict]:
     papers, page = [], 1
@@ -282,7 +303,9 @@ def _all_pages(client: TestClient, url: str) -> list[dict]:
         page += 1
 
 
-def test_month_and_week_trending_let_the_most_voted_papers_lead(client: TestClient, corpus: list[dict]) -> None:
+def test_month_and_week_trending_let_the_most_voted_papers_lead(
+    client: TestClient, corpus: list[dict]
+) -> None:
     june = [r for r in corpus if any(d.startswith("2026-06") for d in r["listing_dates"])]
     most_voted = sorted(june, key=lambda r: -r.get("upvotes", 0))[:4]
     assert [r["upvotes"] for r in most_voted] == [163, 162, 150, 120]  # what the issue saw only under Upvotes
@@ -290,24 +313,35 @@ def test_month_and_week_trending_let_the_most_voted_papers_lead(client: TestClie
     assert {p["arxiv_id"] for p in top} == {r["id"] for r in most_voted}
     for week in ("2026-W24", "2026-W25", "2026-W26", "2026-W27"):
         by_votes = client.get(f"/papers/week/{week}.json?sort=upvotes").json()["papers"][0]
-        assert client.get(f"/papers/week/{week}.json").json()["papers"][0]["upvotes"] * 2 > by_votes["upvotes"]
+        assert (
+            client.get(f"/papers/week/{week}.json").json()["papers"][0]["upvotes"] * 2 > by_votes["upvotes"]
+        )
 
 
 @pytest.mark.parametrize("kind_key", ["week/2026-W26", "month/2026-06"])
-def test_period_trending_follows_the_published_formula_across_pages(client: TestClient, corpus: list[dict],
-                                                                    kind_key: str) -> None:  # fmt: skip
+def test_period_trending_follows_the_published_formula_across_pages(
+    client: TestClient, corpus: list[dict], kind_key: str
+) -> None:
     from dailypapers.core.periods import parse_period
     from dailypapers.core.ranking import period_trending_score
 
     period = parse_period(*kind_key.split("/"))
     length = (period.end - period.start).days + 1
-    first_day = {r["id"]: min(date.fromisoformat(d) for d in r["listing_dates"]
-                              if period.start <= date.fromisoformat(d) <= period.end) for r in corpus
-                 if any(period.start <= date.fromisoformat(d) <= period.end for d in r["listing_dates"])}  # fmt: skip
+    first_day = {
+        r["id"]: min(
+            date.fromisoformat(d)
+            for d in r["listing_dates"]
+            if period.start <= date.fromisoformat(d) <= period.end
+        )
+        for r in corpus
+        if any(period.start <= date.fromisoformat(d) <= period.end for d in r["listing_dates"])
+    }
     papers = _all_pages(client, f"/papers/{kind_key}.json?sort=trending")
     assert len(papers) == len({p["arxiv_id"] for p in papers}) == len(first_day)  # each once, across pages
-    scores = [period_trending_score(p["upvotes"], (first_day[p["arxiv_id"]] - period.start).days, length)
-              for p in papers]  # fmt: skip
+    scores = [
+        period_trending_score(p["upvotes"], (first_day[p["arxiv_id"]] - period.start).days, length)
+        for p in papers
+    ]
     assert all(a >= b - 1e-9 for a, b in zip(scores, scores[1:]))
 
 
@@ -320,13 +354,20 @@ def test_day_trending_is_the_stored_score(client: TestClient) -> None:
 def _record(arxiv_id: str, votes: int, *featured: datetime, version: int | None = None):  # type: ignore[no-untyped-def]
     from dailypapers.core.models import PaperRecord
 
-    return PaperRecord(arxiv_id=arxiv_id, title=f"Paper {arxiv_id}", abstract="An abstract.", authors=["A. Author"],
-                       categories=["cs.LG"], upvotes=votes, version=version,
-                       feed_entries=[(t.date(), t) for t in featured])  # fmt: skip
+    return PaperRecord(
+        arxiv_id=arxiv_id,
+        title=f"Paper {arxiv_id}",
+        abstract="An abstract.",
+        authors=["A. Author"],
+        categories=["cs.LG"],
+        upvotes=votes,
+        version=version,
+        feed_entries=[(t.date(), t) for t in featured],
+    )
 
 
 def _at(day: int, hour: int = 12) -> datetime:
-    return datetime(2026, 6, day, hour, tzinfo=timezone.utc)
+    return datetime(2026, 6, day, hour, tzinfo=UTC)
 
 
 def test_week_trending_ties_and_newness_on_both_databases(db) -> None:  # type: ignore[no-untyped-def]
@@ -349,10 +390,21 @@ def test_week_trending_ties_and_newness_on_both_databases(db) -> None:  # type: 
     with db.write() as conn:
         upsert_batch(conn, records, _at(29))
     week = parse_period("week", "2026-W26")
-    order = [p.arxiv_id for page in (1, 2, 3, 4)
-             for p in services.feed_page(db, week, "trending", page, 3).papers]  # fmt: skip
-    assert order == ["2606.00010", "2606.00001", "2606.00002", "2606.00007", "2606.00006", "2606.00005",
-                     "2606.00008", "2606.00009", "2606.00004", "2606.00003"]  # fmt: skip
+    order = [
+        p.arxiv_id for page in (1, 2, 3, 4) for p in services.feed_page(db, week, "trending", page, 3).papers
+    ]
+    assert order == [
+        "2606.00010",
+        "2606.00001",
+        "2606.00002",
+        "2606.00007",
+        "2606.00006",
+        "2606.00005",
+        "2606.00008",
+        "2606.00009",
+        "2606.00004",
+        "2606.00003",
+    ]
     # The day view keeps the daily formula: on Friday the 26th, 70 votes above 40.
     friday = parse_period("date", "2026-06-26")
     day_order = [p.arxiv_id for p in services.feed_page(db, friday, "trending", 1, 10).papers]
@@ -360,6 +412,7 @@ def test_week_trending_ties_and_newness_on_both_databases(db) -> None:  # type: 
 
 
 # --- a way back from a 404, page numbers, the sort kept, the date picker ----------------------------
+
 
 def test_a_weekend_day_links_the_nearest_feed_days(client: TestClient) -> None:
     body = client.get("/papers/date/2026-06-27.json?sort=upvotes")
@@ -405,8 +458,13 @@ def test_the_pager_shows_page_numbers_and_keeps_the_sort(client: TestClient) -> 
 
 def test_switching_day_week_month_and_days_keeps_the_sort(client: TestClient) -> None:
     html = client.get("/papers/date/2026-06-29?sort=newest").text
-    for url in ("/papers/date/2026-06-29", "/papers/week/2026-W27", "/papers/month/2026-06",
-                "/papers/date/2026-06-26", "/papers/date/2026-06-30"):  # fmt: skip
+    for url in (
+        "/papers/date/2026-06-29",
+        "/papers/week/2026-W27",
+        "/papers/month/2026-06",
+        "/papers/date/2026-06-26",
+        "/papers/date/2026-06-30",
+    ):
         assert f'href="{url}?sort=newest"' in html
     plain = client.get("/papers/date/2026-06-29").text
     assert 'href="/papers/week/2026-W27"' in plain  # the default sort adds nothing to the address
@@ -414,14 +472,18 @@ def test_switching_day_week_month_and_days_keeps_the_sort(client: TestClient) ->
 
 def test_the_date_picker_jumps_to_a_day(client: TestClient) -> None:
     html = client.get("/papers/date/2026-06-30?sort=upvotes").text
-    form = re.search(r'<form class="day-picker" action="/papers/date" method="get">(.*?)</form>', html, re.S).group(1)
+    form = re.search(
+        r'<form class="day-picker" action="/papers/date" method="get">(.*?)</form>', html, re.S
+    ).group(1)
     assert '<input id="day-picker-input" type="date" name="day" required value="2026-06-30">' in form
     assert '<input type="hidden" name="sort" value="upvotes">' in form and "<script" not in html
     jump = client.get("/papers/date?day=2026-06-29&sort=upvotes", follow_redirects=False)
     assert jump.status_code == 303 and jump.headers["location"] == "/papers/date/2026-06-29?sort=upvotes"
     plain = client.get("/papers/date?day=2026-06-29", follow_redirects=False)
     assert plain.headers["location"] == "/papers/date/2026-06-29"
-    _get_400(client, "/papers/date?day=2026-02-30", "invalid date '2026-02-30': day is out of range for month")
+    _get_400(
+        client, "/papers/date?day=2026-02-30", "invalid date '2026-02-30': day is out of range for month"
+    )
     _get_400(client, "/papers/date?day=30.06.2026", "expected YYYY-MM-DD")
     _get_400(client, "/papers/date?day=%C2%B2", "expected YYYY-MM-DD")
     _get_400(client, "/papers/date", "day: Field required")
@@ -429,6 +491,7 @@ def test_the_date_picker_jumps_to_a_day(client: TestClient) -> None:
 
 
 # --- authors link to their papers; the upvote count is not a control --------------------------------
+
 
 def _author_href(name: str) -> str:
     from urllib.parse import quote
@@ -445,13 +508,15 @@ def test_author_names_link_to_their_papers(client: TestClient, corpus: list[dict
     day = _all_pages(client, "/papers/date/2026-06-30.json?sort=newest")
     page_no = next(i // 30 + 1 for i, p in enumerate(day) if p["arxiv_id"] == rec["id"])
     card = client.get(f"/papers/date/2026-06-30?sort=newest&page={page_no}").text
-    card = card[card.index(f'<a href="/papers/{rec["id"]}">'):]
+    card = card[card.index(f'<a href="/papers/{rec["id"]}">') :]
     card = card[: card.index("</li>")]
     for name in rec["authors"][:3]:
         assert f'href="{_author_href(name)}"' in card
     assert f"+{len(rec['authors']) - 3} authors" in card
     # The link finds the paper, and only papers of that author.
-    found = _all_pages(client, _author_href(rec["authors"][0]).replace("/search?", "/search.json?") + "&mode=keyword")
+    found = _all_pages(
+        client, _author_href(rec["authors"][0]).replace("/search?", "/search.json?") + "&mode=keyword"
+    )
     assert rec["id"] in {p["arxiv_id"] for p in found}
     assert all(rec["authors"][0] in p["authors"] for p in found)
 
@@ -468,6 +533,7 @@ def test_the_upvote_count_is_not_a_control(client: TestClient) -> None:
 
 # --- versions and the similar list ------------------------------------------------------------------
 
+
 @pytest.fixture
 def small_client(db):  # type: ignore[no-untyped-def]
     """An app over a database of three papers, one stored as version 3, one with an old-style id."""
@@ -476,8 +542,15 @@ def small_client(db):  # type: ignore[no-untyped-def]
     from dailypapers.web.app import create_app
 
     with db.write() as conn:
-        upsert_batch(conn, [_record("2606.00001", 3, _at(22), version=3), _record("2606.00002", 0, _at(22)),
-                            _record("hep-th/9901001", 1, _at(23), version=1)], _at(29))  # fmt: skip
+        upsert_batch(
+            conn,
+            [
+                _record("2606.00001", 3, _at(22), version=3),
+                _record("2606.00002", 0, _at(22)),
+                _record("hep-th/9901001", 1, _at(23), version=1),
+            ],
+            _at(29),
+        )
     with TestClient(create_app(Settings(database_url=db.url), db)) as c:
         yield c
 
@@ -488,26 +561,39 @@ def test_a_version_newer_than_the_stored_one_is_a_404(small_client: TestClient) 
         assert page.status_code == 404, url
         assert "is not in this feed" in page.text and 'href="/papers/2606.0000' in page.text
     error = small_client.get("/papers/2606.00001v4.json").json()["error"]
-    assert error["message"] == "version 4 of paper 2606.00001 is not in this feed: its newest version here is v3"
+    assert (
+        error["message"] == "version 4 of paper 2606.00001 is not in this feed: its newest version here is v3"
+    )
     assert error["paper"]["url"] == "/papers/2606.00001"
     unnumbered = small_client.get("/papers/2606.00002v2.json").json()["error"]["message"]
     assert unnumbered.endswith("it is held without a version number")
 
 
-def test_an_older_or_equal_version_redirects_to_the_paper_which_says_its_version(small_client: TestClient) -> None:
-    for asked, target in (("2606.00001v1", "/papers/2606.00001"), ("2606.00001v3.json", "/papers/2606.00001.json"),
-                          ("arXiv:2606.00001", "/papers/2606.00001"), ("2606.00002v1", "/papers/2606.00002"),
-                          ("hep-th/9901001v1", "/papers/hep-th/9901001")):  # fmt: skip
+def test_an_older_or_equal_version_redirects_to_the_paper_which_says_its_version(
+    small_client: TestClient,
+) -> None:
+    for asked, target in (
+        ("2606.00001v1", "/papers/2606.00001"),
+        ("2606.00001v3.json", "/papers/2606.00001.json"),
+        ("arXiv:2606.00001", "/papers/2606.00001"),
+        ("2606.00002v1", "/papers/2606.00002"),
+        ("hep-th/9901001v1", "/papers/hep-th/9901001"),
+    ):
         answer = small_client.get(f"/papers/{asked}", follow_redirects=False)
         assert (answer.status_code, answer.headers["location"]) == (307, target), asked
     page = small_client.get("/papers/2606.00001").text
-    assert "2606.00001v3 <span class=\"muted\">(the version shown: the newest in this feed)</span>" in page
+    assert '2606.00001v3 <span class="muted">(the version shown: the newest in this feed)</span>' in page
     assert small_client.get("/papers/2606.00001").status_code == 200
 
 
 def test_similar_takes_every_id_form_the_paper_page_takes(small_client: TestClient) -> None:
-    for url in ("/papers/2606.00001/similar", "/papers/2606.00001/similar.json", "/papers/2606.00001v2/similar.json",
-                "/papers/2606.00001.json/similar", "/api/v1/papers/2606.00001v3/similar"):  # fmt: skip
+    for url in (
+        "/papers/2606.00001/similar",
+        "/papers/2606.00001/similar.json",
+        "/papers/2606.00001v2/similar.json",
+        "/papers/2606.00001.json/similar",
+        "/api/v1/papers/2606.00001v3/similar",
+    ):
         answer = small_client.get(url)
         assert answer.status_code == 200, url
         assert answer.json() == {"arxiv_id": "2606.00001", "similar": []}

@@ -4,7 +4,7 @@ size limits (413/414), a busy pool as 503, the CSRF cookie only with a form, and
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -32,7 +32,7 @@ def manage_token(client: TestClient) -> str:
     settings: Settings = app.state.settings  # type: ignore[attr-defined]
     signer = Signer(site_key(db, settings.secret_key))
     with db.write() as conn:
-        subs.subscribe(conn, signer, settings, "headers@example.org", datetime(2026, 7, 1, tzinfo=timezone.utc))
+        subs.subscribe(conn, signer, settings, "headers@example.org", datetime(2026, 7, 1, tzinfo=UTC))
         sub = conn.execute(sa.select(subscribers).where(subscribers.c.email == "headers@example.org")).one()
     return subs.manage_token(signer, sub)
 
@@ -43,8 +43,19 @@ def _csp(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
 
 
 def _pages(paper_id: str) -> list[str]:
-    return ["/", "/index.json", f"/papers/{paper_id}", f"/papers/{paper_id}.json", "/search?q=learning", "/subscribe",
-            "/api/docs", "/openapi.json", "/static/site.css", "/no-such-page", "/papers/date/not-a-date"]  # fmt: skip
+    return [
+        "/",
+        "/index.json",
+        f"/papers/{paper_id}",
+        f"/papers/{paper_id}.json",
+        "/search?q=learning",
+        "/subscribe",
+        "/api/docs",
+        "/openapi.json",
+        "/static/site.css",
+        "/no-such-page",
+        "/papers/date/not-a-date",
+    ]
 
 
 def test_every_answer_carries_the_security_headers(client: TestClient, paper_id: str) -> None:
@@ -60,9 +71,14 @@ def test_every_answer_carries_the_security_headers(client: TestClient, paper_id:
         assert "no-store" not in response.headers.get("cache-control", ""), url
 
 
-def test_a_page_with_a_token_in_its_address_is_not_stored_or_referred(client: TestClient, manage_token: str) -> None:
-    for url in (f"/subscription?token={manage_token}", f"/unsubscribe?token={manage_token}",
-                "/subscribe/confirm?token=not-a-token"):  # fmt: skip
+def test_a_page_with_a_token_in_its_address_is_not_stored_or_referred(
+    client: TestClient, manage_token: str
+) -> None:
+    for url in (
+        f"/subscription?token={manage_token}",
+        f"/unsubscribe?token={manage_token}",
+        "/subscribe/confirm?token=not-a-token",
+    ):
         response = client.get(url)
         assert response.status_code in (200, 400), url
         assert response.headers["referrer-policy"] == "no-referrer", url
@@ -84,7 +100,8 @@ def test_head_answers_every_get_route_with_the_get_headers(client: TestClient, p
         assert head.content == b"", url
         skip = {"date", "set-cookie", "content-length", "etag", "last-modified"}
         assert {k: v for k, v in head.headers.items() if k not in skip} == {
-            k: v for k, v in got.headers.items() if k not in skip}, url  # fmt: skip
+            k: v for k, v in got.headers.items() if k not in skip
+        }, url
         assert head.headers.get("content-length") == got.headers.get("content-length"), url
 
 
@@ -126,8 +143,13 @@ def test_an_absurd_content_length_is_a_413_not_a_crash() -> None:
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/subscribe", "query_string": b"",
-             "headers": [(b"content-length", b"9" * 4301)]}  # fmt: skip
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/subscribe",
+        "query_string": b"",
+        "headers": [(b"content-length", b"9" * 4301)],
+    }
     asyncio.run(RequestLimits(route)(scope, receive, send))
     assert not reached and sent[0]["status"] == 413
 
@@ -157,8 +179,15 @@ def test_a_busy_pool_answers_503_with_retry_after(db: Database) -> None:
 
 def test_the_csrf_cookie_is_set_only_by_a_page_with_a_form(client: TestClient, paper_id: str) -> None:
     client.cookies.clear()
-    for url in ("/index.json", f"/papers/{paper_id}.json", "/api/v1/search?q=learning", "/static/site.css",
-                "/api/docs", "/openapi.json", "/no-such-page"):  # fmt: skip
+    for url in (
+        "/index.json",
+        f"/papers/{paper_id}.json",
+        "/api/v1/search?q=learning",
+        "/static/site.css",
+        "/api/docs",
+        "/openapi.json",
+        "/no-such-page",
+    ):
         assert "set-cookie" not in client.get(url).headers, url
     page = client.get("/subscribe")
     assert re.match(r"dp_csrf=[A-Za-z0-9_-]{32,};.*HttpOnly.*SameSite=lax", page.headers["set-cookie"], re.I)

@@ -7,14 +7,16 @@ from __future__ import annotations
 import mailbox
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from dailypapers.digest import subscriptions as subs
 from dailypapers.digest.jobs import signer_for
@@ -24,7 +26,7 @@ from dailypapers.store.tables import saved_searches, subscribers
 from dailypapers.testing.smtp import LoopbackSMTP
 from dailypapers.web.app import create_app
 
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 FORMS = ["/subscribe", "/subscribe/confirm", "/subscription", "/unsubscribe"]
 
@@ -32,7 +34,9 @@ FORMS = ["/subscribe", "/subscribe/confirm", "/subscription", "/unsubscribe"]
 @pytest.fixture
 def settings(db: Database) -> Iterator[Settings]:
     with LoopbackSMTP() as smtp:  # subscribing sends its confirmation in the background
-        yield Settings(database_url=db.url, site_url="http://testserver", smtp_host="127.0.0.1", smtp_port=smtp.port)
+        yield Settings(
+            database_url=db.url, site_url="http://testserver", smtp_host="127.0.0.1", smtp_port=smtp.port
+        )
 
 
 @pytest.fixture
@@ -53,7 +57,9 @@ def reader(db: Database, settings: Settings) -> str:
     with db.write() as conn:
         subs.subscribe(conn, signer, settings, "reader@example.org", NOW)
         sub = conn.execute(sa.select(subscribers)).one()
-        subs.confirm(conn, signer, subs.confirm_url(signer, settings.site_url, sub).split("token=")[1], 48, NOW)
+        subs.confirm(
+            conn, signer, subs.confirm_url(signer, settings.site_url, sub).split("token=")[1], 48, NOW
+        )
         return subs.manage_token(signer, conn.execute(sa.select(subscribers)).one())
 
 
@@ -61,8 +67,17 @@ def stored(db: Database) -> tuple:  # type: ignore[type-arg]
     with db.read() as conn:
         row = conn.execute(sa.select(subscribers)).one()
         searches = conn.execute(sa.select(saved_searches.c.include, saved_searches.c.exclude)).all()
-    return (row.frequency, row.weekday, row.send_hour, row.timezone, row.max_papers, row.categories, row.min_upvotes,
-            row.status, sorted(searches))  # fmt: skip
+    return (
+        row.frequency,
+        row.weekday,
+        row.send_hour,
+        row.timezone,
+        row.max_papers,
+        row.categories,
+        row.min_upvotes,
+        row.status,
+        sorted(searches),
+    )
 
 
 def form_body(fields: list[tuple[str, str]]) -> dict[str, object]:
@@ -84,11 +99,16 @@ def test_a_body_too_large_is_a_413(client: TestClient, path: str) -> None:
     assert answer.status_code == 413 and "too large" in answer.text
 
 
-@pytest.mark.parametrize("body", [b"email=%ff%fe@example.org", b"email=\xff\xfe@example.org", b"email=%c0%af@example.org"])
+@pytest.mark.parametrize(
+    "body", [b"email=%ff%fe@example.org", b"email=\xff\xfe@example.org", b"email=%c0%af@example.org"]
+)
 def test_forms_that_are_not_utf8_text_are_refused(client: TestClient, db: Database, body: bytes) -> None:
     token = csrf_of(client)
-    answer = client.post("/subscribe", content=body + b"&csrf_token=" + token.encode(),
-                         headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    answer = client.post(
+        "/subscribe",
+        content=body + b"&csrf_token=" + token.encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert answer.status_code == 400 and "not valid UTF-8" in answer.text and "\ufffd" not in answer.text
     with db.read() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(subscribers)) == 0
@@ -128,29 +148,44 @@ OUT_OF_BOUNDS = [
     ("categories", " ".join(["cs.CL"] * 51), "arXiv categories"),
     ("categories", "<script>", "not an arXiv category"),
     ("categories", "cs." + "x" * 600, "arXiv categories"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("field", "value", "says"), OUT_OF_BOUNDS)
-def test_preferences_out_of_bounds_give_the_form_back_with_a_400(client: TestClient, db: Database, settings: Settings,
-                                                                 field: str, value: str, says: str) -> None:  # fmt: skip
+def test_preferences_out_of_bounds_give_the_form_back_with_a_400(
+    client: TestClient, db: Database, settings: Settings, field: str, value: str, says: str
+) -> None:
     token = reader(db, settings)
     before = stored(db)
-    form = {"token": token, "csrf_token": csrf_of(client), "frequency": "weekly", "weekday": "2", "send_hour": "7",
-            "timezone": "Europe/Paris", "max_papers": "5", "categories": "cs.CL", "min_upvotes": "3", field: value}  # fmt: skip
+    form = {
+        "token": token,
+        "csrf_token": csrf_of(client),
+        "frequency": "weekly",
+        "weekday": "2",
+        "send_hour": "7",
+        "timezone": "Europe/Paris",
+        "max_papers": "5",
+        "categories": "cs.CL",
+        "min_upvotes": "3",
+        field: value,
+    }
     answer = client.post("/subscription", data=form)
     assert answer.status_code == 400 and "Not saved" in answer.text and says in answer.text
     assert 'name="frequency"' in answer.text  # the form, to fix and send again
     assert stored(db) == before
 
 
-@pytest.mark.parametrize(("include", "says"), [
-    ([f"topic {n}" for n in range(11)], "saved searches: List should have at most 10 items"),
-    (["x" * 501], "saved searches"),
-    (["contrastive\x00learning"], "control characters"),
-])  # fmt: skip
-def test_saved_searches_out_of_bounds_are_refused(client: TestClient, db: Database, settings: Settings,
-                                                  include: list[str], says: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("include", "says"),
+    [
+        ([f"topic {n}" for n in range(11)], "saved searches: List should have at most 10 items"),
+        (["x" * 501], "saved searches"),
+        (["contrastive\x00learning"], "control characters"),
+    ],
+)
+def test_saved_searches_out_of_bounds_are_refused(
+    client: TestClient, db: Database, settings: Settings, include: list[str], says: str
+) -> None:
     token = reader(db, settings)
     before = stored(db)
     form = {"token": token, "csrf_token": csrf_of(client), "include": include, "exclude": [""] * len(include)}
@@ -162,30 +197,82 @@ def test_saved_searches_out_of_bounds_are_refused(client: TestClient, db: Databa
 def test_preferences_at_their_bounds_are_saved(client: TestClient, db: Database, settings: Settings) -> None:
     token = reader(db, settings)
     include = [f"topic {n}" for n in range(10)]
-    form = {"token": token, "csrf_token": csrf_of(client), "frequency": "weekly", "weekday": "6", "send_hour": "23",
-            "timezone": "Pacific/Kiritimati", "max_papers": "50", "categories": ", ".join(["cs.CL", "math.AG"] * 25),
-            "min_upvotes": "1000000", "include": include, "exclude": ["x" * 500] + [""] * 9}  # fmt: skip
+    form = {
+        "token": token,
+        "csrf_token": csrf_of(client),
+        "frequency": "weekly",
+        "weekday": "6",
+        "send_hour": "23",
+        "timezone": "Pacific/Kiritimati",
+        "max_papers": "50",
+        "categories": ", ".join(["cs.CL", "math.AG"] * 25),
+        "min_upvotes": "1000000",
+        "include": include,
+        "exclude": ["x" * 500] + [""] * 9,
+    }
     answer = client.post("/subscription", data=form)
     assert answer.status_code == 200 and "Saved." in answer.text
     frequency, weekday, hour, zone, papers, categories, upvotes, status, searches = stored(db)
     assert (frequency, weekday, hour, zone, papers, categories, upvotes) == (
-        "weekly", 6, 23, "Pacific/Kiritimati", 50, ["cs.CL", "math.AG"], 1_000_000)
+        "weekly",
+        6,
+        23,
+        "Pacific/Kiritimati",
+        50,
+        ["cs.CL", "math.AG"],
+        1_000_000,
+    )
     assert len(searches) == 10 and ("topic 0", "x" * 500) in searches
 
 
 TEXT = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
-    ["", "0", "-1", "23", "24", "1e3", "²", "9" * 30, "America", "Asia/Tokyo", "on", "daily", "weekly", "cs.CL"])
-PREF_FIELDS = ["frequency", "weekday", "send_hour", "timezone", "max_papers", "categories", "min_upvotes", "paused",
-               "include", "exclude", "token", "email", "List-Unsubscribe"]  # fmt: skip
+    [
+        "",
+        "0",
+        "-1",
+        "23",
+        "24",
+        "1e3",
+        "²",
+        "9" * 30,
+        "America",
+        "Asia/Tokyo",
+        "on",
+        "daily",
+        "weekly",
+        "cs.CL",
+    ]
+)
+PREF_FIELDS = [
+    "frequency",
+    "weekday",
+    "send_hour",
+    "timezone",
+    "max_papers",
+    "categories",
+    "min_upvotes",
+    "paused",
+    "include",
+    "exclude",
+    "token",
+    "email",
+    "List-Unsubscribe",
+]
 
 
 def test_no_form_value_makes_a_5xx(client: TestClient, db: Database, settings: Settings) -> None:
     token = reader(db, settings)
     csrf = csrf_of(client)
 
-    @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(path=st.sampled_from(FORMS), values=st.dictionaries(st.sampled_from(PREF_FIELDS), TEXT, max_size=8),
-           real_token=st.booleans(), real_csrf=st.booleans())  # fmt: skip
+    @hypothesis_settings(
+        max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+    @given(
+        path=st.sampled_from(FORMS),
+        values=st.dictionaries(st.sampled_from(PREF_FIELDS), TEXT, max_size=8),
+        real_token=st.booleans(),
+        real_csrf=st.booleans(),
+    )
     def post(path: str, values: dict[str, str], real_token: bool, real_csrf: bool) -> None:
         fields = list(values.items())
         fields += [("token", token)] if real_token else []
@@ -211,7 +298,9 @@ def mailbox_app(db: Database, settings: Settings, tmp_path: Path):  # type: igno
     return create_app(settings, db, mailbox=folder), key
 
 
-@pytest.mark.parametrize("host", ["203.0.113.5", "192.168.1.20", "::ffff:203.0.113.5", "2001:db8::1", "testclient"])
+@pytest.mark.parametrize(
+    "host", ["203.0.113.5", "192.168.1.20", "::ffff:203.0.113.5", "2001:db8::1", "testclient"]
+)
 def test_the_demo_mailbox_is_not_shown_to_other_machines(mailbox_app, host: str) -> None:  # type: ignore[no-untyped-def]
     app, key = mailbox_app
     client = TestClient(app, client=(host, 1234))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -39,13 +39,36 @@ class PaperRecord:
 
 # Columns of `papers` that merge_records decides; the store adds bookkeeping columns.
 CONTENT_FIELDS = (
-    "version", "title", "abstract", "authors", "categories", "primary_category", "comment",
-    "journal_ref", "doi", "published_at", "updated_at", "code_urls", "project_url", "withdrawn",
-    "imported_upvotes", "vote_count", "first_featured_at", "trending_score",
-)  # fmt: skip
+    "version",
+    "title",
+    "abstract",
+    "authors",
+    "categories",
+    "primary_category",
+    "comment",
+    "journal_ref",
+    "doi",
+    "published_at",
+    "updated_at",
+    "code_urls",
+    "project_url",
+    "withdrawn",
+    "imported_upvotes",
+    "vote_count",
+    "first_featured_at",
+    "trending_score",
+)
 
-_FILL_FIELDS = ("title", "abstract", "comment", "journal_ref", "doi", "published_at", "updated_at",
-                "project_url")  # fmt: skip
+_FILL_FIELDS = (
+    "title",
+    "abstract",
+    "comment",
+    "journal_ref",
+    "doi",
+    "published_at",
+    "updated_at",
+    "project_url",
+)
 
 
 def _union(first: list[str], second: list[str]) -> list[str]:
@@ -55,11 +78,14 @@ def _union(first: list[str], second: list[str]) -> list[str]:
 def as_utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def is_newer(
-    version: int | None, than: int | None, revised: datetime | None = None, than_revised: datetime | None = None
+    version: int | None,
+    than: int | None,
+    revised: datetime | None = None,
+    than_revised: datetime | None = None,
 ) -> bool:
     """True when a record (version, last revision time) is a newer arXiv version than a stored one.
 
@@ -82,8 +108,12 @@ def _revised(updated: datetime | None, published: datetime | None) -> datetime |
 def combine_records(first: PaperRecord, second: PaperRecord) -> PaperRecord:
     """Two records of one paper read in the same batch, as one record (the same policy as
     merge_records: the newer version is the base, the other only fills its gaps)."""
-    newer = is_newer(second.version, first.version, _revised(second.updated_at, second.published_at),
-                     _revised(first.updated_at, first.published_at))  # fmt: skip
+    newer = is_newer(
+        second.version,
+        first.version,
+        _revised(second.updated_at, second.published_at),
+        _revised(first.updated_at, first.published_at),
+    )
     base, extra = (second, first) if newer else (first, second)
     for name in _FILL_FIELDS:
         if not getattr(base, name) and getattr(extra, name):
@@ -135,8 +165,12 @@ def merge_records(stored: dict[str, Any] | None, rec: PaperRecord, now: datetime
         row["created_at"] = stored["created_at"]
         for key in ("published_at", "updated_at", "first_featured_at", "created_at"):
             row[key] = as_utc(row.get(key))
-        if is_newer(rec.version, row["version"], _revised(rec.updated_at, rec.published_at),
-                    _revised(row.get("updated_at"), row.get("published_at"))):  # fmt: skip
+        if is_newer(
+            rec.version,
+            row["version"],
+            _revised(rec.updated_at, rec.published_at),
+            _revised(row.get("updated_at"), row.get("published_at")),
+        ):
             row["version"] = rec.version
             for key in _FILL_FIELDS:
                 value = getattr(rec, key)
@@ -184,6 +218,6 @@ def content_hash(row: dict[str, Any]) -> str:
     # only another offset must be converted first (merge_records already yields UTC).
     for slot in _TIME_SLOTS:
         value = values[slot]
-        if value is not None and value.tzinfo is not None and value.tzinfo is not timezone.utc:
+        if value is not None and value.tzinfo is not None and value.tzinfo is not UTC:
             values[slot] = as_utc(value)
     return hashlib.blake2b(orjson.dumps(values, option=orjson.OPT_NAIVE_UTC), digest_size=16).hexdigest()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # The age term is measured from a fixed epoch rather than from `now`: see trending_score.
-EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 # How many seconds newer a paper must be to count as much as twice the votes.
 DOUBLING_SECONDS = 86_400.0
@@ -28,7 +28,7 @@ def trending_score(upvotes: int, reference_time: datetime) -> float:
     # Lobsters' hotness). One day of newness is worth one doubling of votes, which lets a strong
     # paper from yesterday stay above today's unvoted ones, but not for a week.
     if reference_time.tzinfo is None:
-        reference_time = reference_time.replace(tzinfo=timezone.utc)
+        reference_time = reference_time.replace(tzinfo=UTC)
     age_term = (reference_time - EPOCH).total_seconds() / DOUBLING_SECONDS
 
     # No tie-breaking term: ties are broken by arXiv id in every query, which is stable and

@@ -10,7 +10,7 @@ announcement, are not modelled: those papers are dated one listing day early.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ARXIV_TZ = ZoneInfo("America/New_York")
@@ -27,7 +27,7 @@ def _next_weekday(day: date) -> date:
 def announcement_day(submitted: datetime) -> date:
     """The listing day (a weekday) on which a paper submitted at `submitted` is announced."""
     if submitted.tzinfo is None:
-        submitted = submitted.replace(tzinfo=timezone.utc)
+        submitted = submitted.replace(tzinfo=UTC)
     local = submitted.astimezone(ARXIV_TZ)
     day = local.date()
     # The weekday whose cut-off the submission makes (Friday's submissions go out on Sunday evening).
@@ -39,4 +39,4 @@ def announcement_day(submitted: datetime) -> date:
 def listing_time(day: date) -> datetime:
     """The moment a listing day's papers are out: midnight US Eastern starting that day (in UTC),
     which is how arXiv dates its announcement feeds."""
-    return datetime.combine(day, time(0, 0), tzinfo=ARXIV_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time(0, 0), tzinfo=ARXIV_TZ).astimezone(UTC)

@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 
 # --- clean-up -------------------------------------------------------------------------------
 
+
 def clean_title(text: str) -> str:
     """Collapse the line wrapping and runs of spaces arXiv leaves in titles."""
     return " ".join((text or "").split())
@@ -165,16 +166,63 @@ _MATH_RE = re.compile(
 )
 
 _MATHML_TAGS = {
-    "math", "mi", "mn", "mo", "ms", "mtext", "mspace", "mrow", "mfrac", "msqrt", "mroot",
-    "msub", "msup", "msubsup", "munder", "mover", "munderover", "mtable", "mtr", "mtd",
-    "mstyle", "mpadded", "mphantom", "menclose", "semantics", "annotation", "merror",
-}  # fmt: skip
+    "math",
+    "mi",
+    "mn",
+    "mo",
+    "ms",
+    "mtext",
+    "mspace",
+    "mrow",
+    "mfrac",
+    "msqrt",
+    "mroot",
+    "msub",
+    "msup",
+    "msubsup",
+    "munder",
+    "mover",
+    "munderover",
+    "mtable",
+    "mtr",
+    "mtd",
+    "mstyle",
+    "mpadded",
+    "mphantom",
+    "menclose",
+    "semantics",
+    "annotation",
+    "merror",
+}
 _MATHML_ATTRS = {
-    "display", "xmlns", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace",
-    "columnalign", "rowspacing", "columnspacing", "displaystyle", "scriptlevel", "accent",
-    "accentunder", "movablelimits", "linethickness", "width", "height", "depth", "notation",
-    "minsize", "maxsize", "symmetric", "form", "largeop", "encoding",
-}  # fmt: skip
+    "display",
+    "xmlns",
+    "mathvariant",
+    "stretchy",
+    "fence",
+    "separator",
+    "lspace",
+    "rspace",
+    "columnalign",
+    "rowspacing",
+    "columnspacing",
+    "displaystyle",
+    "scriptlevel",
+    "accent",
+    "accentunder",
+    "movablelimits",
+    "linethickness",
+    "width",
+    "height",
+    "depth",
+    "notation",
+    "minsize",
+    "maxsize",
+    "symmetric",
+    "form",
+    "largeop",
+    "encoding",
+}
 _HTML_TAGS = {"p", "span", "code"}
 _ALLOWED_ATTRS = {tag: _MATHML_ATTRS for tag in _MATHML_TAGS} | {"span": {"class"}, "code": {"class"}}
 
@@ -243,8 +291,11 @@ def _title_html(text: str, words: tuple[str, ...]) -> Markup:
     out.append(str(highlight(text[pos:], list(words))))
     if len(out) == 1:
         return Markup(out[0])  # no math: already escaped by highlight, nothing to sanitize
-    return Markup(nh3.clean("".join(out), tags=_MATHML_TAGS | {"code", "mark"}, attributes=_ALLOWED_ATTRS,
-                            link_rel=None))  # fmt: skip
+    return Markup(
+        nh3.clean(
+            "".join(out), tags=_MATHML_TAGS | {"code", "mark"}, attributes=_ALLOWED_ATTRS, link_rel=None
+        )
+    )
 
 
 _MACRO_SPACE = re.compile(r"(\\[A-Za-z]+)(\s+)")

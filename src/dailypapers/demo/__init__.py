@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +42,17 @@ def load_demo_vectors(db: Database) -> int:
         ids, hashes = [str(i) for i in data["ids"]], [str(h) for h in data["hashes"]]
         vectors = data["vectors"].astype(np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with db.write() as conn:
-        have = {r[0] for r in conn.execute(
-            sa.select(paper_embeddings.c.arxiv_id).where(paper_embeddings.c.model == MINILM_NAME))}  # fmt: skip
+        have = {
+            r[0]
+            for r in conn.execute(
+                sa.select(paper_embeddings.c.arxiv_id).where(paper_embeddings.c.model == MINILM_NAME)
+            )
+        }
         known = {r[0] for r in conn.execute(sa.select(papers.c.arxiv_id))}
-        rows = [(i, h, v) for i, h, v in zip(ids, hashes, vectors, strict=True) if i in known and i not in have]
+        rows = [
+            (i, h, v) for i, h, v in zip(ids, hashes, vectors, strict=True) if i in known and i not in have
+        ]
         store_vectors(conn, MINILM_NAME, rows, now)
     return len(rows)

@@ -32,8 +32,13 @@ def start_demo_mail(settings: Any, db: Any, host: str, port: int, folder: Path) 
         maildir = folder
         server = LoopbackSMTP(maildir=maildir)
         server.start()  # a daemon thread: ends with the process
-        update.update(smtp_host=server.host, smtp_port=server.port, smtp_security="none",
-                      smtp_username=None, smtp_password=None)  # fmt: skip
+        update.update(
+            smtp_host=server.host,
+            smtp_port=server.port,
+            smtp_security="none",
+            smtp_username=None,
+            smtp_password=None,
+        )
     settings = settings.model_copy(update=update)
     threading.Thread(target=_digest_loop, args=(db, settings), name="demo-digests", daemon=True).start()
     return settings, maildir

@@ -6,7 +6,7 @@ import csv
 import json
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,21 +31,27 @@ def get_settings() -> Settings:
     return load()
 
 
-NowOpt = Annotated[str | None, typer.Option(
-    "--now", metavar="TIME", help="Act as if it were TIME (ISO 8601 with its offset, e.g. 2026-11-30T09:00Z); default: now.")]  # fmt: skip
+NowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        metavar="TIME",
+        help="Act as if it were TIME (ISO 8601 with its offset, e.g. 2026-11-30T09:00Z); default: now.",
+    ),
+]
 
 
 def _clock(now: str | None) -> datetime:
     """`--now` as an aware UTC time (real time when not given)."""
     if now is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         when = datetime.fromisoformat(now)
     except ValueError:
         raise typer.BadParameter(f"not an ISO 8601 time: {now!r}", param_hint="--now") from None
     if when.tzinfo is None:
         raise typer.BadParameter("give the time's offset, e.g. 2026-11-30T09:00Z", param_hint="--now")
-    return when.astimezone(timezone.utc)
+    return when.astimezone(UTC)
 
 
 def _db() -> Database:
@@ -60,7 +66,9 @@ def _db() -> Database:
 @digest.command("preview")
 def preview_(
     email: Annotated[str, typer.Argument(help="A subscriber's address.")],
-    out: Annotated[Path | None, typer.Option(help="Write to this file (.html: the HTML part; else the text part).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write to this file (.html: the HTML part; else the text part).")
+    ] = None,
     html: Annotated[bool, typer.Option(help="Print the HTML part instead of the text part.")] = False,
     now: NowOpt = None,
 ) -> None:
@@ -103,7 +111,10 @@ def preview_(
 @digest.command("send")
 def send(
     due: Annotated[bool, typer.Option("--due", help="Compose every due digest and send the outbox.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say whose digest is due and how many papers it would have.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Only say whose digest is due and how many papers it would have."),
+    ] = False,
     now: NowOpt = None,
 ) -> None:
     """Compose the digests that are due now and send what the outbox holds, over SMTP (settings smtp_*)."""
@@ -129,8 +140,13 @@ def send(
                     continue
                 content = build_content(conn, sub, period, window, settings, signer)
                 count = len(content.top) + sum(len(s.papers) for s in content.saved)
-                print(f"{sub.email}\t{period.key}\t{count} papers" + (" (empty: not sent)" if content.empty else ""))
-            queued = conn.scalar(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "queued"))
+                print(
+                    f"{sub.email}\t{period.key}\t{count} papers"
+                    + (" (empty: not sent)" if content.empty else "")
+                )
+            queued = conn.scalar(
+                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "queued")
+            )
         print(f"outbox: {queued} queued")
         return
     made, report = run_digests(db, settings, now=(lambda: when) if fixed else None)
@@ -161,7 +177,7 @@ def inbound() -> None:
     try:
         with db.write() as conn:
             sub = from_manage_token(conn, signer, found.group(1))
-            unsubscribe(conn, sub, datetime.now(timezone.utc))
+            unsubscribe(conn, sub, datetime.now(UTC))
     except InvalidToken as exc:
         err.print(f"ignored: {exc}")
         raise typer.Exit(1) from None
@@ -171,7 +187,8 @@ def inbound() -> None:
 def _rows(status: str | None) -> list[dict]:
     import sqlalchemy as sa
 
-    from dailypapers.store.tables import saved_searches, subscribers as subscribers_table
+    from dailypapers.store.tables import saved_searches
+    from dailypapers.store.tables import subscribers as subscribers_table
 
     db = _db()
     with db.read() as conn:
@@ -187,7 +204,9 @@ def _rows(status: str | None) -> list[dict]:
     return rows
 
 
-StatusOpt = Annotated[str | None, typer.Option(help="Only this status: pending, active, paused, unsubscribed.")]
+StatusOpt = Annotated[
+    str | None, typer.Option(help="Only this status: pending, active, paused, unsubscribed.")
+]
 
 
 @subscribers.command("list")
@@ -216,8 +235,23 @@ def export(
 ) -> None:
     """Export the subscribers with their preferences (CSV or JSON)."""
     rows = _rows(status)
-    fields = ["email", "status", "frequency", "weekday", "send_hour", "timezone", "max_papers", "categories",
-              "min_upvotes", "saved_searches", "bounces", "paused_reason", "created_at", "confirmed_at", "unsubscribed_at"]  # fmt: skip
+    fields = [
+        "email",
+        "status",
+        "frequency",
+        "weekday",
+        "send_hour",
+        "timezone",
+        "max_papers",
+        "categories",
+        "min_upvotes",
+        "saved_searches",
+        "bounces",
+        "paused_reason",
+        "created_at",
+        "confirmed_at",
+        "unsubscribed_at",
+    ]
     stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
     try:
         if format == "json":

@@ -16,7 +16,7 @@ nothing: no empty mails.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
 
@@ -35,17 +35,25 @@ SEARCH_LIMIT = 500  # keyword matches looked at per saved search (then kept to t
 
 def _paper(row: Any, site_url: str) -> DigestPaper:
     return DigestPaper(
-        arxiv_id=row.arxiv_id, title=row.title, authors=list(row.authors or []), abstract=row.abstract or "",
-        categories=list(row.categories or []), upvotes=int(row.upvotes or 0),
-        page_url=f"{site_url}/papers/{row.arxiv_id}", abs_url=f"https://arxiv.org/abs/{row.arxiv_id}",
-        pdf_url=f"https://arxiv.org/pdf/{row.arxiv_id}", code_url=(row.code_urls or [None])[0],
-    )  # fmt: skip
+        arxiv_id=row.arxiv_id,
+        title=row.title,
+        authors=list(row.authors or []),
+        abstract=row.abstract or "",
+        categories=list(row.categories or []),
+        upvotes=int(row.upvotes or 0),
+        page_url=f"{site_url}/papers/{row.arxiv_id}",
+        abs_url=f"https://arxiv.org/abs/{row.arxiv_id}",
+        pdf_url=f"https://arxiv.org/pdf/{row.arxiv_id}",
+        code_url=(row.code_urls or [None])[0],
+    )
 
 
 def feed_window(conn: sa.Connection, sub: Any, period: DuePeriod) -> tuple[date, date] | None:
     """The feed days this digest covers (first, last), or None when there is no new one."""
-    last_day = period.send_at.astimezone(timezone.utc).date()  # feed days are UTC dates
-    newest = conn.scalar(sa.select(sa.func.max(feed_entries.c.feed_date)).where(feed_entries.c.feed_date <= last_day))
+    last_day = period.send_at.astimezone(UTC).date()  # feed days are UTC dates
+    newest = conn.scalar(
+        sa.select(sa.func.max(feed_entries.c.feed_date)).where(feed_entries.c.feed_date <= last_day)
+    )
     if newest is None or (sub.last_feed_day is not None and newest <= sub.last_feed_day):
         return None
     if sub.last_feed_day is not None:
@@ -60,13 +68,27 @@ def _candidates(conn: sa.Connection, sub: Any, first: date, last: date) -> list[
     in_window = sa.select(feed_entries.c.arxiv_id).where(feed_entries.c.feed_date.between(first, last))
     already = sa.select(sent_papers.c.arxiv_id).where(sent_papers.c.subscriber_id == sub.id)
     rows = conn.execute(
-        sa.select(papers.c.arxiv_id, papers.c.title, papers.c.authors, papers.c.abstract, papers.c.categories,
-                  papers.c.code_urls, papers.c.trending_score, _UPVOTES)
-        .where(papers.c.arxiv_id.in_(in_window), papers.c.arxiv_id.not_in(already), papers.c.withdrawn.is_(False))
+        sa.select(
+            papers.c.arxiv_id,
+            papers.c.title,
+            papers.c.authors,
+            papers.c.abstract,
+            papers.c.categories,
+            papers.c.code_urls,
+            papers.c.trending_score,
+            _UPVOTES,
+        )
+        .where(
+            papers.c.arxiv_id.in_(in_window), papers.c.arxiv_id.not_in(already), papers.c.withdrawn.is_(False)
+        )
         .order_by(papers.c.trending_score.desc(), papers.c.arxiv_id)
-    ).all()  # fmt: skip
+    ).all()
     wanted = set(sub.categories or [])
-    return [r for r in rows if (not wanted or wanted & set(r.categories or [])) and (r.upvotes or 0) >= sub.min_upvotes]
+    return [
+        r
+        for r in rows
+        if (not wanted or wanted & set(r.categories or [])) and (r.upvotes or 0) >= sub.min_upvotes
+    ]
 
 
 def _search_matches(conn: sa.Connection, include: str, exclude: str, allowed: dict[str, Any]) -> list[Any]:
@@ -83,35 +105,51 @@ def _search_matches(conn: sa.Connection, include: str, exclude: str, allowed: di
     return [allowed[h.arxiv_id] for h in hits if h.arxiv_id in allowed]
 
 
-def build_content(conn: sa.Connection, sub: Any, period: DuePeriod, window: tuple[date, date],
-                  settings: Any, signer: Signer) -> DigestContent:  # fmt: skip
+def build_content(
+    conn: sa.Connection, sub: Any, period: DuePeriod, window: tuple[date, date], settings: Any, signer: Signer
+) -> DigestContent:
     site_url = settings.site_url.rstrip("/")
     rows = _candidates(conn, sub, *window)
     top = rows[: sub.max_papers]
     chosen = {r.arxiv_id for r in top}
     rest = {r.arxiv_id: r for r in rows if r.arxiv_id not in chosen}
     saved = []
-    for search in conn.execute(sa.select(saved_searches).where(saved_searches.c.subscriber_id == sub.id)
-                               .order_by(saved_searches.c.position)):  # fmt: skip
+    for search in conn.execute(
+        sa.select(saved_searches)
+        .where(saved_searches.c.subscriber_id == sub.id)
+        .order_by(saved_searches.c.position)
+    ):
         matches = _search_matches(conn, search.include, search.exclude, rest)[: sub.max_papers]
         for r in matches:
             rest.pop(r.arxiv_id, None)
-        saved.append(SavedSearchMatches(search.include, search.exclude, [_paper(r, site_url) for r in matches]))
+        saved.append(
+            SavedSearchMatches(search.include, search.exclude, [_paper(r, site_url) for r in matches])
+        )
     return DigestContent(
-        site_name=settings.site_name, site_url=site_url, to_addr=sub.email, period_label=period.label,
-        frequency=sub.frequency, top=[_paper(r, site_url) for r in top], saved=saved,
-        manage_url=manage_url(signer, site_url, sub), unsubscribe_url=unsubscribe_url(signer, site_url, sub),
-    )  # fmt: skip
+        site_name=settings.site_name,
+        site_url=site_url,
+        to_addr=sub.email,
+        period_label=period.label,
+        frequency=sub.frequency,
+        top=[_paper(r, site_url) for r in top],
+        saved=saved,
+        manage_url=manage_url(signer, site_url, sub),
+        unsubscribe_url=unsubscribe_url(signer, site_url, sub),
+    )
 
 
-def compose_one(conn: sa.Connection, sub: Any, period: DuePeriod, settings: Any, signer: Signer,
-                now: datetime) -> int | None:  # fmt: skip
+def compose_one(
+    conn: sa.Connection, sub: Any, period: DuePeriod, settings: Any, signer: Signer, now: datetime
+) -> int | None:
     """Compose this subscriber's digest of `period` into the outbox (call inside a write
     transaction); the outbox id, or None when there was nothing new or it was already composed."""
     from dailypapers.digest.render import render_digest
 
-    done = conn.execute(sa.select(outbox.c.id).where(
-        outbox.c.subscriber_id == sub.id, outbox.c.kind == "digest", outbox.c.period_key == period.key)).first()  # fmt: skip
+    done = conn.execute(
+        sa.select(outbox.c.id).where(
+            outbox.c.subscriber_id == sub.id, outbox.c.kind == "digest", outbox.c.period_key == period.key
+        )
+    ).first()
     if done is not None:
         return None
     window = feed_window(conn, sub, period)
@@ -119,16 +157,31 @@ def compose_one(conn: sa.Connection, sub: Any, period: DuePeriod, settings: Any,
         return None
     content = build_content(conn, sub, period, window, settings, signer)
     rendered = render_digest(content) if not content.empty else None
-    outbox_id = conn.execute(outbox.insert().values(
-        subscriber_id=sub.id, kind="digest", period_key=period.key, to_addr=sub.email,
-        message_id=make_msgid(domain=links_domain(settings.site_url)),
-        subject=rendered.subject if rendered else "", body_text=rendered.text if rendered else "",
-        body_html=rendered.html if rendered else "", unsubscribe_url=content.unsubscribe_url,
-        status="queued" if rendered else "empty", attempts=0, next_attempt_at=now, created_at=now,
-    ).returning(outbox.c.id)).scalar_one()  # fmt: skip
+    outbox_id = conn.execute(
+        outbox.insert()
+        .values(
+            subscriber_id=sub.id,
+            kind="digest",
+            period_key=period.key,
+            to_addr=sub.email,
+            message_id=make_msgid(domain=links_domain(settings.site_url)),
+            subject=rendered.subject if rendered else "",
+            body_text=rendered.text if rendered else "",
+            body_html=rendered.html if rendered else "",
+            unsubscribe_url=content.unsubscribe_url,
+            status="queued" if rendered else "empty",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .returning(outbox.c.id)
+    ).scalar_one()
     ids = [p.arxiv_id for p in content.top] + [p.arxiv_id for s in content.saved for p in s.papers]
     if ids:
-        conn.execute(sent_papers.insert(), [{"subscriber_id": sub.id, "arxiv_id": i, "outbox_id": outbox_id} for i in ids])
+        conn.execute(
+            sent_papers.insert(),
+            [{"subscriber_id": sub.id, "arxiv_id": i, "outbox_id": outbox_id} for i in ids],
+        )
     conn.execute(subscribers.update().where(subscribers.c.id == sub.id).values(last_feed_day=window[1]))
     return outbox_id
 
@@ -139,13 +192,22 @@ def due_digests(conn: sa.Connection, now: datetime) -> list[tuple[Any, DuePeriod
     newest = conn.scalar(sa.select(sa.func.max(feed_entries.c.feed_date)))
     if newest is None:
         return []
-    done = {(r.subscriber_id, r.period_key) for r in conn.execute(
-        sa.select(outbox.c.subscriber_id, outbox.c.period_key)
-        .where(outbox.c.kind == "digest", outbox.c.created_at >= now - timedelta(days=9)))}  # fmt: skip
+    done = {
+        (r.subscriber_id, r.period_key)
+        for r in conn.execute(
+            sa.select(outbox.c.subscriber_id, outbox.c.period_key).where(
+                outbox.c.kind == "digest", outbox.c.created_at >= now - timedelta(days=9)
+            )
+        )
+    }
     due = []
-    for sub in conn.execute(sa.select(subscribers).where(subscribers.c.status == "active").order_by(subscribers.c.id)):
+    for sub in conn.execute(
+        sa.select(subscribers).where(subscribers.c.status == "active").order_by(subscribers.c.id)
+    ):
         try:
-            period = due_period(now, sub.frequency, sub.weekday, sub.send_hour, sub.timezone, as_utc(sub.confirmed_at))
+            period = due_period(
+                now, sub.frequency, sub.weekday, sub.send_hour, sub.timezone, as_utc(sub.confirmed_at)
+            )
         except ValueError:  # an unknown zone (tzdata removed it): skip rather than stop every digest
             continue
         if period is not None and (sub.id, period.key) not in done:

@@ -72,7 +72,11 @@ def build_message(
         if unsubscribe_mailto:
             # An address alone gets subject=unsubscribe; one with its own query (the outbox adds the
             # signed token to the subject, for `dailypapers digest inbound`) is kept as it is.
-            mailto = unsubscribe_mailto if "?" in unsubscribe_mailto else f"{unsubscribe_mailto}?subject=unsubscribe"
+            mailto = (
+                unsubscribe_mailto
+                if "?" in unsubscribe_mailto
+                else f"{unsubscribe_mailto}?subject=unsubscribe"
+            )
             targets.append(f"<mailto:{_angle_safe(mailto)}>")
         # Set raw, one target a line: folded by the policy, a long URL would go to the line after
         # the colon, which some parsers then read with a leading space.

@@ -38,7 +38,9 @@ class DigestContent:
     site_name: str
     site_url: str  # absolute base URL, no trailing slash
     to_addr: str
-    period_label: str  # "Monday 30 November 2026" (daily) or "24–30 November 2026" (weekly: the days it covers)
+    period_label: (
+        str  # "Monday 30 November 2026" (daily) or "24–30 November 2026" (weekly: the days it covers)
+    )
     frequency: str  # "daily" | "weekly"
     top: list[DigestPaper]  # the period's top trending papers matching the subscriber's topics
     saved: list[SavedSearchMatches] = field(default_factory=list)  # "matches for your saved searches"

@@ -15,16 +15,16 @@ hits that window.
 from __future__ import annotations
 
 import socket
-from urllib.parse import parse_qs, quote, urlsplit
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import sqlalchemy as sa
 
 from dailypapers.digest.subscriptions import record_bounce
-from dailypapers.store.checkpoints import owner_gone, lease_owner_id
+from dailypapers.store.checkpoints import lease_owner_id, owner_gone
 from dailypapers.store.tables import outbox, subscribers
 
 LEASE = timedelta(minutes=5)
@@ -35,13 +35,22 @@ def release_dead(db: Any) -> int:
     waiting for their leases to end; returns how many."""
     prefix = f"{socket.gethostname()}:"
     with db.write() as conn:
-        owners = {r[0] for r in conn.execute(sa.select(outbox.c.lease_owner).where(
-            outbox.c.status == "sending", outbox.c.lease_owner.startswith(prefix)).distinct())}  # fmt: skip
+        owners = {
+            r[0]
+            for r in conn.execute(
+                sa.select(outbox.c.lease_owner)
+                .where(outbox.c.status == "sending", outbox.c.lease_owner.startswith(prefix))
+                .distinct()
+            )
+        }
         dead = [o for o in owners if o and owner_gone(o)]
         if not dead:
             return 0
-        return conn.execute(outbox.update().where(outbox.c.status == "sending", outbox.c.lease_owner.in_(dead))
-                            .values(status="queued", lease_owner=None, lease_until=None)).rowcount  # fmt: skip
+        return conn.execute(
+            outbox.update()
+            .where(outbox.c.status == "sending", outbox.c.lease_owner.in_(dead))
+            .values(status="queued", lease_owner=None, lease_until=None)
+        ).rowcount
 
 
 @dataclass
@@ -74,7 +83,9 @@ def _claim(db: Any, owner: str, now: datetime, lease: timedelta) -> Any:
             claim = {"status": "sending", "lease_owner": owner, "lease_until": now + lease}
         else:
             claim = {"status": "dropped", "lease_until": None}
-        conn.execute(outbox.update().where(outbox.c.id == row.id).values(attempts=outbox.c.attempts + 1, **claim))
+        conn.execute(
+            outbox.update().where(outbox.c.id == row.id).values(attempts=outbox.c.attempts + 1, **claim)
+        )
         return conn.execute(sa.select(outbox).where(outbox.c.id == row.id)).one()
 
 
@@ -93,12 +104,18 @@ def _mailto(settings: Any, unsubscribe_url: str | None) -> str | None:
     return f"{settings.mail_unsubscribe_mailto}?subject={quote('unsubscribe ' + token)}"
 
 
-def deliver(db: Any, settings: Any, sender: Any, now: Callable[[], datetime] | None = None,
-            limit: int | None = None, owner: str | None = None) -> DeliveryReport:  # fmt: skip
+def deliver(
+    db: Any,
+    settings: Any,
+    sender: Any,
+    now: Callable[[], datetime] | None = None,
+    limit: int | None = None,
+    owner: str | None = None,
+) -> DeliveryReport:
     """Send the due mails of the outbox through `sender` (an open mail.SmtpSender)."""
     from dailypapers.digest.mail import PermanentFailure, TemporaryFailure, build_message
 
-    clock = now or (lambda: datetime.now(timezone.utc))
+    clock = now or (lambda: datetime.now(UTC))
     owner = owner or lease_owner_id()
     report = DeliveryReport()
     release_dead(db)
@@ -112,39 +129,63 @@ def deliver(db: Any, settings: Any, sender: Any, now: Callable[[], datetime] | N
         from dailypapers.digest.model import Rendered
 
         message = build_message(
-            Rendered(row.subject, row.body_text, row.body_html), to_addr=row.to_addr, from_addr=settings.mail_from,
-            unsubscribe_url=row.unsubscribe_url, unsubscribe_mailto=_mailto(settings, row.unsubscribe_url),
-            message_id=row.message_id, sent_at=clock(),
-        )  # fmt: skip
+            Rendered(row.subject, row.body_text, row.body_html),
+            to_addr=row.to_addr,
+            from_addr=settings.mail_from,
+            unsubscribe_url=row.unsubscribe_url,
+            unsubscribe_mailto=_mailto(settings, row.unsubscribe_url),
+            message_id=row.message_id,
+            sent_at=clock(),
+        )
         try:
             sender.send(message)
         except TemporaryFailure as exc:
             error = f"{exc.code or ''} {exc.message}".strip()
             with db.write() as conn:
                 if row.attempts >= settings.digest_max_attempts:
-                    conn.execute(outbox.update().where(outbox.c.id == row.id).values(
-                        status="failed", last_error=f"gave up after {row.attempts} attempts: {error}", lease_until=None))  # fmt: skip
+                    conn.execute(
+                        outbox.update()
+                        .where(outbox.c.id == row.id)
+                        .values(
+                            status="failed",
+                            last_error=f"gave up after {row.attempts} attempts: {error}",
+                            lease_until=None,
+                        )
+                    )
                     report.failed += 1
                 else:
                     wait = settings.digest_retry_base * 2 ** (row.attempts - 1)
-                    conn.execute(outbox.update().where(outbox.c.id == row.id).values(
-                        status="queued", last_error=error, lease_until=None,
-                        next_attempt_at=clock() + timedelta(seconds=wait)))  # fmt: skip
+                    conn.execute(
+                        outbox.update()
+                        .where(outbox.c.id == row.id)
+                        .values(
+                            status="queued",
+                            last_error=error,
+                            lease_until=None,
+                            next_attempt_at=clock() + timedelta(seconds=wait),
+                        )
+                    )
                     report.retried += 1
             report.errors.append(f"{row.to_addr}: {error}")
             continue
         except PermanentFailure as exc:
             error = f"{exc.code or ''} {exc.message}".strip()
             with db.write() as conn:
-                conn.execute(outbox.update().where(outbox.c.id == row.id).values(
-                    status="failed", last_error=error, lease_until=None))  # fmt: skip
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id == row.id)
+                    .values(status="failed", last_error=error, lease_until=None)
+                )
                 if exc.bounce:
                     record_bounce(conn, row.subscriber_id, settings.digest_max_bounces, clock())
             report.failed += 1
             report.errors.append(f"{row.to_addr}: {error}")
             continue
         with db.write() as conn:
-            conn.execute(outbox.update().where(outbox.c.id == row.id).values(
-                status="sent", sent_at=clock(), lease_until=None, last_error=None))  # fmt: skip
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == row.id)
+                .values(status="sent", sent_at=clock(), lease_until=None, last_error=None)
+            )
         report.sent += 1
     return report

@@ -14,7 +14,7 @@ EDT); one in the autumn overlap is sent at its first occurrence (01:00 EDT on 20
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -67,7 +67,7 @@ def _local_send(day: date, hour: int, tz: ZoneInfo) -> datetime:
     first time after the change (zoneinfo reads the wall time with the offset before it), and an
     hour they repeat is its first occurrence (fold=0)."""
     wall = datetime.combine(day, time(hour), tzinfo=tz)
-    return wall.astimezone(timezone.utc).astimezone(tz)
+    return wall.astimezone(UTC).astimezone(tz)
 
 
 def latest_send(now: datetime, frequency: str, weekday: int, hour: int, tz_name: str) -> DuePeriod:
@@ -75,7 +75,7 @@ def latest_send(now: datetime, frequency: str, weekday: int, hour: int, tz_name:
     tz = zone(tz_name)
     # Instants are compared in UTC: two datetimes of the same zone compare by wall time, which
     # is wrong inside the hour that a daylight-saving change repeats.
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     local = now.astimezone(tz)
     if frequency == "weekly":
         day = local.date() - timedelta(days=(local.weekday() - weekday) % 7)
@@ -95,8 +95,9 @@ def latest_send(now: datetime, frequency: str, weekday: int, hour: int, tz_name:
     return DuePeriod(f"D{day.isoformat()}", send, f"{WEEKDAYS[day.weekday()]} {day.day} {day:%B %Y}")
 
 
-def due_period(now: datetime, frequency: str, weekday: int, hour: int, tz_name: str,
-               confirmed_at: datetime | None) -> DuePeriod | None:  # fmt: skip
+def due_period(
+    now: datetime, frequency: str, weekday: int, hour: int, tz_name: str, confirmed_at: datetime | None
+) -> DuePeriod | None:
     """The period to compose now, or None (its send time was not after the subscription began)."""
     period = latest_send(now, frequency, weekday, hour, tz_name)
     if confirmed_at is not None and period.send_at <= confirmed_at:

@@ -83,33 +83,62 @@ def unsubscribe_url(signer: Signer, site_url: str, sub: Any) -> str:
     return f"{site_url.rstrip('/')}/unsubscribe?{urlencode({'token': manage_token(signer, sub)})}"
 
 
-def subscribe(conn: sa.Connection, signer: Signer, settings: Any, raw_email: str, now: datetime,
-              user_id: int | None = None) -> bool:  # fmt: skip
+def subscribe(
+    conn: sa.Connection,
+    signer: Signer,
+    settings: Any,
+    raw_email: str,
+    now: datetime,
+    user_id: int | None = None,
+) -> bool:
     """Start (or restart) a subscription and queue its confirmation mail; True when a mail was
     queued (False when one went out less than CONFIRM_THROTTLE ago). InvalidEmail for a bad address."""
     email = normalize_email(raw_email)
     sub = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).first()
     if sub is None:
-        conn.execute(subscribers.insert().values(
-            email=email, status="pending", user_id=user_id, categories=[], created_at=now, updated_at=now))  # fmt: skip
+        conn.execute(
+            subscribers.insert().values(
+                email=email, status="pending", user_id=user_id, categories=[], created_at=now, updated_at=now
+            )
+        )
         sub = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).one()
     elif sub.status == "unsubscribed":
         # A new subscription: links of the old one stop working.
-        conn.execute(subscribers.update().where(subscribers.c.id == sub.id).values(
-            status="pending", token_version=sub.token_version + 1, updated_at=now))  # fmt: skip
+        conn.execute(
+            subscribers.update()
+            .where(subscribers.c.id == sub.id)
+            .values(status="pending", token_version=sub.token_version + 1, updated_at=now)
+        )
         sub = conn.execute(sa.select(subscribers).where(subscribers.c.id == sub.id)).one()
     if sub.confirm_sent_at is not None and now - as_utc(sub.confirm_sent_at) < CONFIRM_THROTTLE:
         return False
     from dailypapers.digest.render import render_confirm
 
-    content = ConfirmContent(settings.site_name, settings.site_url.rstrip("/"), email,
-                             confirm_url(signer, settings.site_url, sub), settings.digest_confirm_hours)  # fmt: skip
+    content = ConfirmContent(
+        settings.site_name,
+        settings.site_url.rstrip("/"),
+        email,
+        confirm_url(signer, settings.site_url, sub),
+        settings.digest_confirm_hours,
+    )
     rendered = render_confirm(content)
-    conn.execute(outbox.insert().values(
-        subscriber_id=sub.id, kind="confirm", period_key=f"C{now:%Y%m%dT%H%M%S%f}", to_addr=email,
-        message_id=make_msgid(domain=links_domain(settings.site_url)), subject=rendered.subject,
-        body_text=rendered.text, body_html=rendered.html, unsubscribe_url=None, status="queued",
-        attempts=0, next_attempt_at=now, created_at=now))  # fmt: skip
+    conn.execute(
+        outbox.insert().values(
+            subscriber_id=sub.id,
+            kind="confirm",
+            period_key=f"C{now:%Y%m%dT%H%M%S%f}",
+            to_addr=email,
+            message_id=make_msgid(domain=links_domain(settings.site_url)),
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            unsubscribe_url=None,
+            status="queued",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
     conn.execute(subscribers.update().where(subscribers.c.id == sub.id).values(confirm_sent_at=now))
     return True
 
@@ -121,9 +150,18 @@ def confirm(conn: sa.Connection, signer: Signer, token: str, max_age_hours: int,
     if sub is None or sub.email != payload.get("e") or sub.token_version != payload.get("v"):
         raise InvalidToken("this link is no longer valid")
     if sub.status != "active":
-        conn.execute(subscribers.update().where(subscribers.c.id == sub.id).values(
-            status="active", confirmed_at=now, bounces=0, paused_reason=None, unsubscribed_at=None,
-            updated_at=now))  # fmt: skip
+        conn.execute(
+            subscribers.update()
+            .where(subscribers.c.id == sub.id)
+            .values(
+                status="active",
+                confirmed_at=now,
+                bounces=0,
+                paused_reason=None,
+                unsubscribed_at=None,
+                updated_at=now,
+            )
+        )
     return conn.execute(sa.select(subscribers).where(subscribers.c.id == sub.id)).one()
 
 
@@ -147,7 +185,8 @@ class Preferences(BaseModel):
     timezone: str = Field("UTC", max_length=MAX_ZONE_CHARS)
     max_papers: int = Field(10, ge=1, le=MAX_PAPERS)
     categories: list[Annotated[str, Field(max_length=MAX_CATEGORY_CHARS)]] = Field(
-        default_factory=list, max_length=MAX_CATEGORIES)  # fmt: skip
+        default_factory=list, max_length=MAX_CATEGORIES
+    )
     min_upvotes: int = Field(0, ge=0, le=MAX_MIN_UPVOTES)
     paused: bool = False
     searches: list[tuple[SearchText, SearchText]] = Field(default_factory=list, max_length=MAX_SAVED_SEARCHES)
@@ -169,12 +208,22 @@ class Preferences(BaseModel):
 
 def preferences_of(conn: sa.Connection, sub: Any) -> Preferences:
     """The stored preferences of a subscriber (as stored: not validated again)."""
-    searches = conn.execute(sa.select(saved_searches.c.include, saved_searches.c.exclude)
-                            .where(saved_searches.c.subscriber_id == sub.id).order_by(saved_searches.c.position)).all()  # fmt: skip
+    searches = conn.execute(
+        sa.select(saved_searches.c.include, saved_searches.c.exclude)
+        .where(saved_searches.c.subscriber_id == sub.id)
+        .order_by(saved_searches.c.position)
+    ).all()
     return Preferences.model_construct(
-        frequency=sub.frequency, weekday=sub.weekday, send_hour=sub.send_hour, timezone=sub.timezone,
-        max_papers=sub.max_papers, categories=list(sub.categories or []), min_upvotes=sub.min_upvotes,
-        paused=sub.status == "paused", searches=[(r.include, r.exclude) for r in searches])  # fmt: skip
+        frequency=sub.frequency,
+        weekday=sub.weekday,
+        send_hour=sub.send_hour,
+        timezone=sub.timezone,
+        max_papers=sub.max_papers,
+        categories=list(sub.categories or []),
+        min_upvotes=sub.min_upvotes,
+        paused=sub.status == "paused",
+        searches=[(r.include, r.exclude) for r in searches],
+    )
 
 
 def save_preferences(conn: sa.Connection, sub: Any, prefs: Preferences, now: datetime) -> None:
@@ -183,26 +232,53 @@ def save_preferences(conn: sa.Connection, sub: Any, prefs: Preferences, now: dat
     status = sub.status
     if status in ("active", "paused"):
         status = "paused" if prefs.paused else "active"
-    conn.execute(subscribers.update().where(subscribers.c.id == sub.id).values(
-        frequency=prefs.frequency, weekday=prefs.weekday, send_hour=prefs.send_hour, timezone=prefs.timezone,
-        max_papers=prefs.max_papers, categories=sorted(set(prefs.categories)), min_upvotes=prefs.min_upvotes,
-        status=status, paused_reason=("by the reader" if status == "paused" else None), updated_at=now))  # fmt: skip
+    conn.execute(
+        subscribers.update()
+        .where(subscribers.c.id == sub.id)
+        .values(
+            frequency=prefs.frequency,
+            weekday=prefs.weekday,
+            send_hour=prefs.send_hour,
+            timezone=prefs.timezone,
+            max_papers=prefs.max_papers,
+            categories=sorted(set(prefs.categories)),
+            min_upvotes=prefs.min_upvotes,
+            status=status,
+            paused_reason=("by the reader" if status == "paused" else None),
+            updated_at=now,
+        )
+    )
     conn.execute(saved_searches.delete().where(saved_searches.c.subscriber_id == sub.id))
     for position, (include, exclude) in enumerate(s for s in prefs.searches if s[0].strip()):
-        conn.execute(saved_searches.insert().values(subscriber_id=sub.id, include=include.strip(),
-                                                    exclude=exclude.strip(), position=position))  # fmt: skip
+        conn.execute(
+            saved_searches.insert().values(
+                subscriber_id=sub.id, include=include.strip(), exclude=exclude.strip(), position=position
+            )
+        )
 
 
 def unsubscribe(conn: sa.Connection, sub: Any, now: datetime) -> None:
     """End the subscription: nothing more is sent (queued digests are dropped by the sender)."""
-    conn.execute(subscribers.update().where(subscribers.c.id == sub.id).values(
-        status="unsubscribed", unsubscribed_at=now, updated_at=now))  # fmt: skip
+    conn.execute(
+        subscribers.update()
+        .where(subscribers.c.id == sub.id)
+        .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
+    )
 
 
 def record_bounce(conn: sa.Connection, subscriber_id: int, max_bounces: int, now: datetime) -> None:
     """A hard bounce: count it, and pause the subscription after max_bounces of them."""
-    conn.execute(subscribers.update().where(subscribers.c.id == subscriber_id).values(
-        bounces=subscribers.c.bounces + 1, updated_at=now))  # fmt: skip
-    conn.execute(subscribers.update().where(
-        subscribers.c.id == subscriber_id, subscribers.c.bounces >= max_bounces, subscribers.c.status == "active"
-    ).values(status="paused", paused_reason=f"{max_bounces} hard bounces"))  # fmt: skip
+    conn.execute(
+        subscribers.update()
+        .where(subscribers.c.id == subscriber_id)
+        .values(bounces=subscribers.c.bounces + 1, updated_at=now)
+    )
+    conn.execute(
+        subscribers.update()
+        .where(
+            subscribers.c.id == subscriber_id,
+            subscribers.c.bounces >= max_bounces,
+            subscribers.c.status == "active",
+        )
+        .values(status="paused", paused_reason=f"{max_bounces} hard bounces")
+    )

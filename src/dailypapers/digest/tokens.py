@@ -9,7 +9,7 @@ a manage token is not a confirm token. A subscriber's links carry their token_ve
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,18 +30,22 @@ def site_key(db: Database, configured: str | None) -> str:
     if configured:
         return configured
     with db.read() as conn:
-        value = conn.execute(sa.select(app_secrets.c.value).where(app_secrets.c.name == "signing_key")).scalar()
+        value = conn.execute(
+            sa.select(app_secrets.c.value).where(app_secrets.c.name == "signing_key")
+        ).scalar()
     if value:
         return value
     with db.write() as conn:  # two processes may race: the first insert wins, both read it back
         dialect = conn.dialect.name
-        values = {"name": "signing_key", "value": secrets.token_urlsafe(48), "created_at": datetime.now(timezone.utc)}
+        values = {"name": "signing_key", "value": secrets.token_urlsafe(48), "created_at": datetime.now(UTC)}
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         conn.execute(insert(app_secrets).values(**values).on_conflict_do_nothing(index_elements=["name"]))
-        return conn.execute(sa.select(app_secrets.c.value).where(app_secrets.c.name == "signing_key")).scalar_one()
+        return conn.execute(
+            sa.select(app_secrets.c.value).where(app_secrets.c.name == "signing_key")
+        ).scalar_one()
 
 
 class Signer:

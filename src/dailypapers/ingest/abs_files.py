@@ -18,7 +18,7 @@ The version is the number of Date lines; the first is the publication, the last 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from dailypapers.core.models import PaperRecord
@@ -44,7 +44,7 @@ def _abs_date(value: str) -> datetime:
         raise RecordError(f"bad date {value.strip()[:60]!r}") from None
     if not plausible(dt):
         raise RecordError(f"date {value.strip()[:60]!r} out of range")
-    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def parse_abs(data: bytes | str) -> PaperRecord:

@@ -19,7 +19,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from email.utils import parsedate_to_datetime
 from functools import lru_cache, partial
 from operator import attrgetter
@@ -172,7 +172,7 @@ def _iso_datetime(value: Any, name: str) -> datetime | None:
         raise RecordError(f"{name} is not a string")
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+        return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         raise RecordError(f"{name} {value[:40]!r} is not an ISO date") from None
 
@@ -196,7 +196,7 @@ def _iso_day(text: str) -> date:
 @lru_cache(maxsize=1024)
 def _midnight(day: date) -> datetime:
     # Cached like _iso_day (datetimes are immutable, so records can share them).
-    return datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
 def _version_from_url(*urls: Any) -> int | None:
@@ -293,7 +293,7 @@ def _rfc2822(value: Any) -> datetime | None:
         return None
     try:
         dt = parsedate_to_datetime(value)
-        return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+        return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
         raise RecordError(f"version date {value[:40]!r} is not an RFC 2822 date") from None
 

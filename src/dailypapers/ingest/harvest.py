@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dailypapers.core.models import PaperRecord, combine_records
 from dailypapers.ingest.featuring import apply_policy
-from dailypapers.ingest.formats import Rejected, RecordError
+from dailypapers.ingest.formats import RecordError, Rejected
 from dailypapers.ingest.http import FetchError, PoliteClient, Stopped
 from dailypapers.ingest.sources.base import FeedError, Page, Request, Source
 from dailypapers.store.checkpoints import acquire_lease, load_state, record_run, save_state
@@ -136,7 +136,7 @@ def harvest(
     started = time.perf_counter()
     result = HarvestResult(source=source.name)
     feature_categories = list(categories)
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     client_sleep = client.sleep
     if lease is not None:
         client.sleep = _renewing(db, source.name, lease, client_sleep)
@@ -146,17 +146,20 @@ def harvest(
             checkpoint = load_state(conn, source.name)
         state: dict[str, Any] = source.begin(checkpoint, since, today)
         with db.write() as conn:
-            save_state(conn, source.name, state, datetime.now(timezone.utc))
+            save_state(conn, source.name, state, datetime.now(UTC))
         while (request := source.next_request(state)) is not None:
             if should_stop is not None and should_stop():
                 break
             page, headers = _fetch_page(source, client, request, sleep)
-            records = apply_policy(_normalize(source, page, request.label, result), source.features, policy,
-                                   feature_categories)  # fmt: skip
+            records = apply_policy(
+                _normalize(source, page, request.label, result), source.features, policy, feature_categories
+            )
             new_state = source.advance(state, request, page, headers)
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             with db.write() as conn:
-                if lease is not None and not acquire_lease(conn, source.name, lease[0], now + timedelta(seconds=lease[1]), now):
+                if lease is not None and not acquire_lease(
+                    conn, source.name, lease[0], now + timedelta(seconds=lease[1]), now
+                ):
                     # Another process took the source over (our lease expired): store nothing more.
                     raise LeaseLost(f"{source.name}: the lease was taken over by another process; stopped")
                 counts = upsert_batch(conn, records, now) if records else None
@@ -169,7 +172,7 @@ def harvest(
                 on_page(request, result)
         else:
             with db.write() as conn:
-                save_state(conn, source.name, source.finish(state), datetime.now(timezone.utc))
+                save_state(conn, source.name, source.finish(state), datetime.now(UTC))
             result.complete = True
     except Stopped:
         pass  # the process is stopping: the checkpoint is at the last stored page
@@ -182,8 +185,14 @@ def harvest(
     result.seconds = time.perf_counter() - started
     if not lost:  # the row belongs to the process that took the source over
         with db.write() as conn:
-            record_run(conn, source.name, datetime.now(timezone.utc), ok=result.error is None,
-                       summary=result.line(), error=result.error)  # fmt: skip
+            record_run(
+                conn,
+                source.name,
+                datetime.now(UTC),
+                ok=result.error is None,
+                summary=result.line(),
+                error=result.error,
+            )
     return result
 
 
@@ -194,11 +203,10 @@ def _renewing(
     can be longer than a lease)."""
 
     def renew_and_sleep(seconds: float) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with db.write() as conn:
             if not acquire_lease(conn, name, lease[0], now + timedelta(seconds=seconds + lease[1]), now):
                 raise LeaseLost(f"{name}: the lease was taken over by another process; stopped")
         sleep(seconds)
 
     return renew_and_sleep
-

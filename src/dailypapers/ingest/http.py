@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -60,8 +60,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 @dataclass
@@ -170,7 +170,9 @@ class PoliteClient:
                         )
                     if status >= 400:
                         raise FetchError(
-                            f"HTTP {status} from {host}", status=status, body=response.content  # type: ignore[union-attr]
+                            f"HTTP {status} from {host}",
+                            status=status,
+                            body=response.content,  # type: ignore[union-attr]
                         )
                     return response  # type: ignore[return-value]
                 if attempt == self.retries:

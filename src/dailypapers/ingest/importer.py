@@ -8,11 +8,18 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dailypapers.core.models import PaperRecord, combine_records
-from dailypapers.ingest.formats import ParseWorker, RecordError, Rejected, UnreadableFile, open_binary, read_file
+from dailypapers.ingest.formats import (
+    ParseWorker,
+    RecordError,
+    Rejected,
+    UnreadableFile,
+    open_binary,
+    read_file,
+)
 from dailypapers.store.db import Database
 from dailypapers.store.papers import UpsertCounts, upsert_batch
 
@@ -184,7 +191,11 @@ def _import_file(
 
 
 def _import_abs(
-    db: Database, path: Path, summary: ImportSummary, now: datetime | None, on_file: Callable[[Path, int], None] | None
+    db: Database,
+    path: Path,
+    summary: ImportSummary,
+    now: datetime | None,
+    on_file: Callable[[Path, int], None] | None,
 ) -> None:
     """One arXiv .abs metadata file: one paper."""
     from dailypapers.ingest.abs_files import parse_abs
@@ -203,7 +214,7 @@ def _import_abs(
         return
     summary.read += 1
     with db.write() as conn:
-        summary.counts.add(upsert_batch(conn, [record], now or datetime.now(timezone.utc)))
+        summary.counts.add(upsert_batch(conn, [record], now or datetime.now(UTC)))
 
 
 def _import_batches(
@@ -221,7 +232,7 @@ def _import_batches(
         summary.rejected.extend(batch.rejected)
         if batch.records:
             with db.write() as conn:
-                counts = upsert_batch(conn, batch.records, now or datetime.now(timezone.utc))
+                counts = upsert_batch(conn, batch.records, now or datetime.now(UTC))
             summary.counts.add(counts)
         if progress:
             progress(size if batch.last else batch.position, size)

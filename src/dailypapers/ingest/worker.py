@@ -15,7 +15,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from dailypapers.ingest.harvest import EXIT_ERROR, EXIT_NEW, EXIT_NOTHING_NEW, HarvestResult, harvest
@@ -23,7 +23,13 @@ from dailypapers.ingest.http import PoliteClient, Stopped
 from dailypapers.ingest.sources import build_client, build_source
 from dailypapers.ingest.sources.base import Source
 from dailypapers.settings import Settings
-from dailypapers.store.checkpoints import acquire_lease, lease_owner_id, next_run_at, release_lease, schedule_next
+from dailypapers.store.checkpoints import (
+    acquire_lease,
+    lease_owner_id,
+    next_run_at,
+    release_lease,
+    schedule_next,
+)
 from dailypapers.store.db import Database
 
 LEASE_SECONDS = 600.0
@@ -75,7 +81,7 @@ class Worker:
         with build_client(self.settings) as client:
             client.sleep = self._sleep
             while not self.stopping:
-                wake_at = datetime.now(timezone.utc) + timedelta(seconds=IDLE_CHECK_SECONDS)
+                wake_at = datetime.now(UTC) + timedelta(seconds=IDLE_CHECK_SECONDS)
                 for source in self.sources:
                     if self.stopping:
                         break
@@ -88,7 +94,7 @@ class Worker:
                     wake_at = min(wake_at, self._digests())
                 if once:
                     break
-                self._stop.wait(max(0.0, (wake_at - datetime.now(timezone.utc)).total_seconds()))
+                self._stop.wait(max(0.0, (wake_at - datetime.now(UTC)).total_seconds()))
         if any(r.error for r in results):
             return EXIT_ERROR
         return EXIT_NEW if any(r.counts.new for r in results) else EXIT_NOTHING_NEW
@@ -96,7 +102,7 @@ class Worker:
     def _digests(self) -> datetime:
         """Compose due digests and send the outbox, every digest_interval seconds; never fatal.
         Returns when to look again."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if self._digests_due_at is not None and now < self._digests_due_at:
             return self._digests_due_at
         self._digests_due_at = now + timedelta(seconds=self.settings.digest_interval)
@@ -121,8 +127,12 @@ class Worker:
             from dailypapers.search.embed import get_embedder
 
             embedder = get_embedder(self.settings.embedding_model)
-            summary = embed_pending(self.db, embedder, batch_size=self.settings.embed_batch_size,
-                                    should_stop=lambda: self.stopping)  # fmt: skip
+            summary = embed_pending(
+                self.db,
+                embedder,
+                batch_size=self.settings.embed_batch_size,
+                should_stop=lambda: self.stopping,
+            )
         except Exception as exc:  # noqa: BLE001 - search works without vectors; retried next round
             self.log(f"embed: {type(exc).__name__}: {exc}")
             return
@@ -130,13 +140,17 @@ class Worker:
             self.log(f"embed: {summary.line()}")
         if summary.embedded and not self.stopping:
             try:
-                self.log(f"index: {refresh_index(self.db, embedder.name, IndexConfig.from_settings(self.settings))}")
+                self.log(
+                    f"index: {refresh_index(self.db, embedder.name, IndexConfig.from_settings(self.settings))}"
+                )
             except Exception as exc:  # noqa: BLE001 - searches use the table until the next round
                 self.log(f"index: {type(exc).__name__}: {exc}")
 
-    def _run_source(self, source: Source, client: PoliteClient, results: list[HarvestResult]) -> datetime | None:
+    def _run_source(
+        self, source: Source, client: PoliteClient, results: list[HarvestResult]
+    ) -> datetime | None:
         """Run one source if it is due and free; returns when it is due next (None: unknown)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.db.read() as conn:
             due = next_run_at(conn, source.name)
         if due is not None and due > now:
@@ -146,12 +160,14 @@ class Worker:
                 return None
         try:
             result = harvest(
-                self.db, source, client,
+                self.db,
+                source,
+                client,
                 policy=self.settings.feature_policy,
                 categories=self.settings.feature_category_list(),
                 should_stop=lambda: self.stopping,
                 lease=(self.owner, LEASE_SECONDS),
-            )  # fmt: skip
+            )
         except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
             self.log(f"{source.name}: unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             result = HarvestResult(source=source.name, error=f"unexpected {type(exc).__name__}: {exc}")
@@ -166,7 +182,7 @@ class Worker:
         for rejected in result.rejected[:20]:
             self.log(f"  rejected {rejected}")
         wait = self.settings.worker_retry_interval if result.error else self.settings.worker_interval
-        when = datetime.now(timezone.utc) + timedelta(seconds=wait)
+        when = datetime.now(UTC) + timedelta(seconds=wait)
         with self.db.write() as conn:
-            schedule_next(conn, source.name, when, datetime.now(timezone.utc))
+            schedule_next(conn, source.name, when, datetime.now(UTC))
         return when

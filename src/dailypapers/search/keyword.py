@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from time import monotonic
 from typing import Any
 
@@ -58,7 +58,7 @@ class KeywordResult:
 
 
 def _day_start(day: Any) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
 def _filters(query: ParsedQuery, dialect: str) -> list[Any]:
@@ -66,17 +66,28 @@ def _filters(query: ParsedQuery, dialect: str) -> list[Any]:
     conditions: list[Any] = []
     if query.categories:
         if dialect == "postgresql":
-            conditions.append(sa.or_(*[papers.c.categories.cast(JSONB).contains([c]) for c in query.categories]))
+            conditions.append(
+                sa.or_(*[papers.c.categories.cast(JSONB).contains([c]) for c in query.categories])
+            )
         else:
             each = sa.func.json_each(papers.c.categories).table_valued("value")
-            conditions.append(sa.exists(sa.select(1).select_from(each).where(each.c.value.in_(query.categories))))
+            conditions.append(
+                sa.exists(sa.select(1).select_from(each).where(each.c.value.in_(query.categories)))
+            )
     if query.excluded_categories:
         if dialect == "postgresql":
-            conditions += [sa.not_(papers.c.categories.cast(JSONB).contains([c])) for c in query.excluded_categories]
+            conditions += [
+                sa.not_(papers.c.categories.cast(JSONB).contains([c])) for c in query.excluded_categories
+            ]
         else:
             each = sa.func.json_each(papers.c.categories).table_valued("value")
-            conditions.append(sa.not_(sa.exists(
-                sa.select(1).select_from(each).where(each.c.value.in_(query.excluded_categories)))))  # fmt: skip
+            conditions.append(
+                sa.not_(
+                    sa.exists(
+                        sa.select(1).select_from(each).where(each.c.value.in_(query.excluded_categories))
+                    )
+                )
+            )
     when = sa.func.coalesce(papers.c.published_at, papers.c.first_featured_at, papers.c.created_at)
     if query.after:
         conditions.append(when >= _day_start(query.after))
@@ -106,7 +117,9 @@ def term_conditions(conn: Connection, query: ParsedQuery, few: bool = False) -> 
             continue
         expression = (" AND " if keep else " OR ").join(_fts_term(t) for t in terms)
         fts = sa.table("papers_fts", sa.column("rowid"))
-        matching = sa.select(fts.c.rowid).where(sa.text(f"papers_fts MATCH :{name}").bindparams(**{name: expression}))
+        matching = sa.select(fts.c.rowid).where(
+            sa.text(f"papers_fts MATCH :{name}").bindparams(**{name: expression})
+        )
         rowid = sa.literal_column("papers.rowid")
         # FTS5 answers "MATCH and rowid = x" by seeking x in each posting list: cheap for a few papers;
         # for many, one pass over the matches (IN) is cheaper.
@@ -122,10 +135,13 @@ def matching_ids(conn: Connection, query: ParsedQuery, ids: list[str]) -> set[st
     conditions = term_conditions(conn, query, few=True)
     if not conditions:
         return set(ids)
-    return set(conn.execute(sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_(ids), *conditions)).scalars())
+    return set(
+        conn.execute(sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_(ids), *conditions)).scalars()
+    )
 
 
 # --- SQLite FTS5 ----------------------------------------------------------------------------------
+
 
 def _fts_term(term: Term) -> str:
     # Words come from search.query's word pattern (letters, digits, inner . ' -): no double quote
@@ -156,8 +172,16 @@ def fts5_expression(query: ParsedQuery, match_any: bool = False) -> str:
     return positive
 
 
-def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
-                   count: bool | int, table: str = "papers_fts", by_trending: bool = False) -> KeywordResult:  # fmt: skip
+def _sqlite_search(
+    conn: Connection,
+    query: ParsedQuery,
+    limit: int,
+    offset: int,
+    match_any: bool,
+    count: bool | int,
+    table: str = "papers_fts",
+    by_trending: bool = False,
+) -> KeywordResult:
     match = fts5_expression(query, match_any)
     conditions = _filters(query, "sqlite")
     if not match:
@@ -171,22 +195,33 @@ def _sqlite_search(conn: Connection, query: ParsedQuery, limit: int, offset: int
     joined = fts.join(papers, sa.literal_column("papers.rowid") == fts.c.rowid)
     if by_trending:  # the matches' row ids first, then papers walked in trending order
         matching = sa.select(fts.c.rowid).where(sa.text(f"{table} MATCH :match").bindparams(match=match))
-        q = (sa.select(papers.c.arxiv_id, papers.c.trending_score.label("score"))
-             .where(sa.literal_column("papers.rowid").in_(matching), *conditions)
-             .order_by(papers.c.trending_score.desc(), papers.c.arxiv_id))  # fmt: skip
+        q = (
+            sa.select(papers.c.arxiv_id, papers.c.trending_score.label("score"))
+            .where(sa.literal_column("papers.rowid").in_(matching), *conditions)
+            .order_by(papers.c.trending_score.desc(), papers.c.arxiv_id)
+        )
     else:
-        q = (sa.select(papers.c.arxiv_id, score.label("score")).select_from(joined).where(*where)
-             .order_by(sa.desc("score"), papers.c.arxiv_id))  # fmt: skip
+        q = (
+            sa.select(papers.c.arxiv_id, score.label("score"))
+            .select_from(joined)
+            .where(*where)
+            .order_by(sa.desc("score"), papers.c.arxiv_id)
+        )
     rows = conn.execute(q.limit(limit).offset(offset)).all() if limit > 0 else []
     hits = [Hit(r.arxiv_id, float(r.score)) for r in rows]
     if not count:
         return KeywordResult(hits, -1)
     # Without filters the FTS table alone knows the matches: no lookup of each one in papers.
-    matching = sa.select(1).select_from(joined).where(*where) if conditions else sa.select(1).select_from(fts).where(*where)
+    matching = (
+        sa.select(1).select_from(joined).where(*where)
+        if conditions
+        else sa.select(1).select_from(fts).where(*where)
+    )
     return _counted(hits, conn, matching, count)
 
 
 # --- PostgreSQL full text ---------------------------------------------------------------------------
+
 
 def _pg_tsquery(term: Term, config: str, n: int, params: dict[str, Any]) -> str:
     key = f"w{n}"
@@ -207,8 +242,10 @@ def _pg_tsquery(term: Term, config: str, n: int, params: dict[str, Any]) -> str:
     if config == "english" and term.field is None:
         # Names are indexed unstemmed ('simple'): a plain word matches either form. A stop word
         # ("of") stays empty, as it is absent from the english vectors.
-        return (f"(CASE WHEN numnode({english}) = 0 THEN {english} "
-                f"ELSE {english} || phraseto_tsquery('simple'::regconfig, :{key}) END)")
+        return (
+            f"(CASE WHEN numnode({english}) = 0 THEN {english} "
+            f"ELSE {english} || phraseto_tsquery('simple'::regconfig, :{key}) END)"
+        )
     return english
 
 
@@ -220,8 +257,16 @@ def _pg_term_match(term: Term, n: int, params: dict[str, Any]) -> str:
     return f"NOT {matches}" if term.negated else matches
 
 
-def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
-               count: bool | int, titles_only: bool = False, by_trending: bool = False) -> KeywordResult:  # fmt: skip
+def _pg_search(
+    conn: Connection,
+    query: ParsedQuery,
+    limit: int,
+    offset: int,
+    match_any: bool,
+    count: bool | int,
+    titles_only: bool = False,
+    by_trending: bool = False,
+) -> KeywordResult:
     document = _PG_FIELDS["title"][1] if titles_only else "papers.search_vector"
     params: dict[str, Any] = {}
     free = [t for t in query.terms if t.field is None]
@@ -242,9 +287,18 @@ def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, ma
         tsquery = f"({tsquery}) && !!({' || '.join(negative)})"
     match = sa.text(f"{document} @@ ({tsquery})")
     # text(), not literal_column(): the query's :w parameters must be bound inside the rank too.
-    score = papers.c.trending_score if by_trending else sa.func.ts_rank(sa.text(document), sa.text(f"({tsquery})"), 1)
-    q = (sa.select(papers.c.arxiv_id, score.label("score")).where(match, *conditions)
-         .order_by(sa.desc("score"), papers.c.arxiv_id).limit(limit).offset(offset))  # fmt: skip
+    score = (
+        papers.c.trending_score
+        if by_trending
+        else sa.func.ts_rank(sa.text(document), sa.text(f"({tsquery})"), 1)
+    )
+    q = (
+        sa.select(papers.c.arxiv_id, score.label("score"))
+        .where(match, *conditions)
+        .order_by(sa.desc("score"), papers.c.arxiv_id)
+        .limit(limit)
+        .offset(offset)
+    )
     rows = conn.execute(q, params).all() if limit > 0 else []
     hits = [Hit(r.arxiv_id, float(r.score)) for r in rows]
     if not count:
@@ -252,25 +306,40 @@ def _pg_search(conn: Connection, query: ParsedQuery, limit: int, offset: int, ma
     return _counted(hits, conn, sa.select(1).select_from(papers).where(match, *conditions), count, params)
 
 
-def _counted(hits: list[Hit], conn: Connection, matching: Any, count: bool | int,
-             params: dict[str, Any] | None = None) -> KeywordResult:  # fmt: skip
+def _counted(
+    hits: list[Hit], conn: Connection, matching: Any, count: bool | int, params: dict[str, Any] | None = None
+) -> KeywordResult:
     """The result with its count: exact, or (count given as a number) at most that many, then
     marked capped — counting 100,000 matches costs seconds on a million papers, and no page past
     the cap can be reached anyway."""
     if count is True:
-        total = conn.execute(sa.select(sa.func.count()).select_from(matching.subquery()), params or {}).scalar_one()
+        total = conn.execute(
+            sa.select(sa.func.count()).select_from(matching.subquery()), params or {}
+        ).scalar_one()
         return KeywordResult(hits, total)
     cap = int(count)
-    total = conn.execute(sa.select(sa.func.count()).select_from(matching.limit(cap + 1).subquery()), params or {}).scalar_one()
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(matching.limit(cap + 1).subquery()), params or {}
+    ).scalar_one()
     return KeywordResult(hits, min(total, cap), total > cap)
 
 
-def _by_trending(conn: Connection, conditions: list[Any], limit: int, offset: int,
-                 params: dict[str, Any] | None = None, count: bool | int = True) -> KeywordResult:  # fmt: skip
+def _by_trending(
+    conn: Connection,
+    conditions: list[Any],
+    limit: int,
+    offset: int,
+    params: dict[str, Any] | None = None,
+    count: bool | int = True,
+) -> KeywordResult:
     rows = conn.execute(
-        sa.select(papers.c.arxiv_id, papers.c.trending_score).where(*conditions)
-        .order_by(papers.c.trending_score.desc(), papers.c.arxiv_id).limit(limit).offset(offset), params or {}
-    ).all()  # fmt: skip
+        sa.select(papers.c.arxiv_id, papers.c.trending_score)
+        .where(*conditions)
+        .order_by(papers.c.trending_score.desc(), papers.c.arxiv_id)
+        .limit(limit)
+        .offset(offset),
+        params or {},
+    ).all()
     hits = [Hit(r.arxiv_id, float(r.trending_score)) for r in rows]
     if not count:
         return KeywordResult(hits, -1)
@@ -284,16 +353,25 @@ def _by_trending(conn: Connection, conditions: list[Any], limit: int, offset: in
 RANK_CAP, PG_RANK_CAP = 20_000, 3_000
 
 
-def _backend(conn: Connection, query: ParsedQuery, limit: int, offset: int, match_any: bool,
-             count: bool | int, titles_only: bool = False, by_trending: bool = False) -> KeywordResult:  # fmt: skip
+def _backend(
+    conn: Connection,
+    query: ParsedQuery,
+    limit: int,
+    offset: int,
+    match_any: bool,
+    count: bool | int,
+    titles_only: bool = False,
+    by_trending: bool = False,
+) -> KeywordResult:
     if conn.dialect.name == "postgresql":
         return _pg_search(conn, query, limit, offset, match_any, count, titles_only, by_trending)
     table = "papers_title_fts" if titles_only else "papers_fts"
     return _sqlite_search(conn, query, limit, offset, match_any, count, table, by_trending)
 
 
-def _too_many_to_rank(conn: Connection, query: ParsedQuery, limit: int, offset: int,
-                      count: bool | int) -> KeywordResult | None:  # fmt: skip
+def _too_many_to_rank(
+    conn: Connection, query: ParsedQuery, limit: int, offset: int, count: bool | int
+) -> KeywordResult | None:
     """The page of an every-word query that more than the rank cap of papers match (else None):
     title matches ranked (when they are few enough to rank), then the rest by trending score."""
     cap = PG_RANK_CAP if conn.dialect.name == "postgresql" else RANK_CAP
@@ -301,7 +379,10 @@ def _too_many_to_rank(conn: Connection, query: ParsedQuery, limit: int, offset: 
         return None
     depth = offset + limit
     first: list[Hit] = []
-    if all(t.field in (None, "title") for t in query.terms) and not _backend(conn, query, 0, 0, False, cap, True).total_capped:
+    if (
+        all(t.field in (None, "title") for t in query.terms)
+        and not _backend(conn, query, 0, 0, False, cap, True).total_capped
+    ):
         first = _backend(conn, query, depth, 0, False, False, titles_only=True).hits
     seen = {h.arxiv_id for h in first}
     rest = _backend(conn, query, depth + len(first), 0, False, False, by_trending=True).hits
@@ -315,8 +396,13 @@ def _too_many_to_rank(conn: Connection, query: ParsedQuery, limit: int, offset: 
 
 
 def keyword_search(
-    conn: Connection, query: ParsedQuery, limit: int = 100, offset: int = 0, match_any: bool = False,
-    count: bool | int = True, titles_only: bool = False,
+    conn: Connection,
+    query: ParsedQuery,
+    limit: int = 100,
+    offset: int = 0,
+    match_any: bool = False,
+    count: bool | int = True,
+    titles_only: bool = False,
 ) -> KeywordResult:
     """The papers matching `query`, best first, and how many match in all. By default every word
     is required; `match_any` ranks papers with any of the plain words (BM25 favours those with more
@@ -406,8 +492,11 @@ class _CommonStems:
 
     def _compute(self, conn: Connection, key: str) -> tuple[dict[str, int], int]:
         total = int(conn.exec_driver_sql("SELECT max(rowid) FROM papers").scalar() or 0)
-        common = dict(conn.exec_driver_sql("SELECT term, doc FROM papers_fts_vocab WHERE doc > ?",
-                                           (common_cap("sqlite", total),)).all())  # fmt: skip
+        common = dict(
+            conn.exec_driver_sql(
+                "SELECT term, doc FROM papers_fts_vocab WHERE doc > ?", (common_cap("sqlite", total),)
+            ).all()
+        )
         with self.lock:
             self.known[key] = (monotonic(), common, total)
         return common, total
@@ -429,9 +518,13 @@ def _document_frequencies(conn: Connection, query: ParsedQuery) -> tuple[dict[Te
         return _pg_frequencies(conn, words)
     try:
         common, total = _common_stems.get(conn)
-        conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING fts5("
-                             "x, tokenize='porter unicode61 remove_diacritics 2')")  # fmt: skip
-        conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens_vocab USING fts5vocab(temp, query_tokens, 'row')")
+        conn.exec_driver_sql(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING fts5("
+            "x, tokenize='porter unicode61 remove_diacritics 2')"
+        )
+        conn.exec_driver_sql(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens_vocab USING fts5vocab(temp, query_tokens, 'row')"
+        )
         df: dict[Term, int] = {}
         for term in words:
             conn.exec_driver_sql("DELETE FROM temp.query_tokens")
@@ -457,15 +550,18 @@ class _PgCommonLexemes:
 
     def get(self, conn: Connection) -> tuple[dict[str, float], int] | None:
         key = str(conn.engine.url)
-        stamp = tuple(conn.exec_driver_sql(
-            "SELECT c.reltuples, pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid) "
-            "FROM pg_class c WHERE c.oid = 'papers'::regclass").one())  # fmt: skip
+        stamp = tuple(
+            conn.exec_driver_sql(
+                "SELECT c.reltuples, pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid) "
+                "FROM pg_class c WHERE c.oid = 'papers'::regclass"
+            ).one()
+        )
         entry = self.known.get(key)
         if entry is None or entry[0] != stamp:
             row = conn.exec_driver_sql(
                 "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
                 "WHERE schemaname = current_schema() AND tablename = 'papers' AND attname = 'search_vector'"
-            ).first()  # fmt: skip
+            ).first()
             lexemes, freqs = row if row is not None else (None, None)
             # The frequencies end with three more numbers (min, max, null share): zip stops before them.
             entry = (stamp, dict(zip(lexemes or [], freqs or [], strict=False)), int(max(stamp[0] or 0, 0)))
@@ -487,7 +583,9 @@ def _pg_frequencies(conn: Connection, words: list[Term]) -> tuple[dict[Term, int
         return None
     shares, total = stats
     params = {f"w{n}": term.raw or term.text for n, term in enumerate(words)}
-    columns = ", ".join(f"tsvector_to_array(to_tsvector('english'::regconfig, :w{n}))" for n in range(len(words)))
+    columns = ", ".join(
+        f"tsvector_to_array(to_tsvector('english'::regconfig, :w{n}))" for n in range(len(words))
+    )
     lexemes = conn.execute(sa.text(f"SELECT {columns}"), params).one()
     df: dict[Term, int] = {}
     for term, found in zip(words, lexemes, strict=True):
@@ -502,8 +600,11 @@ def _without_excluded(conn: Connection, query: ParsedQuery, hits: list[Hit]) -> 
     negative = [t for t in query.terms if t.negated]
     if not negative or not hits:
         return hits
-    keep = matching_ids(conn, replace(query, terms=negative, categories=[], excluded_categories=[], after=None,
-                                      before=None), [h.arxiv_id for h in hits])  # fmt: skip
+    keep = matching_ids(
+        conn,
+        replace(query, terms=negative, categories=[], excluded_categories=[], after=None, before=None),
+        [h.arxiv_id for h in hits],
+    )
     return [h for h in hits if h.arxiv_id in keep]
 
 
@@ -543,8 +644,11 @@ def fusion_list(conn: Connection, query: ParsedQuery, limit: int) -> list[Hit]:
         relaxed = query
         for term in common[:-1]:
             relaxed = replace(relaxed, terms=[t for t in relaxed.terms if t != term])
-            more = _without_excluded(conn, query, keyword_search(conn, relaxed, limit=limit, count=False,
-                                                                 titles_only=titles_only).hits)  # fmt: skip
+            more = _without_excluded(
+                conn,
+                query,
+                keyword_search(conn, relaxed, limit=limit, count=False, titles_only=titles_only).hits,
+            )
             every += [h for h in more if h.arxiv_id not in seen]
             seen.update(h.arxiv_id for h in more)
             if len(every) >= enough:

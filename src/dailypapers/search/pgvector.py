@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from time import monotonic
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
+from time import monotonic
 from typing import Any
 
 import numpy as np
@@ -43,13 +43,21 @@ def index_name(model: str, kind: str = "halfvec") -> str:
 def index_kind(conn: Connection) -> str:
     """`halfvec` when the server's pgvector has it (0.7+): half the index's size and memory, and at
     1M papers 8.1 instead of 9.5 ms per 100-deep search at the same recall; else `vector`."""
-    return "halfvec" if conn.exec_driver_sql("SELECT 1 FROM pg_type WHERE typname = 'halfvec'").first() else "vector"
+    return (
+        "halfvec"
+        if conn.exec_driver_sql("SELECT 1 FROM pg_type WHERE typname = 'halfvec'").first()
+        else "vector"
+    )
 
 
 def searched_kind(conn: Connection, model: str) -> str:
     """The cast searches must use to reach this model's index (halfvec unless only a vector index exists)."""
-    if conn.exec_driver_sql("SELECT 1 FROM pg_indexes WHERE indexname = %s", (index_name(model, "vector"),)).first():
-        if not conn.exec_driver_sql("SELECT 1 FROM pg_indexes WHERE indexname = %s", (index_name(model),)).first():
+    if conn.exec_driver_sql(
+        "SELECT 1 FROM pg_indexes WHERE indexname = %s", (index_name(model, "vector"),)
+    ).first():
+        if not conn.exec_driver_sql(
+            "SELECT 1 FROM pg_indexes WHERE indexname = %s", (index_name(model),)
+        ).first():
             return "vector"
     return index_kind(conn)
 
@@ -63,10 +71,12 @@ def has_column(conn: Connection) -> bool:
     """Whether paper_embeddings has the pgvector column (i.e. pgvector is in use here)."""
     if conn.dialect.name != "postgresql":
         return False
-    return bool(conn.exec_driver_sql(
-        "SELECT 1 FROM information_schema.columns WHERE table_name = 'paper_embeddings' "
-        "AND column_name = 'embedding' AND table_schema = current_schema()"
-    ).first())  # fmt: skip
+    return bool(
+        conn.exec_driver_sql(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'paper_embeddings' "
+            "AND column_name = 'embedding' AND table_schema = current_schema()"
+        ).first()
+    )
 
 
 def ensure_pgvector(conn: Connection) -> bool:
@@ -95,13 +105,19 @@ def fill_missing(conn: Connection, model: str, batch: int = 2000) -> int:
     while True:
         rows = conn.execute(
             sa.select(paper_embeddings.c.arxiv_id, paper_embeddings.c.vector)
-            .where(paper_embeddings.c.model == model, sa.text("embedding IS NULL")).limit(batch)
-        ).all()  # fmt: skip
+            .where(paper_embeddings.c.model == model, sa.text("embedding IS NULL"))
+            .limit(batch)
+        ).all()
         if not rows:
             return filled
         conn.execute(
-            sa.text("UPDATE paper_embeddings SET embedding = CAST(:v AS vector) WHERE arxiv_id = :i AND model = :m"),
-            [{"v": vector_literal(np.frombuffer(r.vector, dtype="<f4")), "i": r.arxiv_id, "m": model} for r in rows],
+            sa.text(
+                "UPDATE paper_embeddings SET embedding = CAST(:v AS vector) WHERE arxiv_id = :i AND model = :m"
+            ),
+            [
+                {"v": vector_literal(np.frombuffer(r.vector, dtype="<f4")), "i": r.arxiv_id, "m": model}
+                for r in rows
+            ],
         )
         filled += len(rows)
 
@@ -119,7 +135,7 @@ def ensure_index(conn: Connection, model: str, dim: int, m: int = 32, ef_constru
         f"CREATE INDEX IF NOT EXISTS {name} ON paper_embeddings USING hnsw "
         f"((embedding::{kind}({int(dim)})) {kind}_cosine_ops) WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
         f"WHERE model = {_literal(model)}"
-    )  # fmt: skip
+    )
     if kind == "halfvec":  # a full-precision index built before replaces nothing now: drop it
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index_name(model, 'vector')}")
     return True
@@ -150,8 +166,13 @@ class PgVectorIndex:
 
     def update(self, conn: Connection, seq: int) -> None:
         """Rows were written (seq moved): recount them (the server's index needs nothing from us)."""
-        self.count = int(conn.execute(sa.select(sa.func.count()).select_from(paper_embeddings).where(
-            paper_embeddings.c.model == self.model)).scalar_one())  # fmt: skip
+        self.count = int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(paper_embeddings)
+                .where(paper_embeddings.c.model == self.model)
+            ).scalar_one()
+        )
         self.cast, self.cast_checked = searched_kind(conn, self.model), monotonic()
         self.seq = seq
 
@@ -166,12 +187,21 @@ class PgVectorIndex:
     def vector_of(self, arxiv_id: str, conn: Connection | None = None) -> np.ndarray | None:
         """The stored vector of a paper (None: it has none); on `conn` when given."""
         with self._connection(conn) as conn:
-            blob = conn.execute(sa.select(paper_embeddings.c.vector).where(
-                paper_embeddings.c.model == self.model, paper_embeddings.c.arxiv_id == arxiv_id)).scalar()  # fmt: skip
+            blob = conn.execute(
+                sa.select(paper_embeddings.c.vector).where(
+                    paper_embeddings.c.model == self.model, paper_embeddings.c.arxiv_id == arxiv_id
+                )
+            ).scalar()
         return None if blob is None else np.frombuffer(blob, dtype="<f4")
 
-    def search(self, query: np.ndarray, k: int, conditions: list[Any] | None = None,
-               exclude: Iterable[str] = (), conn: Connection | None = None) -> list[tuple[str, float]]:  # fmt: skip
+    def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        conditions: list[Any] | None = None,
+        exclude: Iterable[str] = (),
+        conn: Connection | None = None,
+    ) -> list[tuple[str, float]]:
         """The k papers nearest to `query` (id, cosine), best first, among those meeting `conditions`
         (on papers); on `conn` when given."""
         if k <= 0 or not self.count:
@@ -181,14 +211,18 @@ class PgVectorIndex:
         with self._connection(conn) as conn:
             if monotonic() - self.cast_checked > CAST_RECHECK:  # an index built (or replaced) since
                 self.cast, self.cast_checked = searched_kind(conn, self.model), monotonic()
-            query_vector = sa.cast(sa.bindparam("q", vector_literal(query), type_=sa.Text), _Vector(dim, self.cast))
+            query_vector = sa.cast(
+                sa.bindparam("q", vector_literal(query), type_=sa.Text), _Vector(dim, self.cast)
+            )
             distance = sa.literal_column(f"paper_embeddings.embedding::{self.cast}({dim})").op(
-                "<=>", return_type=sa.Float)(query_vector)  # fmt: skip
+                "<=>", return_type=sa.Float
+            )(query_vector)
             q = (
                 sa.select(paper_embeddings.c.arxiv_id, (1 - distance).label("score"))
                 .where(sa.text(f"paper_embeddings.model = {_literal(self.model)}"))
-                .order_by(distance).limit(k)
-            )  # fmt: skip
+                .order_by(distance)
+                .limit(k)
+            )
             if conditions:
                 q = q.join(papers, papers.c.arxiv_id == paper_embeddings.c.arxiv_id).where(*conditions)
             if exclude:

@@ -21,8 +21,15 @@ from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 32
-FIELDS = {"title": "title", "abstract": "abstract", "author": "authors", "authors": "authors", "au": "authors",
-          "ti": "title", "abs": "abstract"}  # fmt: skip
+FIELDS = {
+    "title": "title",
+    "abstract": "abstract",
+    "author": "authors",
+    "authors": "authors",
+    "au": "authors",
+    "ti": "title",
+    "abs": "abstract",
+}
 _TOKEN_RE = re.compile(r'(-?)(?:(\w+):)?(?:"([^"]*)"|(\S+))')
 # What a search word may contain: letters, digits, and inner hyphens/apostrophes/dots (cs.LG, don't).
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -83,8 +90,14 @@ class ParsedQuery:
     def constraints(self) -> ParsedQuery:
         """What every result must satisfy whatever the mode: fielded terms, quoted phrases, excluded
         words, categories and dates (the query without its plain words)."""
-        return ParsedQuery(self.raw, [t for t in self.terms if not t.is_plain], list(self.categories),
-                           list(self.excluded_categories), self.after, self.before)  # fmt: skip
+        return ParsedQuery(
+            self.raw,
+            [t for t in self.terms if not t.is_plain],
+            list(self.categories),
+            list(self.excluded_categories),
+            self.after,
+            self.before,
+        )
 
     @property
     def has_constraints(self) -> bool:
@@ -165,12 +178,17 @@ def parse_query(raw: str) -> ParsedQuery:
             continue
         # One token of several words ("state-of-the-art", "Spin-1/2", "z~2.56") stays one phrase,
         # with the token as typed for backends that tokenize it themselves.
-        query.terms.append(Term(words, field_name, prefix and len(words) == 1, negated, value.rstrip("*"),
-                                quoted is not None))
+        query.terms.append(
+            Term(
+                words, field_name, prefix and len(words) == 1, negated, value.rstrip("*"), quoted is not None
+            )
+        )
     if len(query.terms) > MAX_TERMS:
         query.notes.append(f"only the first {MAX_TERMS} words are used")
         query.terms = query.terms[:MAX_TERMS]
     if query.terms and not query.positive:
-        query.notes.append("a query of only excluded words matches nothing to exclude from; exclusions ignored")
+        query.notes.append(
+            "a query of only excluded words matches nothing to exclude from; exclusions ignored"
+        )
         query.terms = [replace(t, negated=False) for t in query.terms]
     return query

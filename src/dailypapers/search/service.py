@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from dailypapers.schemas import PaperCard, SearchPage
 from dailypapers.search.keyword import fusion_list, keyword_search, matching_ids, term_conditions
 from dailypapers.search.query import ParsedQuery, parse_query
+from dailypapers.search.vectors import IndexConfig, get_index
 from dailypapers.store import feed as feed_q
 from dailypapers.store.db import Database
-from dailypapers.search.vectors import IndexConfig, get_index
 from dailypapers.store.tables import papers
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,9 @@ def _exact_title_ids(conn: sa.Connection, query: ParsedQuery) -> list[str]:
     text = query.raw.strip().strip('"').strip()
     if len(text) < 8 or not query.has_text:
         return []
-    rows = conn.execute(sa.select(papers.c.arxiv_id).where(sa.func.lower(papers.c.title) == text.lower()).limit(5))
+    rows = conn.execute(
+        sa.select(papers.c.arxiv_id).where(sa.func.lower(papers.c.title) == text.lower()).limit(5)
+    )
     return [r.arxiv_id for r in rows]
 
 
@@ -62,8 +64,9 @@ class SearchOptions:
     similarity_floor: float = 0.35
 
 
-def _vector_hits(db: Database, conn: sa.Connection, query: ParsedQuery, vector: Any, options: SearchOptions,
-                 depth: int) -> list[tuple[str, float]] | None:  # fmt: skip
+def _vector_hits(
+    db: Database, conn: sa.Connection, query: ParsedQuery, vector: Any, options: SearchOptions, depth: int
+) -> list[tuple[str, float]] | None:
     """The vector list of a query, (id, cosine) best first (None when no paper has a vector of this
     model yet). The query's constraints (fields, phrases, excluded words, categories, dates) hold: in
     the SQL of pgvector's search, or as the candidate set of an in-process index. Everything is read
@@ -78,8 +81,12 @@ def _vector_hits(db: Database, conn: sa.Connection, query: ParsedQuery, vector: 
         return index.search(vector, depth)
     # The nearest OVERFETCH×depth papers, filtered in SQL: enough for a broad filter ...
     candidates = index.search(vector, depth * OVERFETCH)
-    passing = {r.arxiv_id for r in conn.execute(
-        sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_([i for i, _ in candidates]), *conditions))}  # fmt: skip
+    passing = {
+        r.arxiv_id
+        for r in conn.execute(
+            sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_([i for i, _ in candidates]), *conditions)
+        )
+    }
     hits = [hit for hit in candidates if hit[0] in passing]
     if len(hits) >= depth or len(candidates) < depth * OVERFETCH:
         return hits[:depth]
@@ -88,8 +95,9 @@ def _vector_hits(db: Database, conn: sa.Connection, query: ParsedQuery, vector: 
     return index.search(vector, depth, allowed)
 
 
-def _vector_list(db: Database, query: ParsedQuery, options: SearchOptions,
-                 depth: int) -> list[tuple[str, float]] | None:  # fmt: skip
+def _vector_list(
+    db: Database, query: ParsedQuery, options: SearchOptions, depth: int
+) -> list[tuple[str, float]] | None:
     """_vector_hits on a connection of its own (the query is embedded before taking it)."""
     vector = embed_query_cached(options.embedder, query.meaning_text())
     with db.read() as conn:
@@ -131,8 +139,9 @@ def embed_query_cached(embedder: Any, text: str) -> Any:
     return vector
 
 
-def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
-                  options: SearchOptions | None = None) -> SearchPage:  # fmt: skip
+def search_papers(
+    db: Database, raw: str, page: int = 1, page_size: int = 30, options: SearchOptions | None = None
+) -> SearchPage:
     """Search: an arXiv id goes straight to that paper; otherwise keyword, vector or hybrid results
     (exact title matches first). Constraints (fields, phrases, excluded words, categories, dates)
     hold in every mode; only plain words are softened by meaning, and a note says so."""
@@ -171,9 +180,13 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
             query.notes.append("no paper has a vector yet (run `dailypapers embed`): keyword results only")
     with db.read() as conn:
         if query.arxiv_id:
-            ids = [query.arxiv_id] if conn.execute(
-                sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id == query.arxiv_id)
-            ).first() else []  # fmt: skip
+            ids = (
+                [query.arxiv_id]
+                if conn.execute(
+                    sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id == query.arxiv_id)
+                ).first()
+                else []
+            )
             if not ids:
                 query.notes.append(f"arXiv {query.arxiv_id} is not in this feed")
             total = len(ids)
@@ -199,9 +212,16 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
             extra = [i for i in first if i not in ranked]
             total += len(extra)
             ids = (first + [i for i in ranked if i not in first])[offset : offset + page_size]
-            if mode == "hybrid" and keyword_list and query.plain and len(matching_ids(conn, query, ids)) < len(ids):
-                query.notes.append("some results lack some of the words: hybrid search adds papers close in "
-                                   "meaning (keyword mode requires every word)")  # fmt: skip
+            if (
+                mode == "hybrid"
+                and keyword_list
+                and query.plain
+                and len(matching_ids(conn, query, ids)) < len(ids)
+            ):
+                query.notes.append(
+                    "some results lack some of the words: hybrid search adds papers close in "
+                    "meaning (keyword mode requires every word)"
+                )
         rows = {r["arxiv_id"]: r for r in feed_q.paper_cards(conn, ids)} if ids else {}
     return SearchPage(
         query=query.raw,
@@ -221,8 +241,9 @@ def search_papers(db: Database, raw: str, page: int = 1, page_size: int = 30,
     )
 
 
-def _keyword_ranking(conn: sa.Connection, query: ParsedQuery, depth: int,
-                     page_size: int) -> tuple[list[str], int, bool]:  # fmt: skip
+def _keyword_ranking(
+    conn: sa.Connection, query: ParsedQuery, depth: int, page_size: int
+) -> tuple[list[str], int, bool]:
     """The keyword page's ranking (the top `depth`), its total and whether the total was capped:
     every word required; any of the plain words when no paper has them all."""
     # Counted up to the last reachable page: counting 100,000 matches takes seconds.
@@ -232,33 +253,45 @@ def _keyword_ranking(conn: sa.Connection, query: ParsedQuery, depth: int,
         query.notes.append("no paper has all the words: papers with any of them")
         result = keyword_search(conn, query, limit=depth, match_any=True, count=reachable)
     if result.ranked_partly:
-        query.notes.append("many papers have all these words: those with them in the title first, "
-                           "then the most trending")  # fmt: skip
+        query.notes.append(
+            "many papers have all these words: those with them in the title first, then the most trending"
+        )
     return [h.arxiv_id for h in result.hits], result.total, result.total_capped
 
 
-def _meaning_ranking(conn: sa.Connection, query: ParsedQuery, mode: str, keyword_list: list[str] | None,
-                     vector: list[tuple[str, float]], options: SearchOptions) -> tuple[list[str], dict[str, float]]:  # fmt: skip
+def _meaning_ranking(
+    conn: sa.Connection,
+    query: ParsedQuery,
+    mode: str,
+    keyword_list: list[str] | None,
+    vector: list[tuple[str, float]],
+    options: SearchOptions,
+) -> tuple[list[str], dict[str, float]]:
     """The vector (or hybrid: fused) ranking and the similarity of each vector result. When no paper
     has any of the words, only the papers at least options.similarity_floor close in meaning, said in
     a note (vector results of a nonsense word are noise)."""
     if not keyword_list and not keyword_search(conn, query, limit=0, match_any=True, count=1).total:
         vector = [(i, s) for i, s in vector if s >= options.similarity_floor]
         if vector:
-            query.notes.append(f"no paper has these words: papers close in meaning (similarity ≥ "
-                               f"{options.similarity_floor:g})")  # fmt: skip
+            query.notes.append(
+                f"no paper has these words: papers close in meaning (similarity ≥ "
+                f"{options.similarity_floor:g})"
+            )
         else:
             query.notes.append("no paper has these words, and none is close in meaning")
         return [i for i, _ in vector], dict(vector)
     if mode == "vector" or not keyword_list:
         return [i for i, _ in vector], dict(vector)
     # All words when enough papers have them, else any-word BM25 (search.keyword.fusion_list).
-    fused = rrf([keyword_list, [i for i, _ in vector]], [options.keyword_weight, options.vector_weight], options.rrf_k)
+    fused = rrf(
+        [keyword_list, [i for i, _ in vector]], [options.keyword_weight, options.vector_weight], options.rrf_k
+    )
     return [i for i, _ in fused], dict(vector)
 
 
-def similar_papers(db: Database, arxiv_id: str, embedder: Any, k: int = 10,
-                   config: IndexConfig | None = None) -> list[PaperCard]:  # fmt: skip
+def similar_papers(
+    db: Database, arxiv_id: str, embedder: Any, k: int = 10, config: IndexConfig | None = None
+) -> list[PaperCard]:
     """The k papers nearest to this one (never itself); [] when it has no vector yet."""
     if embedder is None:
         return []
@@ -281,9 +314,15 @@ def search_options(settings: Any, mode: str | None = None) -> SearchOptions:
     chosen = mode or settings.search_mode
     if chosen != "keyword":
         embedder = get_embedder_cached(settings.embedding_model)
-    return SearchOptions(chosen, embedder, settings.search_rrf_k, settings.search_keyword_weight,
-                         settings.search_vector_weight, IndexConfig.from_settings(settings),
-                         settings.search_similarity_floor)  # fmt: skip
+    return SearchOptions(
+        chosen,
+        embedder,
+        settings.search_rrf_k,
+        settings.search_keyword_weight,
+        settings.search_vector_weight,
+        IndexConfig.from_settings(settings),
+        settings.search_similarity_floor,
+    )
 
 
 def get_embedder_cached(name: str) -> Any:

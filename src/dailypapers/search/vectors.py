@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,10 @@ class EmbedSummary:
 
     def line(self) -> str:
         rate = self.embedded / self.seconds if self.seconds > 0 else 0.0
-        return (f"embedded {self.embedded:,}, unchanged {self.unchanged:,} — {self.seconds:.1f} s, "
-                f"{rate:,.1f} papers/s")  # fmt: skip
+        return (
+            f"embedded {self.embedded:,}, unchanged {self.unchanged:,} — {self.seconds:.1f} s, "
+            f"{rate:,.1f} papers/s"
+        )
 
 
 def _pending(conn: Connection, model: str, limit: int, after: str) -> list[Any]:
@@ -64,7 +66,9 @@ def _pending(conn: Connection, model: str, limit: int, after: str) -> list[Any]:
     q = (
         sa.select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, e.c.text_hash)
         .select_from(papers.outerjoin(e, sa.and_(e.c.arxiv_id == papers.c.arxiv_id, e.c.model == model)))
-        .where(papers.c.arxiv_id > after, sa.or_(e.c.arxiv_id.is_(None), papers.c.modified_at > e.c.created_at))
+        .where(
+            papers.c.arxiv_id > after, sa.or_(e.c.arxiv_id.is_(None), papers.c.modified_at > e.c.created_at)
+        )
         .order_by(papers.c.arxiv_id)
         .limit(limit)
     )
@@ -76,10 +80,10 @@ def count_pending(db: Database, model: str) -> int:
     e = paper_embeddings.alias("e")
     with db.read() as conn:
         return conn.execute(
-            sa.select(sa.func.count()).select_from(
-                papers.outerjoin(e, sa.and_(e.c.arxiv_id == papers.c.arxiv_id, e.c.model == model))
-            ).where(sa.or_(e.c.arxiv_id.is_(None), papers.c.modified_at > e.c.created_at))
-        ).scalar_one()  # fmt: skip
+            sa.select(sa.func.count())
+            .select_from(papers.outerjoin(e, sa.and_(e.c.arxiv_id == papers.c.arxiv_id, e.c.model == model)))
+            .where(sa.or_(e.c.arxiv_id.is_(None), papers.c.modified_at > e.c.created_at))
+        ).scalar_one()
 
 
 def next_seq(conn: Connection) -> int:
@@ -92,33 +96,57 @@ def next_seq(conn: Connection) -> int:
     return max(top + 1, time.time_ns() // 1000)
 
 
-def store_vectors(conn: Connection, model: str, items: list[tuple[str, str, Any]], now: datetime | None = None) -> None:
+def store_vectors(
+    conn: Connection, model: str, items: list[tuple[str, str, Any]], now: datetime | None = None
+) -> None:
     """Write (arxiv_id, text_hash, vector) rows of `model`, replacing earlier ones, in the caller's
     transaction; on PostgreSQL with pgvector the vector column is filled too."""
     if not items:
         return
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     seq = next_seq(conn)
     ids = [i for i, _, _ in items]
     for start in range(0, len(ids), 5000):
-        conn.execute(sa.delete(paper_embeddings).where(
-            paper_embeddings.c.model == model, paper_embeddings.c.arxiv_id.in_(ids[start : start + 5000])))  # fmt: skip
-    rows = [{"arxiv_id": i, "model": model, "text_hash": h, "dim": int(np.asarray(v).shape[-1]),
-             "vector": np.asarray(v, dtype="<f4").tobytes(), "created_at": now, "seq": seq}
-            for i, h, v in items]  # fmt: skip
+        conn.execute(
+            sa.delete(paper_embeddings).where(
+                paper_embeddings.c.model == model, paper_embeddings.c.arxiv_id.in_(ids[start : start + 5000])
+            )
+        )
+    rows = [
+        {
+            "arxiv_id": i,
+            "model": model,
+            "text_hash": h,
+            "dim": int(np.asarray(v).shape[-1]),
+            "vector": np.asarray(v, dtype="<f4").tobytes(),
+            "created_at": now,
+            "seq": seq,
+        }
+        for i, h, v in items
+    ]
     if pgvector.has_column(conn):
-        conn.execute(sa.text(
-            "INSERT INTO paper_embeddings (arxiv_id, model, text_hash, dim, vector, created_at, seq, embedding) "
-            "VALUES (:arxiv_id, :model, :text_hash, :dim, :vector, :created_at, :seq, CAST(:embedding AS vector))"),
-            [{**r, "embedding": pgvector.vector_literal(v)} for r, (_, _, v) in zip(rows, items, strict=True)])  # fmt: skip
+        conn.execute(
+            sa.text(
+                "INSERT INTO paper_embeddings (arxiv_id, model, text_hash, dim, vector, created_at, seq, embedding) "
+                "VALUES (:arxiv_id, :model, :text_hash, :dim, :vector, :created_at, :seq, CAST(:embedding AS vector))"
+            ),
+            [
+                {**r, "embedding": pgvector.vector_literal(v)}
+                for r, (_, _, v) in zip(rows, items, strict=True)
+            ],
+        )
     else:
         conn.execute(paper_embeddings.insert(), rows)
 
 
 def embed_pending(
-    db: Database, embedder: Embedder, *, batch_size: int = 64, progress: Callable[[int], None] | None = None,
+    db: Database,
+    embedder: Embedder,
+    *,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> EmbedSummary:  # fmt: skip
+) -> EmbedSummary:
     """Embed every paper whose vector for this model is missing or stale; each batch is one
     transaction, so an interrupted job loses at most one batch of work."""
     summary = EmbedSummary()
@@ -134,15 +162,21 @@ def embed_pending(
         hashes = {k: text_hash(v) for k, v in texts.items()}
         todo = [r.arxiv_id for r in rows if r.text_hash != hashes[r.arxiv_id]]
         same = [r.arxiv_id for r in rows if r.text_hash == hashes[r.arxiv_id]]
-        vectors = embedder.embed([texts[i] for i in todo]) if todo else np.zeros((0, embedder.dim), np.float32)
-        now = datetime.now(timezone.utc)
+        vectors = (
+            embedder.embed([texts[i] for i in todo]) if todo else np.zeros((0, embedder.dim), np.float32)
+        )
+        now = datetime.now(UTC)
         with db.write() as conn:
             if todo:
-                store_vectors(conn, embedder.name, [(i, hashes[i], v) for i, v in zip(todo, vectors, strict=True)], now)
+                store_vectors(
+                    conn, embedder.name, [(i, hashes[i], v) for i, v in zip(todo, vectors, strict=True)], now
+                )
             if same:  # metadata changed, text did not: only mark the vector as current
-                conn.execute(sa.update(paper_embeddings).where(
-                    paper_embeddings.c.model == embedder.name, paper_embeddings.c.arxiv_id.in_(same)
-                ).values(created_at=now))  # fmt: skip
+                conn.execute(
+                    sa.update(paper_embeddings)
+                    .where(paper_embeddings.c.model == embedder.name, paper_embeddings.c.arxiv_id.in_(same))
+                    .values(created_at=now)
+                )
         summary.embedded += len(todo)
         summary.unchanged += len(same)
         if progress:
@@ -164,8 +198,14 @@ class IndexConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> IndexConfig:
-        return cls(settings.vector_index, settings.vector_exact_max, settings.hnsw_m,
-                   settings.hnsw_ef_construction, settings.hnsw_ef_search, settings.vector_index_dir)  # fmt: skip
+        return cls(
+            settings.vector_index,
+            settings.vector_exact_max,
+            settings.hnsw_m,
+            settings.hnsw_ef_construction,
+            settings.hnsw_ef_search,
+            settings.vector_index_dir,
+        )
 
 
 def seq_range(conn: Connection, model: str) -> tuple[int, int]:
@@ -174,8 +214,12 @@ def seq_range(conn: Connection, model: str) -> tuple[int, int]:
     write replaced, and an in-memory index is loaded again rather than updated."""
     # Two scalar subqueries, not min() and max() in one SELECT: SQLite answers a lone min() or max()
     # from the index, but scans every row of the model for both together.
-    ends = [sa.select(sa.func.coalesce(f(paper_embeddings.c.seq), 0)).where(paper_embeddings.c.model == model)
-            .scalar_subquery() for f in (sa.func.min, sa.func.max)]  # fmt: skip
+    ends = [
+        sa.select(sa.func.coalesce(f(paper_embeddings.c.seq), 0))
+        .where(paper_embeddings.c.model == model)
+        .scalar_subquery()
+        for f in (sa.func.min, sa.func.max)
+    ]
     row = conn.execute(sa.select(*ends)).one()
     return int(row[0]), int(row[1])
 
@@ -185,19 +229,29 @@ def current_seq(conn: Connection, model: str) -> int:
     return seq_range(conn, model)[1]
 
 
-def _rows_after(conn: Connection, model: str, seq: int, chunk: int = 20_000) -> Iterable[tuple[list[str], np.ndarray]]:
+def _rows_after(
+    conn: Connection, model: str, seq: int, chunk: int = 20_000
+) -> Iterable[tuple[list[str], np.ndarray]]:
     """The model's vectors written after `seq`, as (ids, float32 matrix) chunks in id order."""
     after = ""
     while True:
         rows = conn.execute(
             sa.select(paper_embeddings.c.arxiv_id, paper_embeddings.c.vector)
-            .where(paper_embeddings.c.model == model, paper_embeddings.c.seq > seq, paper_embeddings.c.arxiv_id > after)
-            .order_by(paper_embeddings.c.arxiv_id).limit(chunk)
-        ).all()  # fmt: skip
+            .where(
+                paper_embeddings.c.model == model,
+                paper_embeddings.c.seq > seq,
+                paper_embeddings.c.arxiv_id > after,
+            )
+            .order_by(paper_embeddings.c.arxiv_id)
+            .limit(chunk)
+        ).all()
         if not rows:
             return
         after = rows[-1].arxiv_id
-        yield [r.arxiv_id for r in rows], np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4").reshape(len(rows), -1)
+        yield (
+            [r.arxiv_id for r in rows],
+            np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4").reshape(len(rows), -1),
+        )
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -208,12 +262,23 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return top[np.argsort(-scores[top], kind="stable")]
 
 
-def _exact_hits(matrix: np.ndarray, ids: list[str], position: dict[str, int], query: np.ndarray, k: int,
-                allowed: Iterable[str] | None, exclude: Iterable[str]) -> list[tuple[str, float]]:  # fmt: skip
+def _exact_hits(
+    matrix: np.ndarray,
+    ids: list[str],
+    position: dict[str, int],
+    query: np.ndarray,
+    k: int,
+    allowed: Iterable[str] | None,
+    exclude: Iterable[str],
+) -> list[tuple[str, float]]:
     """Exact cosine top k over the rows of `matrix` (row n is ids[n]; `position` maps the live ids
     to their rows), among `allowed` when given, without `exclude`."""
     q = np.asarray(query, dtype=np.float32)
-    rows = None if allowed is None else np.fromiter((position[i] for i in allowed if i in position), dtype=np.int64)
+    rows = (
+        None
+        if allowed is None
+        else np.fromiter((position[i] for i in allowed if i in position), dtype=np.int64)
+    )
     scores = (matrix if rows is None else matrix[rows]) @ q
     skip = {position[i] for i in exclude if i in position}
     top = _top(scores, k + len(skip))
@@ -237,8 +302,14 @@ class _InMemoryIndex:
                 self._add(ids, matrix)
         self.seq = seq
 
-    def search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None = None,
-               exclude: Iterable[str] = (), conn: Connection | None = None) -> list[tuple[str, float]]:  # fmt: skip
+    def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
+        conn: Connection | None = None,
+    ) -> list[tuple[str, float]]:
         """The k most similar papers (id, cosine), best first; `allowed` limits the candidates. (`conn`
         is unused: the vectors are in memory; it is taken as PgVectorIndex.search takes it.)"""
         if not self.position or k <= 0:
@@ -249,8 +320,9 @@ class _InMemoryIndex:
     def _add(self, ids: list[str], matrix: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None,
-                exclude: Iterable[str]) -> list[tuple[str, float]]:  # fmt: skip
+    def _search(
+        self, query: np.ndarray, k: int, allowed: Iterable[str] | None, exclude: Iterable[str]
+    ) -> list[tuple[str, float]]:
         raise NotImplementedError
 
 
@@ -290,8 +362,9 @@ class ExactIndex(_InMemoryIndex):
         n = self.position.get(arxiv_id)
         return None if n is None else self.matrix[n]
 
-    def _search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None,
-                exclude: Iterable[str]) -> list[tuple[str, float]]:  # fmt: skip
+    def _search(
+        self, query: np.ndarray, k: int, allowed: Iterable[str] | None, exclude: Iterable[str]
+    ) -> list[tuple[str, float]]:
         return _exact_hits(self.matrix, self.ids, self.position, query, k, allowed, exclude)
 
 
@@ -304,7 +377,14 @@ class HnswIndex(_InMemoryIndex):
     kind = "hnsw"
 
     def __init__(self, model: str, ids: list[str], index: Any, seq: int, stale: set[int], ef_search: int):
-        self.model, self.ids, self.index, self.seq, self.stale, self.ef_search = model, ids, index, seq, stale, ef_search
+        self.model, self.ids, self.index, self.seq, self.stale, self.ef_search = (
+            model,
+            ids,
+            index,
+            seq,
+            stale,
+            ef_search,
+        )
         self.position = {arxiv_id: n for n, arxiv_id in enumerate(ids) if n not in stale}
         self._selector: Any = None
         # faiss may move its storage while adding: searches and updates of one index take turns.
@@ -330,7 +410,9 @@ class HnswIndex(_InMemoryIndex):
             ids += chunk_ids
         if index is None:
             raise ValueError(f"no vectors of {model} to index")
-        log.info("built HNSW index of %s: %d vectors in %.1f s", model, len(ids), time.perf_counter() - started)
+        log.info(
+            "built HNSW index of %s: %d vectors in %.1f s", model, len(ids), time.perf_counter() - started
+        )
         return cls(model, ids, index, seq, set(), config.hnsw_ef_search)
 
     def _add(self, ids: list[str], matrix: np.ndarray) -> None:
@@ -356,8 +438,9 @@ class HnswIndex(_InMemoryIndex):
             n = self.position.get(arxiv_id)
             return None if n is None else self._vectors()[n].copy()
 
-    def _search(self, query: np.ndarray, k: int, allowed: Iterable[str] | None,
-                exclude: Iterable[str]) -> list[tuple[str, float]]:  # fmt: skip
+    def _search(
+        self, query: np.ndarray, k: int, allowed: Iterable[str] | None, exclude: Iterable[str]
+    ) -> list[tuple[str, float]]:
         if allowed is not None:  # a filtered candidate set: exact over it
             return _exact_hits(self._vectors(), self.ids, self.position, query, k, allowed, exclude)
         q = np.asarray(query, dtype=np.float32)
@@ -367,10 +450,16 @@ class HnswIndex(_InMemoryIndex):
         params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, want))
         if self.stale:
             if self._selector is None:
-                self._selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(self.stale, dtype=np.int64)))
+                self._selector = faiss.IDSelectorNot(
+                    faiss.IDSelectorBatch(np.fromiter(self.stale, dtype=np.int64))
+                )
             params.sel = self._selector
         scores, labels = self.index.search(q[None, :], want, params=params)
-        hits = [(self.ids[n], float(s)) for s, n in zip(scores[0], labels[0], strict=True) if n >= 0 and n not in skip]
+        hits = [
+            (self.ids[n], float(s))
+            for s, n in zip(scores[0], labels[0], strict=True)
+            if n >= 0 and n not in skip
+        ]
         return hits[:k]
 
     def save(self, folder: Path) -> None:
@@ -415,8 +504,11 @@ def index_folder(db: Database, config: IndexConfig) -> Path | None:
 
 
 def _count(conn: Connection, model: str) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(paper_embeddings).where(
-        paper_embeddings.c.model == model)).scalar_one())  # fmt: skip
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(paper_embeddings).where(paper_embeddings.c.model == model)
+        ).scalar_one()
+    )
 
 
 def _choose(conn: Connection, model: str, config: IndexConfig) -> str:
@@ -436,7 +528,9 @@ def refresh_index(db: Database, model: str, config: IndexConfig | None = None, r
     config = config or IndexConfig()
     with db.read() as conn:
         kind = _choose(conn, model, config)
-        dim = conn.execute(sa.select(paper_embeddings.c.dim).where(paper_embeddings.c.model == model).limit(1)).scalar()
+        dim = conn.execute(
+            sa.select(paper_embeddings.c.dim).where(paper_embeddings.c.model == model).limit(1)
+        ).scalar()
     if dim is None:
         return "no vectors yet"
     if kind == "pgvector":
@@ -445,8 +539,9 @@ def refresh_index(db: Database, model: str, config: IndexConfig | None = None, r
             started = time.perf_counter()
             made = pgvector.ensure_index(conn, model, dim, config.hnsw_m, config.hnsw_ef_construction)
         took = time.perf_counter() - started
-        return (f"pgvector: HNSW index created in {took:.1f} s" if made else "pgvector: HNSW index up to date") + (
-            f" ({filled:,} vectors copied into it)" if filled else "")  # fmt: skip
+        return (
+            f"pgvector: HNSW index created in {took:.1f} s" if made else "pgvector: HNSW index up to date"
+        ) + (f" ({filled:,} vectors copied into it)" if filled else "")
     folder = index_folder(db, config)
     if kind != "hnsw" or folder is None:
         return f"{kind} index (nothing to save)"
@@ -478,7 +573,9 @@ def _forget(db: Database, model: str) -> None:
             del _cache[key]
 
 
-def get_index(db: Database, model: str, config: IndexConfig | None = None, conn: Connection | None = None) -> Any:
+def get_index(
+    db: Database, model: str, config: IndexConfig | None = None, conn: Connection | None = None
+) -> Any:
     """The process's index of `model`, brought up to date when rows were written since it was loaded;
     read on `conn` when the caller holds one (it must not wait for a second one from the pool)."""
     config = config or IndexConfig()
@@ -492,12 +589,16 @@ def get_index(db: Database, model: str, config: IndexConfig | None = None, conn:
             index = None  # rows removed (or the table refilled): load it again
         if index is not None and index.seq == seq:
             return index
-        if index is not None and (index.kind != "exact" or len(index) + 1000 <= config.exact_max or config.kind != "auto"):
+        if index is not None and (
+            index.kind != "exact" or len(index) + 1000 <= config.exact_max or config.kind != "auto"
+        ):
             index.update(conn, seq)
             return index
         kind = _choose(conn, model, config)
         if kind == "pgvector":
-            dim = conn.execute(sa.select(paper_embeddings.c.dim).where(paper_embeddings.c.model == model).limit(1)).scalar()
+            dim = conn.execute(
+                sa.select(paper_embeddings.c.dim).where(paper_embeddings.c.model == model).limit(1)
+            ).scalar()
             index = pgvector.PgVectorIndex(db, model, int(dim or 0), config.hnsw_ef_search)
             index.update(conn, seq)
         elif kind == "hnsw":
@@ -505,7 +606,9 @@ def get_index(db: Database, model: str, config: IndexConfig | None = None, conn:
             index = HnswIndex.load_file(folder, model, config.hnsw_ef_search) if folder else None
             if index is None:
                 if folder is not None and config.kind == "auto":
-                    log.warning("no saved HNSW index of %s yet (run `dailypapers embed`): exact search for now", model)
+                    log.warning(
+                        "no saved HNSW index of %s yet (run `dailypapers embed`): exact search for now", model
+                    )
                     index = ExactIndex.load(conn, model)
                 else:
                     index = HnswIndex.build(conn, model, config)

@@ -22,23 +22,38 @@ def _ensure_row(conn: Connection, name: str, now: datetime) -> None:
 
 def load_state(conn: Connection, name: str) -> dict[str, Any] | None:
     """A source's stored checkpoint, None when it never ran."""
-    state = conn.execute(sa.select(source_state.c.state).where(source_state.c.name == name)).scalar_one_or_none()
+    state = conn.execute(
+        sa.select(source_state.c.state).where(source_state.c.name == name)
+    ).scalar_one_or_none()
     return state if state else None
 
 
 def save_state(conn: Connection, name: str, state: dict[str, Any], now: datetime) -> None:
     """Store a checkpoint; call it in the transaction that stores the papers it accounts for."""
     _ensure_row(conn, name, now)
-    conn.execute(sa.update(source_state).where(source_state.c.name == name).values(state=state, updated_at=now))
+    conn.execute(
+        sa.update(source_state).where(source_state.c.name == name).values(state=state, updated_at=now)
+    )
 
 
 def record_run(
-    conn: Connection, name: str, now: datetime, *, ok: bool, summary: str, error: str | None,
+    conn: Connection,
+    name: str,
+    now: datetime,
+    *,
+    ok: bool,
+    summary: str,
+    error: str | None,
     next_run_at: datetime | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Remember how the last run of a source ended (and when the worker should run it next)."""
     _ensure_row(conn, name, now)
-    values: dict[str, Any] = {"last_run_at": now, "last_summary": summary, "last_error": error, "updated_at": now}
+    values: dict[str, Any] = {
+        "last_run_at": now,
+        "last_summary": summary,
+        "last_error": error,
+        "updated_at": now,
+    }
     if ok:
         values["last_ok_at"] = now
     if next_run_at is not None:
@@ -53,7 +68,9 @@ def get_status(conn: Connection) -> list[dict[str, Any]]:
 
 def next_run_at(conn: Connection, name: str) -> datetime | None:
     """When the worker should run a source next (None: now)."""
-    value = conn.execute(sa.select(source_state.c.next_run_at).where(source_state.c.name == name)).scalar_one_or_none()
+    value = conn.execute(
+        sa.select(source_state.c.next_run_at).where(source_state.c.name == name)
+    ).scalar_one_or_none()
     return as_utc(value)
 
 
@@ -93,7 +110,9 @@ def acquire_lease(conn: Connection, name: str, owner: str, until: datetime, now:
     if holder and holder != owner and held_until is not None and held_until > now and not owner_gone(holder):
         return False
     conn.execute(
-        sa.update(source_state).where(source_state.c.name == name).values(lease_owner=owner, lease_until=until)
+        sa.update(source_state)
+        .where(source_state.c.name == name)
+        .values(lease_owner=owner, lease_until=until)
     )
     return True
 

@@ -46,8 +46,15 @@ class Database:
     connection down instead of opening another.
     """
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0, pool_size: int = POOL_SIZE,
-                 pool_overflow: int = POOL_OVERFLOW, pool_timeout: float = POOL_TIMEOUT):  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout: float = 30.0,
+        pool_size: int = POOL_SIZE,
+        pool_overflow: int = POOL_OVERFLOW,
+        pool_timeout: float = POOL_TIMEOUT,
+    ):
         self.url = normalize_url(url)
         self._held = threading.local()
         pool = {"pool_size": pool_size, "max_overflow": pool_overflow, "pool_timeout": pool_timeout}
@@ -78,8 +85,10 @@ class Database:
     def _acquire(self) -> Iterator[Connection]:
         """A pooled connection, refused when this thread already holds one (see the class docstring)."""
         if getattr(self._held, "conn", False):
-            raise NestedConnection("this thread already holds a connection of this database: pass it down "
-                                   "instead of opening a second one (a pool deadlock under load)")  # fmt: skip
+            raise NestedConnection(
+                "this thread already holds a connection of this database: pass it down "
+                "instead of opening a second one (a pool deadlock under load)"
+            )
         self._held.conn = True
         try:
             with self.engine.connect() as conn:

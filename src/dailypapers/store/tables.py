@@ -109,7 +109,9 @@ source_state = sa.Table(
 paper_embeddings = sa.Table(
     "paper_embeddings",
     metadata,
-    sa.Column("arxiv_id", sa.String(32), sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "arxiv_id", sa.String(32), sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("model", sa.String(200), primary_key=True),
     sa.Column("text_hash", sa.String(32), nullable=False),
     sa.Column("dim", sa.Integer, nullable=False),
@@ -176,7 +178,9 @@ saved_searches = sa.Table(
     "saved_searches",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("include", sa.Text, nullable=False),
     sa.Column("exclude", sa.Text, nullable=False, server_default=""),
     sa.Column("position", sa.Integer, nullable=False, server_default="0"),
@@ -190,9 +194,13 @@ outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("kind", sa.String(20), nullable=False),  # digest | confirm
-    sa.Column("period_key", sa.String(64), nullable=False),  # digest: D2026-11-30 / W2026-48; confirm: a stamp
+    sa.Column(
+        "period_key", sa.String(64), nullable=False
+    ),  # digest: D2026-11-30 / W2026-48; confirm: a stamp
     sa.Column("to_addr", sa.String(320), nullable=False),
     sa.Column("message_id", sa.String(300), nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
@@ -215,7 +223,9 @@ outbox = sa.Table(
 sent_papers = sa.Table(
     "sent_papers",
     metadata,
-    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("arxiv_id", sa.String(32), primary_key=True),
     sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False),
 )

@@ -61,8 +61,18 @@ def throwaway_cluster(fsync: bool = False) -> Iterator[str]:
         subprocess.run([*prefix, *args], check=True, capture_output=True, cwd="/")
 
     try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-            "--no-locale")  # fmt: skip
+        run(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        )
         opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1"
         if not fsync:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -70,8 +80,11 @@ def throwaway_cluster(fsync: bool = False) -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         if (data / "postmaster.pid").exists():
-            subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                           capture_output=True, cwd="/")  # fmt: skip
+            subprocess.run(
+                [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                capture_output=True,
+                cwd="/",
+            )
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -94,7 +94,9 @@ class ArxivAPIApp:
             if query.get("id_list"):
                 self.exact[("id_list", query["id_list"])] = ex
             for raw in _ENTRY_RE.findall(_body_bytes(ex["body"])):
-                element = SafeET.fromstring(raw.replace(b"<entry>", f'<entry xmlns="{_ATOM}" xmlns:arxiv="{_ARXIV}">'.encode(), 1))
+                element = SafeET.fromstring(
+                    raw.replace(b"<entry>", f'<entry xmlns="{_ATOM}" xmlns:arxiv="{_ARXIV}">'.encode(), 1)
+                )
                 entry_id = element.findtext(f"{{{_ATOM}}}id") or ""
                 if "/api/errors" in entry_id:
                     continue
@@ -115,9 +117,10 @@ class ArxivAPIApp:
             return Reply(400, _error_feed("unsupported query in the replay server: " + search))
         first, last = window.group(1), window.group(2)
         hits = sorted(
-            (published, raw) for raw, published, entry_cats in self.pool.values()
+            (published, raw)
+            for raw, published, entry_cats in self.pool.values()
             if first <= published[:10].replace("-", "") <= last and cats.intersection(entry_cats)
-        )  # fmt: skip
+        )
         start, size = int(query.get("start", "0")), int(query.get("max_results", "10"))
         page = [raw for _, raw in hits[start : start + size]]
         return Reply(200, _feed(page, len(hits), start, size), {"Content-Type": "application/atom+xml"})
@@ -173,7 +176,13 @@ class OAIApp:
                 first, last, offset = query["resumptionToken"].split("|")
                 offset_n = int(offset)
             except ValueError:
-                return Reply(200, self._error("badResumptionToken", "The value of the resumptionToken argument is invalid or expired."))
+                return Reply(
+                    200,
+                    self._error(
+                        "badResumptionToken",
+                        "The value of the resumptionToken argument is invalid or expired.",
+                    ),
+                )
         else:
             if query.get("metadataPrefix") != "arXiv":
                 return Reply(200, self._error("cannotDisseminateFormat", "only arXiv metadata is replayed"))
@@ -198,7 +207,7 @@ class OAIApp:
     def _error(code: str, message: str) -> bytes:
         return (
             f'<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="{_OAI}"><responseDate>'
-            f'{datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ")}</responseDate><request>http://replay/oai</request>'
+            f"{datetime.now().strftime('%Y-%m-%dT%H:%M:%SZ')}</responseDate><request>http://replay/oai</request>"
             f'<error code="{code}">{escape(message)}</error></OAI-PMH>\n'
         ).encode()
 
@@ -211,9 +220,16 @@ App = Callable[[dict[str, str], dict[str, str]], Reply]
 class ReplayServer:
     """A threaded HTTP server on 127.0.0.1 that routes by path prefix to apps."""
 
-    def __init__(self, routes: dict[str, Callable[[str, dict[str, str], dict[str, str]], Reply]],
-                 *, port: int = 0, fault_rate: float = 0.0, seed: int = 0, fault_delay: float = 3.0,
-                 retry_after: str = "1"):  # fmt: skip
+    def __init__(
+        self,
+        routes: dict[str, Callable[[str, dict[str, str], dict[str, str]], Reply]],
+        *,
+        port: int = 0,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        fault_delay: float = 3.0,
+        retry_after: str = "1",
+    ):
         self.routes = routes
         self.faults: deque[Reply] = deque()
         self.fault_rate = fault_rate
@@ -237,7 +253,9 @@ class ReplayServer:
 
         self.httpd = _QuietServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -284,7 +302,7 @@ class ReplayServer:
         reply = None
         for prefix, app in self.routes.items():
             if parts.path.startswith(prefix):
-                reply = app(parts.path[len(prefix):], query, headers)
+                reply = app(parts.path[len(prefix) :], query, headers)
                 break
         if reply is None:
             reply = Reply(404, b"not found")
@@ -387,7 +405,9 @@ def hub_app(directory: Path) -> Callable[[str, dict[str, str], dict[str, str]], 
     return app
 
 
-def harvest_routes(data: Path, *, oai_page_size: int = 50) -> dict[str, Callable[[str, dict[str, str], dict[str, str]], Reply]]:
+def harvest_routes(
+    data: Path, *, oai_page_size: int = 50
+) -> dict[str, Callable[[str, dict[str, str], dict[str, str]], Reply]]:
     """The routes for a fixture directory laid out like tests/data/harvest."""
     exchanges = [json.loads(p.read_text()) for p in sorted((data / "arxiv-api").glob("*.json"))]
     records: list[bytes] = []
@@ -406,10 +426,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", type=Path, help="fixture directory (like tests/data/harvest)")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered with a fault")
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.0, help="share of requests answered with a fault"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    server = ReplayServer(harvest_routes(args.data), port=args.port, fault_rate=args.fault_rate, seed=args.seed)
+    server = ReplayServer(
+        harvest_routes(args.data), port=args.port, fault_rate=args.fault_rate, seed=args.seed
+    )
     print(f"Replaying {args.data} on {server.url}  (Ctrl-C to stop)")
     print(f"  DAILYPAPERS_ARXIV_API_URL={server.url}/api/query")
     print(f"  DAILYPAPERS_ARXIV_OAI_URL={server.url}/oai")

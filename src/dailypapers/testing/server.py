@@ -35,17 +35,30 @@ def wait_until_serving(base: str, process: subprocess.Popen, log: Path, timeout:
 
 
 @contextmanager
-def running_demo(workdir: Path, env: dict[str, str] | None = None, port: int | None = None,
-                 timeout: float = 120.0) -> Iterator[str]:  # fmt: skip
+def running_demo(
+    workdir: Path, env: dict[str, str] | None = None, port: int | None = None, timeout: float = 120.0
+) -> Iterator[str]:
     """`dailypapers demo` started as users start it (its database in `workdir`, on `port` or a free
     one, with `env` as its environment); yields its base URL and stops it afterwards."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     with open(workdir / "server.log", "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dailypapers.cli", "demo", "--port", str(port), "--database", str(workdir / "demo.db")],
-            stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "dailypapers.cli",
+                "demo",
+                "--port",
+                str(port),
+                "--database",
+                str(workdir / "demo.db"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=env,
+        )
         try:
             wait_until_serving(base, proc, workdir / "server.log", timeout=timeout)
             yield base

@@ -53,25 +53,37 @@ def render(request: Request, template: str, context: dict[str, Any], status_code
     """Render an HTML page with the site-wide context."""
     settings: Settings = request.app.state.settings
     # The demo mailbox answers only on this machine (web.mailbox): no link to it for anyone else.
-    mailbox = request.app.state.mailbox is not None and is_loopback(request.client.host if request.client else None)
+    mailbox = request.app.state.mailbox is not None and is_loopback(
+        request.client.host if request.client else None
+    )
     context = {"site_name": settings.site_name, "demo_mailbox": mailbox, **context}
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
-ERROR_TITLES = {400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-                413: "Request too large", 414: "Address too long", 503: "Busy"}  # fmt: skip
+ERROR_TITLES = {
+    400: "Bad request",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request too large",
+    414: "Address too long",
+    503: "Busy",
+}
 # Seconds a client is asked to wait when every database connection is busy.
 RETRY_AFTER_S = 5
 
 
-def error_response(request: Request, status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     """An error as JSON or as a page, never a stack trace; `headers` (Allow, Retry-After) are kept."""
     if wants_json(request):
         response: Response = JSONResponse({"error": {"status": status_code, "message": message}}, status_code)
     else:
         title = ERROR_TITLES.get(status_code, "Something went wrong")
-        response = render(request, "error.html", {"status": status_code, "title": title, "message": message},
-                          status_code)  # fmt: skip
+        response = render(
+            request, "error.html", {"status": status_code, "title": title, "message": message}, status_code
+        )
     response.headers.update(headers or {})
     return response
 
@@ -126,7 +138,9 @@ def api_docs_html(title: str, openapi_url: str) -> str:
 """
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None, mailbox: Path | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, db: Database | None = None, mailbox: Path | None = None
+) -> FastAPI:
     """Build the application for a database (created from settings when not given); `mailbox`: the
     demo's local Maildir, shown at /demo/mailbox."""
     settings = settings or get_settings()
@@ -150,7 +164,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None, mai
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        parts = ["{}: {}".format(".".join(str(p) for p in e["loc"][1:]) or "request", e["msg"]) for e in exc.errors()]
+        parts = [
+            "{}: {}".format(".".join(str(p) for p in e["loc"][1:]) or "request", e["msg"])
+            for e in exc.errors()
+        ]
         return error_response(request, 400, "; ".join(parts))
 
     @app.exception_handler(StarletteHTTPException)
@@ -164,8 +181,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None, mai
     @app.exception_handler(PoolTimeout)
     async def _busy(request: Request, exc: PoolTimeout) -> Response:
         # Every connection is in use: a moment of overload, not a fault; the client may retry.
-        return error_response(request, 503, "The site is busy; please try again in a few seconds.",
-                              {"Retry-After": str(RETRY_AFTER_S)})  # fmt: skip
+        return error_response(
+            request,
+            503,
+            "The site is busy; please try again in a few seconds.",
+            {"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:

@@ -55,8 +55,9 @@ class CsrfCookie:
             if message["type"] == "http.response.start" and request.state.csrf_cookie_new:
                 cookie = Response()
                 secure = scope["app"].state.settings.site_url.startswith("https://")
-                cookie.set_cookie(COOKIE, request.state.csrf_cookie, httponly=True, samesite="lax", secure=secure,
-                                  path="/")  # fmt: skip
+                cookie.set_cookie(
+                    COOKIE, request.state.csrf_cookie, httponly=True, samesite="lax", secure=secure, path="/"
+                )
                 message["headers"] = [*message.get("headers", []), *cookie.raw_headers[-1:]]
             await send(message)
 
@@ -78,6 +79,8 @@ def check_csrf(request: Request, token: str | None) -> None:
     try:
         value = signer(request).check(CSRF, token or "")
     except InvalidToken as exc:
-        raise CsrfError("this form has expired or did not come from this site: reload the page and try again") from exc
+        raise CsrfError(
+            "this form has expired or did not come from this site: reload the page and try again"
+        ) from exc
     if not cookie or not secrets.compare_digest(str(value), cookie):
         raise CsrfError("this form has expired or did not come from this site: reload the page and try again")

@@ -62,9 +62,13 @@ def mailbox_page(request: Request) -> Response:
             when = parsedate_to_datetime(str(msg["Date"]))
         except (TypeError, ValueError):
             when = None
-        mails.append({"key": key, "to": str(msg["To"] or ""), "subject": str(msg["Subject"] or ""), "date": when})
+        mails.append(
+            {"key": key, "to": str(msg["To"] or ""), "subject": str(msg["Subject"] or ""), "date": when}
+        )
     mails.sort(key=lambda m: (m["date"] is not None, m["date"]), reverse=True)
-    return render(request, "mailbox.html", {"title": "Mailbox (demo)", "mails": mails[:200], "count": len(mails)})
+    return render(
+        request, "mailbox.html", {"title": "Mailbox (demo)", "mails": mails[:200], "count": len(mails)}
+    )
 
 
 @router.get("/demo/mailbox/{key}.html", include_in_schema=False)
@@ -75,7 +79,10 @@ def mail_html(request: Request, key: str) -> Response:
     if part is None:
         raise HTTPException(404)
     # The mail's own HTML, as a mail client shows it: no script may run (sandbox), links work.
-    return HTMLResponse(part.get_content(), headers={"Content-Security-Policy": "sandbox allow-popups allow-forms allow-top-navigation"})
+    return HTMLResponse(
+        part.get_content(),
+        headers={"Content-Security-Policy": "sandbox allow-popups allow-forms allow-top-navigation"},
+    )
 
 
 @router.get("/demo/mailbox/{key}.txt", include_in_schema=False)
@@ -84,6 +91,17 @@ def mail_text(request: Request, key: str) -> Response:
         return refused
     msg = _message(request, key)
     part = msg.get_body(preferencelist=("plain",))
-    headers = "".join(f"{name}: {msg[name]}\n" for name in ("From", "To", "Subject", "Date", "Message-ID",
-                                                           "List-Unsubscribe", "List-Unsubscribe-Post") if msg[name])  # fmt: skip
+    headers = "".join(
+        f"{name}: {msg[name]}\n"
+        for name in (
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+        )
+        if msg[name]
+    )
     return PlainTextResponse(headers + "\n" + (part.get_content() if part is not None else ""))

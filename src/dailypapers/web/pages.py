@@ -45,15 +45,29 @@ def _blank_is_absent(value: Any) -> Any:
 # parameter and says what is wrong (the app's RequestValidationError handler), never a 500.
 DbDep = Annotated[Database, Depends(_db)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
-SortParam = Annotated[SortOrder | None, BeforeValidator(_blank_is_absent),
-                      Query(description="trending (default), upvotes or newest")]  # fmt: skip
-PageParam = Annotated[Annotated[int, Field(ge=1, le=100_000)] | None, BeforeValidator(_blank_is_absent),
-                      Query(description="page number, from 1")]  # fmt: skip
-QueryParam = Annotated[str, Query(max_length=MAX_QUERY_CHARS,
-                                  description="the search query (words, \"phrases\", prefix*, -exclude, "
-                                              "title:/abstract:/author: fields, cat:, after:/before:)")]  # fmt: skip
-ModeParam = Annotated[Literal["hybrid", "keyword", "vector"] | None, BeforeValidator(_blank_is_absent),
-                      Query(description="hybrid (default setting), keyword or vector")]  # fmt: skip
+SortParam = Annotated[
+    SortOrder | None,
+    BeforeValidator(_blank_is_absent),
+    Query(description="trending (default), upvotes or newest"),
+]
+PageParam = Annotated[
+    Annotated[int, Field(ge=1, le=100_000)] | None,
+    BeforeValidator(_blank_is_absent),
+    Query(description="page number, from 1"),
+]
+QueryParam = Annotated[
+    str,
+    Query(
+        max_length=MAX_QUERY_CHARS,
+        description='the search query (words, "phrases", prefix*, -exclude, '
+        "title:/abstract:/author: fields, cat:, after:/before:)",
+    ),
+]
+ModeParam = Annotated[
+    Literal["hybrid", "keyword", "vector"] | None,
+    BeforeValidator(_blank_is_absent),
+    Query(description="hybrid (default setting), keyword or vector"),
+]
 # YYYY-MM-DD is 10 characters; the bound only stops absurd input before the date is parsed.
 DayParam = Annotated[str, Query(max_length=32, description="a day, YYYY-MM-DD")]
 
@@ -72,8 +86,14 @@ def _not_found(request: Request, exc: services.NotFound) -> Response:
     return render(request, "error.html", context, 404)
 
 
-def _feed_response(request: Request, db: Database, settings: Settings, period: Period,
-                   sort: SortOrder | None, page: int | None) -> Response:  # fmt: skip
+def _feed_response(
+    request: Request,
+    db: Database,
+    settings: Settings,
+    period: Period,
+    sort: SortOrder | None,
+    page: int | None,
+) -> Response:
     try:
         result: FeedPage = services.feed_page(db, period, sort or "trending", page or 1, settings.page_size)
     except services.NotFound as exc:
@@ -108,8 +128,12 @@ def _similar_json(request: Request, arxiv_id: str, db: Database, settings: Setti
         detail = services.paper_detail(db, _strip_json(arxiv_id))
     except services.NotFound as exc:
         return _not_found(request, exc)
-    cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model),
-                           config=IndexConfig.from_settings(settings))  # fmt: skip
+    cards = similar_papers(
+        db,
+        detail.arxiv_id,
+        get_embedder_cached(settings.embedding_model),
+        config=IndexConfig.from_settings(settings),
+    )
     return JSONResponse({"arxiv_id": detail.arxiv_id, "similar": [c.model_dump(mode="json") for c in cards]})
 
 
@@ -130,8 +154,15 @@ def similar_old_style(request: Request, archive: str, number: str, db: DbDep, se
 
 
 @router.get("/papers/{kind}/{key}", summary="The feed of a day, ISO week or month")
-def feed(request: Request, kind: str, key: str, db: DbDep, settings: SettingsDep,
-         sort: SortParam = None, page: PageParam = None):  # fmt: skip
+def feed(
+    request: Request,
+    kind: str,
+    key: str,
+    db: DbDep,
+    settings: SettingsDep,
+    sort: SortParam = None,
+    page: PageParam = None,
+):
     """`/papers/date/2026-06-30`, `/papers/week/2026-W27`, `/papers/month/2026-06` (+ `.json`)."""
     if kind not in ("date", "week", "month"):
         # /papers/<old-style id> such as /papers/hep-th/9901001 also has two segments.
@@ -160,22 +191,37 @@ def paper(request: Request, arxiv_id: str, db: DbDep, settings: SettingsDep):
         return RedirectResponse(f"/papers/{detail.arxiv_id}{suffix}", status_code=307)
     if wants_json(request):
         return JSONResponse(detail.model_dump(mode="json"))
-    similar_cards = similar_papers(db, detail.arxiv_id, get_embedder_cached(settings.embedding_model),
-                                   config=IndexConfig.from_settings(settings))
+    similar_cards = similar_papers(
+        db,
+        detail.arxiv_id,
+        get_embedder_cached(settings.embedding_model),
+        config=IndexConfig.from_settings(settings),
+    )
     # The tab title is text: its LaTeX as Unicode (the h1 renders it as MathML).
-    return render(request, "paper.html", {"paper": detail, "title": latex_to_unicode(detail.title),
-                                          "similar": similar_cards})  # fmt: skip
+    return render(
+        request,
+        "paper.html",
+        {"paper": detail, "title": latex_to_unicode(detail.title), "similar": similar_cards},
+    )
 
 
-def _search(db: Database, settings: Settings, q: str, page: int | None, mode: str | None = None) -> SearchPage:
+def _search(
+    db: Database, settings: Settings, q: str, page: int | None, mode: str | None = None
+) -> SearchPage:
     options = search_options(settings, mode)
     return search_papers(db, q, page or 1, settings.page_size, options)
 
 
 @router.get("/search", summary="Search papers (HTML, or JSON with .json / Accept)")
 @router.get("/search.json", include_in_schema=False)
-def search(request: Request, db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None,
-           mode: ModeParam = None):  # fmt: skip
+def search(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    q: QueryParam = "",
+    page: PageParam = None,
+    mode: ModeParam = None,
+):
     """The search page; an arXiv id or URL as the query opens that paper."""
     result = _search(db, settings, q, page, mode)
     if wants_json(request):
@@ -183,12 +229,16 @@ def search(request: Request, db: DbDep, settings: SettingsDep, q: QueryParam = "
     parsed = parse_query(q)
     if parsed.arxiv_id and result.papers:
         return RedirectResponse(f"/papers/{parsed.arxiv_id}", status_code=303)
-    return render(request, "search.html", {"result": result, "title": f"Search: {q}" if q else "Search",
-                                           "q": q, "mode": mode})  # fmt: skip
+    return render(
+        request,
+        "search.html",
+        {"result": result, "title": f"Search: {q}" if q else "Search", "q": q, "mode": mode},
+    )
 
 
 @router.get("/api/v1/search", summary="Search papers (JSON)")
-def api_search(db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None,
-               mode: ModeParam = None):  # fmt: skip
+def api_search(
+    db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None, mode: ModeParam = None
+):
     """Hybrid (or keyword / vector) search; paper cards with the total, pages and matched terms."""
     return JSONResponse(_search(db, settings, q, page, mode).model_dump(mode="json"))

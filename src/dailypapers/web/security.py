@@ -21,18 +21,20 @@ MAX_URL_BYTES = 8 * 1024
 # No inline script anywhere (Swagger UI starts from /static/swagger-init.js). Styles: the site has no
 # inline style, and MathML from latex2mathml is attributes, not style; Swagger UI sets styles through
 # the DOM (allowed), so 'self' holds everywhere.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "frame-ancestors 'none'",
-    "form-action 'self'",
-    "base-uri 'none'",
-])  # fmt: skip
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+    ]
+)
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()"
 # Pages that show a secret link: the demo mailbox lists everyone's confirmation and preference links.
 _SECRET_PATH_PREFIXES = ("/demo/mailbox",)
@@ -105,11 +107,21 @@ class BodyTooLarge(Exception):
     """A request body over MAX_BODY_BYTES, found while it was being read."""
 
 
-async def _send_plain(send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_plain(
+    send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = text.encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-        *(headers or [])]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -162,8 +174,12 @@ class RequestLimits:
 
     async def _too_large(self, send: Send) -> None:
         # Connection: close, because the rest of the body is left unread.
-        await _send_plain(send, 413, f"This request is too large: at most {self.max_body // 1024} KiB.\n",
-                          [(b"connection", b"close")])  # fmt: skip
+        await _send_plain(
+            send,
+            413,
+            f"This request is too large: at most {self.max_body // 1024} KiB.\n",
+            [(b"connection", b"close")],
+        )
 
 
 class HeadAsGet:

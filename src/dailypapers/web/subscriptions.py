@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
@@ -43,10 +43,18 @@ TokenQuery = Annotated[str, Query(max_length=MAX_TOKEN_CHARS)]
 
 # What a refused field is called on the page.
 FIELD_LABELS = {
-    "email": "address", "token": "link", "frequency": "frequency", "weekday": "day", "send_hour": "hour",
-    "timezone": "time zone", "max_papers": "papers per digest", "categories": "arXiv categories",
-    "min_upvotes": "minimum upvotes", "paused": "pause", "searches": "saved searches",
-}  # fmt: skip
+    "email": "address",
+    "token": "link",
+    "frequency": "frequency",
+    "weekday": "day",
+    "send_hour": "hour",
+    "timezone": "time zone",
+    "max_papers": "papers per digest",
+    "categories": "arXiv categories",
+    "min_upvotes": "minimum upvotes",
+    "paused": "pause",
+    "searches": "saved searches",
+}
 
 
 class FormRefused(Exception):
@@ -92,12 +100,21 @@ class PreferencesForm(BaseModel):
     def preferences(self) -> subs.Preferences:
         """The preferences this form asks for (ValidationError naming each field out of bounds)."""
         excludes = self.exclude + [""] * max(0, len(self.include) - len(self.exclude))
-        return subs.Preferences.model_validate({
-            "frequency": self.frequency, "weekday": self.weekday, "send_hour": self.send_hour,
-            "timezone": self.timezone.strip(), "max_papers": self.max_papers, "min_upvotes": self.min_upvotes,
-            "categories": self.categories.replace(",", " ").split(), "paused": self.paused == "on",
-            "searches": [(i.strip(), e.strip()) for i, e in zip(self.include, excludes, strict=False) if i.strip()],
-        })  # fmt: skip
+        return subs.Preferences.model_validate(
+            {
+                "frequency": self.frequency,
+                "weekday": self.weekday,
+                "send_hour": self.send_hour,
+                "timezone": self.timezone.strip(),
+                "max_papers": self.max_papers,
+                "min_upvotes": self.min_upvotes,
+                "categories": self.categories.replace(",", " ").split(),
+                "paused": self.paused == "on",
+                "searches": [
+                    (i.strip(), e.strip()) for i, e in zip(self.include, excludes, strict=False) if i.strip()
+                ],
+            }
+        )
 
 
 def _reason(error: Any) -> str:
@@ -120,12 +137,19 @@ async def _form(request: Request) -> dict[str, list[str]]:
     try:
         # Strict UTF-8, for the body and for its %-escapes: "%ff%fe" is not text, and must not
         # become "��" in an address.
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS,
-                        encoding="utf-8", errors="strict")  # fmt: skip
+        return parse_qs(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FORM_FIELDS,
+            encoding="utf-8",
+            errors="strict",
+        )
     except UnicodeDecodeError:
         raise FormRefused("This form is not valid UTF-8 text; nothing was changed.") from None
     except ValueError:  # parse_qs: more than max_num_fields
-        raise FormRefused(f"This form has too many fields (at most {MAX_FORM_FIELDS}); nothing was changed.") from None
+        raise FormRefused(
+            f"This form has too many fields (at most {MAX_FORM_FIELDS}); nothing was changed."
+        ) from None
 
 
 def _fields(form: dict[str, list[str]], lists: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -158,7 +182,7 @@ def _bad_link(request: Request, exc: InvalidToken, again: bool = False) -> Respo
 
 
 def _real_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _clock(request: Request) -> Callable[[], datetime]:
@@ -168,7 +192,7 @@ def _clock(request: Request) -> Callable[[], datetime]:
 
 def _now(request: Request) -> datetime:
     """The time of a change, aware and in UTC."""
-    return _clock(request)().astimezone(timezone.utc)
+    return _clock(request)().astimezone(UTC)
 
 
 def _send_soon(request: Request) -> None:
@@ -253,20 +277,47 @@ async def confirm(request: Request) -> Response:
     return RedirectResponse(f"/subscription?{query}", status_code=303)
 
 
-def _preferences_page(request: Request, sub: Any, prefs: subs.Preferences, token: str, *, saved: bool = False,
-                      error: str | None = None, welcome: bool = False, status_code: int = 200) -> Response:  # fmt: skip
+def _preferences_page(
+    request: Request,
+    sub: Any,
+    prefs: subs.Preferences,
+    token: str,
+    *,
+    saved: bool = False,
+    error: str | None = None,
+    welcome: bool = False,
+    status_code: int = 200,
+) -> Response:
     """The preferences form; for an unsubscribed address, a page that says so and offers to subscribe again."""
     searches = list(prefs.searches) + [("", "")] * max(0, 3 - len(prefs.searches))
-    return render(request, "preferences.html", {
-        "title": "Your digest", "sub": sub, "prefs": prefs, "token": token, "saved": saved, "error": error,
-        "welcome": welcome, "weekdays": WEEKDAYS, "timezones": timezone_names(), "searches": searches,
-        "unsubscribed": sub.status == "unsubscribed",
-    }, status_code)  # fmt: skip
+    return render(
+        request,
+        "preferences.html",
+        {
+            "title": "Your digest",
+            "sub": sub,
+            "prefs": prefs,
+            "token": token,
+            "saved": saved,
+            "error": error,
+            "welcome": welcome,
+            "weekdays": WEEKDAYS,
+            "timezones": timezone_names(),
+            "searches": searches,
+            "unsubscribed": sub.status == "unsubscribed",
+        },
+        status_code,
+    )
 
 
 @router.get("/subscription", summary="Digest preferences (from the signed link in every mail)")
-def preferences(request: Request, token: TokenQuery = "", welcome: Annotated[str, Query(max_length=10)] = "") -> Response:
-    db, sign = request.app.state.db, signer(request)  # the signer first: it may read its key from the database
+def preferences(
+    request: Request, token: TokenQuery = "", welcome: Annotated[str, Query(max_length=10)] = ""
+) -> Response:
+    db, sign = (
+        request.app.state.db,
+        signer(request),
+    )  # the signer first: it may read its key from the database
     try:
         with db.read() as conn:
             sub = subs.from_manage_token(conn, sign, token)
@@ -320,8 +371,11 @@ def unsubscribe_page(request: Request, token: TokenQuery = "") -> Response:
             sub = subs.from_manage_token(conn, sign, token)
     except InvalidToken as exc:
         return _bad_link(request, exc)
-    return render(request, "unsubscribe.html", {"title": "Unsubscribe", "token": token, "email": sub.email,
-                                                "done": sub.status == "unsubscribed"})  # fmt: skip
+    return render(
+        request,
+        "unsubscribe.html",
+        {"title": "Unsubscribe", "token": token, "email": sub.email, "done": sub.status == "unsubscribed"},
+    )
 
 
 @router.post("/unsubscribe", summary="Unsubscribe (the page's button, or RFC 8058 one-click)")
@@ -355,4 +409,8 @@ async def unsubscribe(request: Request, token: TokenQuery = "") -> Response:
         return _bad_link(request, exc)
     if one_click:
         return Response("unsubscribed\n", media_type="text/plain")
-    return render(request, "unsubscribe.html", {"title": "Unsubscribed", "token": token, "email": sub.email, "done": True})
+    return render(
+        request,
+        "unsubscribe.html",
+        {"title": "Unsubscribed", "token": token, "email": sub.email, "done": True},
+    )

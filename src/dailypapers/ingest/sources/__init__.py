@@ -31,11 +31,16 @@ def build_source(
     if kind == "arxiv-api":
         return ArxivAPISource(settings.arxiv_api_url, cats, ids=ids, start_days=settings.ingest_start_days)
     if kind == "arxiv-oai":
-        return ArxivOAISource(settings.arxiv_oai_url, oai_set or settings.arxiv_oai_set,
-                              start_days=settings.ingest_start_days)  # fmt: skip
+        return ArxivOAISource(
+            settings.arxiv_oai_url, oai_set or settings.arxiv_oai_set, start_days=settings.ingest_start_days
+        )
     if kind == "hf-daily":
-        return HubDailySource(settings.hub_api_url, granularity=granularity,
-                              refresh_days=settings.hub_refresh_days, start_days=settings.ingest_start_days)  # fmt: skip
+        return HubDailySource(
+            settings.hub_api_url,
+            granularity=granularity,
+            refresh_days=settings.hub_refresh_days,
+            start_days=settings.ingest_start_days,
+        )
     raise ValueError(f"unknown source {kind!r}; choose one of {', '.join(SOURCE_KINDS)}")
 
 

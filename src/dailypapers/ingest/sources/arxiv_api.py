@@ -13,14 +13,23 @@ entries although `totalResults` says there are more: that page is retried like a
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dailypapers.core.models import PaperRecord
 from dailypapers.core.schedule import announcement_day, listing_time
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
 from dailypapers.ingest.formats import MAX_CATEGORY, RecordError, _arxiv_id, _doi
-from dailypapers.ingest.sources.base import ANNOUNCEMENT, FeedError, Page, Request, Source, parse_xml, plausible, text_of
+from dailypapers.ingest.sources.base import (
+    ANNOUNCEMENT,
+    FeedError,
+    Page,
+    Request,
+    Source,
+    parse_xml,
+    plausible,
+    text_of,
+)
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -55,7 +64,9 @@ def parse_api_feed(body: bytes) -> Page:
     for entry in entries:
         entry_id = text_of(entry, "atom:id", NS) or ""
         if "/api/errors" in entry_id:
-            message = text_of(entry, "atom:summary", NS) or text_of(entry, "atom:title", NS) or "unknown error"
+            message = (
+                text_of(entry, "atom:summary", NS) or text_of(entry, "atom:title", NS) or "unknown error"
+            )
             raise FeedError(f"arXiv API error: {message}")
     return Page(
         entries=entries,
@@ -76,7 +87,7 @@ def _api_datetime(value: str | None, name: str) -> datetime | None:
         raise RecordError(f"{name} {value[:40]!r} is not an ISO date") from None
     if not plausible(dt):
         raise RecordError(f"{name} {value[:40]!r} is out of range")
-    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def parse_api_entry(entry: Any, feature: bool = True) -> PaperRecord:
@@ -137,8 +148,15 @@ class ArxivAPISource(Source):
     kind = KIND
     features = ANNOUNCEMENT
 
-    def __init__(self, base_url: str, categories: list[str], *, ids: list[str] | None = None,
-                 page_size: int = 200, start_days: int = 7):  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        categories: list[str],
+        *,
+        ids: list[str] | None = None,
+        page_size: int = 200,
+        start_days: int = 7,
+    ):
         if not categories and not ids:
             raise ValueError("arxiv-api needs categories or ids")
         self.base_url = base_url
@@ -163,7 +181,13 @@ class ArxivAPISource(Source):
             start = date.fromisoformat(cp["done_until"]) - timedelta(days=OVERLAP_DAYS)
         else:
             start = today - timedelta(days=self.start_days)
-        return {"mode": "window", "from": start.isoformat(), "until": today.isoformat(), "start": 0, "total": None}
+        return {
+            "mode": "window",
+            "from": start.isoformat(),
+            "until": today.isoformat(),
+            "start": 0,
+            "total": None,
+        }
 
     def next_request(self, state: dict[str, Any]) -> Request | None:
         if state.get("mode") == "ids":
@@ -171,7 +195,9 @@ class ArxivAPISource(Source):
             if not ids:
                 return None
             params = {"id_list": ",".join(ids), "start": "0", "max_results": str(len(ids))}
-            return Request(self.base_url, params, label=f"ids {state['position'] + 1}–{state['position'] + len(ids)}")
+            return Request(
+                self.base_url, params, label=f"ids {state['position'] + 1}–{state['position'] + len(ids)}"
+            )
         if "start" not in state:
             return None
         total = state.get("total")
@@ -187,7 +213,9 @@ class ArxivAPISource(Source):
             "start": str(state["start"]),
             "max_results": str(self.page_size),
         }
-        label = f"{state['from']}…{state['until']}, from #{state['start']}" + (f" of {total}" if total else "")
+        label = f"{state['from']}…{state['until']}, from #{state['start']}" + (
+            f" of {total}" if total else ""
+        )
         return Request(self.base_url, params, label=label)
 
     def parse(self, body: bytes, request: Request) -> Page:
@@ -201,7 +229,9 @@ class ArxivAPISource(Source):
     def normalize(self, entry: Any, page: Page) -> PaperRecord:
         return parse_api_entry(entry, feature=self.ids is None)
 
-    def advance(self, state: dict[str, Any], request: Request, page: Page, headers: dict[str, str]) -> dict[str, Any]:
+    def advance(
+        self, state: dict[str, Any], request: Request, page: Page, headers: dict[str, str]
+    ) -> dict[str, Any]:
         if state.get("mode") == "ids":
             return {**state, "position": state["position"] + IDS_PER_REQUEST}
         total = page.info["total"] if page.info["total"] is not None else 0

@@ -15,13 +15,22 @@ features nothing by itself: it fills and refreshes metadata (featuring.py).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from dailypapers.core.models import PaperRecord
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
 from dailypapers.ingest.formats import RecordError, _arxiv_id, _categories, _doi
-from dailypapers.ingest.sources.base import NO_FEATURES, FeedError, Page, Request, Source, parse_xml, plausible, text_of
+from dailypapers.ingest.sources.base import (
+    NO_FEATURES,
+    FeedError,
+    Page,
+    Request,
+    Source,
+    parse_xml,
+    plausible,
+    text_of,
+)
 
 NS = {"oai": "http://www.openarchives.org/OAI/2.0/", "arxiv": "http://arxiv.org/OAI/arXiv/"}
 KIND = "arxiv-oai"
@@ -36,8 +45,12 @@ def parse_oai_page(body: bytes) -> Page:
     root = parse_xml(body, "OAI-PMH")
     if root.tag != f"{{{NS['oai']}}}OAI-PMH":
         raise FeedError(f"not an OAI-PMH response (root element {root.tag[:80]!r})", retryable=True)
-    info: dict[str, Any] = {"token": None, "complete_size": None, "cursor": None,
-                            "response_date": text_of(root, "oai:responseDate", NS)}  # fmt: skip
+    info: dict[str, Any] = {
+        "token": None,
+        "complete_size": None,
+        "cursor": None,
+        "response_date": text_of(root, "oai:responseDate", NS),
+    }
     error = root.find("oai:error", NS)
     if error is not None:
         code = error.get("code", "")
@@ -53,7 +66,9 @@ def parse_oai_page(body: bytes) -> Page:
         info["token"] = (token.text or "").strip() or None
         for key, attr in (("complete_size", "completeListSize"), ("cursor", "cursor")):
             value = token.get(attr)
-            info[key] = int(value) if value and value.isascii() and value.isdigit() and len(value) <= 12 else None
+            info[key] = (
+                int(value) if value and value.isascii() and value.isdigit() and len(value) <= 12 else None
+            )
     return Page(entries=listing.findall("oai:record", NS), info=info)
 
 
@@ -61,7 +76,7 @@ def _oai_day(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        day = datetime.combine(date.fromisoformat(value[:10]), time(0, 0), tzinfo=timezone.utc)
+        day = datetime.combine(date.fromisoformat(value[:10]), time(0, 0), tzinfo=UTC)
     except ValueError:
         raise RecordError(f"{name} {value[:40]!r} is not a YYYY-MM-DD date") from None
     if not plausible(day):
@@ -148,9 +163,18 @@ class ArxivOAISource(Source):
         if state.get("token"):
             params = {"verb": "ListRecords", "resumptionToken": state["token"]}
         else:
-            params = {"verb": "ListRecords", "metadataPrefix": "arXiv", "set": self.set_spec,
-                      "from": state["from"], "until": state["until"]}  # fmt: skip
-        return Request(self.base_url, params, label=f"{self.set_spec} {state['from']}…{state['until']} page {state['pages'] + 1}")
+            params = {
+                "verb": "ListRecords",
+                "metadataPrefix": "arXiv",
+                "set": self.set_spec,
+                "from": state["from"],
+                "until": state["until"],
+            }
+        return Request(
+            self.base_url,
+            params,
+            label=f"{self.set_spec} {state['from']}…{state['until']} page {state['pages'] + 1}",
+        )
 
     def parse(self, body: bytes, request: Request) -> Page:
         try:
@@ -164,7 +188,9 @@ class ArxivOAISource(Source):
     def normalize(self, entry: Any, page: Page) -> PaperRecord | None:  # type: ignore[override]
         return parse_oai_record(entry)
 
-    def advance(self, state: dict[str, Any], request: Request, page: Page, headers: dict[str, str]) -> dict[str, Any]:
+    def advance(
+        self, state: dict[str, Any], request: Request, page: Page, headers: dict[str, str]
+    ) -> dict[str, Any]:
         if page.info.get("restart"):
             return {**state, "token": None, "pages": 0}
         token = page.info.get("token")

@@ -15,7 +15,7 @@ response are kept in the checkpoint, so an unchanged feed costs a 304 and nothin
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -23,7 +23,16 @@ from dailypapers.core.models import PaperRecord
 from dailypapers.core.schedule import ARXIV_TZ, listing_time
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal, split_authors
 from dailypapers.ingest.formats import RecordError, _arxiv_id, _categories, _doi
-from dailypapers.ingest.sources.base import ANNOUNCEMENT, FeedError, Page, Request, Source, parse_xml, plausible, text_of
+from dailypapers.ingest.sources.base import (
+    ANNOUNCEMENT,
+    FeedError,
+    Page,
+    Request,
+    Source,
+    parse_xml,
+    plausible,
+    text_of,
+)
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -51,7 +60,7 @@ def _feed_time(value: str | None) -> datetime | None:
             return None
     if not plausible(dt):
         return None
-    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def parse_rss_feed(body: bytes) -> Page:
@@ -89,7 +98,9 @@ def parse_rss_item(item: Any, fmt: str, day: date | None) -> tuple[PaperRecord, 
         guid = text_of(item, "atom:id", NS) or ""
         categories = [c.get("term", "").strip() for c in item.findall("atom:category", NS)]
     match = _DESCRIPTION_RE.match(description)
-    announce = (text_of(item, "arxiv:announce_type", NS) or (match.group("type") if match else "") or "new").lower()
+    announce = (
+        text_of(item, "arxiv:announce_type", NS) or (match.group("type") if match else "") or "new"
+    ).lower()
     raw_id = match.group("id") if match else guid.removeprefix("oai:arXiv.org:")
     arxiv_id, version = _arxiv_id(raw_id)
     title = clean_title(title or "")
@@ -157,7 +168,9 @@ class ArxivRSSSource(Source):
         day = date.fromisoformat(page.info["day"]) if page.info.get("day") else None
         return parse_rss_item(entry, page.info["format"], day)[0]
 
-    def advance(self, state: dict[str, Any], request: Request, page: Page, headers: dict[str, str]) -> dict[str, Any]:
+    def advance(
+        self, state: dict[str, Any], request: Request, page: Page, headers: dict[str, str]
+    ) -> dict[str, Any]:
         new = {**state, "fetched": True}
         if page.not_modified:
             return new

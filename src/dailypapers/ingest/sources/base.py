@@ -87,7 +87,9 @@ class Source(ABC):
         """One raw entry as a PaperRecord; RecordError when it is malformed."""
 
     @abstractmethod
-    def advance(self, state: dict[str, Any], request: Request, page: Page, headers: dict[str, str]) -> dict[str, Any]:
+    def advance(
+        self, state: dict[str, Any], request: Request, page: Page, headers: dict[str, str]
+    ) -> dict[str, Any]:
         """The checkpoint once this page's papers are stored."""
 
     def finish(self, state: dict[str, Any]) -> dict[str, Any]:

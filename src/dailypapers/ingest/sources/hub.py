@@ -63,7 +63,9 @@ class HubDailySource(Source):
     kind = KIND
     features = COMMUNITY
 
-    def __init__(self, base_url: str, *, granularity: str = "date", refresh_days: int = 3, start_days: int = 7):
+    def __init__(
+        self, base_url: str, *, granularity: str = "date", refresh_days: int = 3, start_days: int = 7
+    ):
         if granularity not in GRANULARITIES:
             raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}")
         self.base_url = base_url.rstrip("/")
@@ -87,8 +89,14 @@ class HubDailySource(Source):
         else:
             first = today - timedelta(days=self.start_days)
         periods = _periods(first, today, self.granularity)
-        return {"periods": periods, "index": 0, "page": 0, "first": first.isoformat(), "until": today.isoformat(),
-                "etags": {k: v for k, v in etags.items() if k.split("#")[0] in periods}}  # fmt: skip
+        return {
+            "periods": periods,
+            "index": 0,
+            "page": 0,
+            "first": first.isoformat(),
+            "until": today.isoformat(),
+            "etags": {k: v for k, v in etags.items() if k.split("#")[0] in periods},
+        }
 
     def next_request(self, state: dict[str, Any]) -> Request | None:
         periods = state.get("periods") or []
@@ -100,7 +108,9 @@ class HubDailySource(Source):
         etag = state["etags"].get(f"{key}#{state['page']}")
         if etag:
             headers["If-None-Match"] = etag
-        return Request(f"{self.base_url}/daily_papers", params, headers, label=f"{key} page {state['page'] + 1}")
+        return Request(
+            f"{self.base_url}/daily_papers", params, headers, label=f"{key} page {state['page'] + 1}"
+        )
 
     def parse(self, body: bytes, request: Request) -> Page:
         page = parse_hub_page(body)
@@ -112,7 +122,9 @@ class HubDailySource(Source):
         day = date.fromisoformat(page.info["day"]) if page.info.get("day") else None
         return parse_hub_item(entry, day)
 
-    def advance(self, state: dict[str, Any], request: Request, page: Page, headers: dict[str, str]) -> dict[str, Any]:
+    def advance(
+        self, state: dict[str, Any], request: Request, page: Page, headers: dict[str, str]
+    ) -> dict[str, Any]:
         key = f"{request.params[self.granularity]}#{request.params['p']}"
         etags = dict(state["etags"])
         if headers.get("etag"):
@@ -128,4 +140,3 @@ class HubDailySource(Source):
         again = set(state["periods"][-(self.refresh_days + 1) :])
         etags = {k: v for k, v in state.get("etags", {}).items() if k.split("#")[0] in again}
         return {"last_date": state["until"], "etags": etags}
-

@@ -25,8 +25,9 @@ def upgrade() -> None:
         sa.Column("dim", sa.Integer, nullable=False),
         sa.Column("vector", sa.LargeBinary, nullable=False),
         sa.Column("created_at", Timestamp, nullable=False),
-        sa.ForeignKeyConstraint(["arxiv_id"], ["papers.arxiv_id"], name="fk_paper_embeddings_arxiv_id_papers",
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["arxiv_id"], ["papers.arxiv_id"], name="fk_paper_embeddings_arxiv_id_papers", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("arxiv_id", "model", name="pk_paper_embeddings"),
     )
 

@@ -56,7 +56,9 @@ def upgrade() -> None:
         "maintenance",
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("owner", sa.String(200), nullable=False),
-        sa.Column("data", sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column(
+            "data", sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql"), nullable=False
+        ),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_maintenance"),
     )
@@ -70,10 +72,14 @@ def upgrade() -> None:
         from dailypapers.search.keyword import PG_DOCUMENT
         from dailypapers.search.pgvector import ensure_pgvector
 
-        op.execute(f"ALTER TABLE papers ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_DOCUMENT}) STORED")
+        op.execute(
+            f"ALTER TABLE papers ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_DOCUMENT}) STORED"
+        )
         op.execute("CREATE INDEX ix_papers_search_vector ON papers USING GIN (search_vector)")
         op.execute("DROP INDEX ix_papers_search")
-        op.execute("CREATE INDEX ix_papers_title_search ON papers USING GIN (to_tsvector('english'::regconfig, title))")
+        op.execute(
+            "CREATE INDEX ix_papers_title_search ON papers USING GIN (to_tsvector('english'::regconfig, title))"
+        )
 
         if not ensure_pgvector(bind):
             log.warning("pgvector is not available on this server: vector search runs in the app process")

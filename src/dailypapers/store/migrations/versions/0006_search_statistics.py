@@ -32,8 +32,10 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(f"ALTER TABLE papers ALTER COLUMN search_vector SET STATISTICS {SEARCH_STATISTICS_TARGET}")
-    op.execute("ALTER TABLE papers ADD COLUMN title_vector tsvector "
-               "GENERATED ALWAYS AS (to_tsvector('english'::regconfig, title)) STORED")  # fmt: skip
+    op.execute(
+        "ALTER TABLE papers ADD COLUMN title_vector tsvector "
+        "GENERATED ALWAYS AS (to_tsvector('english'::regconfig, title)) STORED"
+    )
     op.execute("DROP INDEX ix_papers_title_search")
     op.execute("CREATE INDEX ix_papers_title_vector ON papers USING GIN (title_vector)")
 
@@ -43,5 +45,7 @@ def downgrade() -> None:
         return
     op.execute("DROP INDEX ix_papers_title_vector")
     op.execute("ALTER TABLE papers DROP COLUMN title_vector")
-    op.execute("CREATE INDEX ix_papers_title_search ON papers USING GIN (to_tsvector('english'::regconfig, title))")
+    op.execute(
+        "CREATE INDEX ix_papers_title_search ON papers USING GIN (to_tsvector('english'::regconfig, title))"
+    )
     op.execute("ALTER TABLE papers ALTER COLUMN search_vector SET STATISTICS -1")

@@ -51,7 +51,9 @@ def upgrade() -> None:
         sa.Column("updated_at", Timestamp, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_subscribers"),
         sa.UniqueConstraint("email", name="uq_subscribers_email"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_subscribers_user_id_users", ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name="fk_subscribers_user_id_users", ondelete="SET NULL"
+        ),
     )
     op.create_index("ix_subscribers_status", "subscribers", ["status"])
     op.create_table(
@@ -62,8 +64,12 @@ def upgrade() -> None:
         sa.Column("exclude", sa.Text, nullable=False, server_default=""),
         sa.Column("position", sa.Integer, nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("id", name="pk_saved_searches"),
-        sa.ForeignKeyConstraint(["subscriber_id"], ["subscribers.id"],
-                                name="fk_saved_searches_subscriber_id_subscribers", ondelete="CASCADE"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["subscriber_id"],
+            ["subscribers.id"],
+            name="fk_saved_searches_subscriber_id_subscribers",
+            ondelete="CASCADE",
+        ),
     )
     op.create_index("ix_saved_searches_subscriber_id", "saved_searches", ["subscriber_id"])
     op.create_table(
@@ -87,9 +93,15 @@ def upgrade() -> None:
         sa.Column("created_at", Timestamp, nullable=False),
         sa.Column("sent_at", Timestamp, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),
-        sa.UniqueConstraint("subscriber_id", "kind", "period_key", name="uq_outbox_subscriber_id_kind_period_key"),
-        sa.ForeignKeyConstraint(["subscriber_id"], ["subscribers.id"],
-                                name="fk_outbox_subscriber_id_subscribers", ondelete="CASCADE"),  # fmt: skip
+        sa.UniqueConstraint(
+            "subscriber_id", "kind", "period_key", name="uq_outbox_subscriber_id_kind_period_key"
+        ),
+        sa.ForeignKeyConstraint(
+            ["subscriber_id"],
+            ["subscribers.id"],
+            name="fk_outbox_subscriber_id_subscribers",
+            ondelete="CASCADE",
+        ),
     )
     op.create_index("ix_outbox_status_next_attempt_at", "outbox", ["status", "next_attempt_at"])
     op.create_table(
@@ -98,9 +110,15 @@ def upgrade() -> None:
         sa.Column("arxiv_id", sa.String(32), nullable=False),
         sa.Column("outbox_id", sa.Integer, nullable=False),
         sa.PrimaryKeyConstraint("subscriber_id", "arxiv_id", name="pk_sent_papers"),
-        sa.ForeignKeyConstraint(["subscriber_id"], ["subscribers.id"],
-                                name="fk_sent_papers_subscriber_id_subscribers", ondelete="CASCADE"),  # fmt: skip
-        sa.ForeignKeyConstraint(["outbox_id"], ["outbox.id"], name="fk_sent_papers_outbox_id_outbox", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["subscriber_id"],
+            ["subscribers.id"],
+            name="fk_sent_papers_subscriber_id_subscribers",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["outbox_id"], ["outbox.id"], name="fk_sent_papers_outbox_id_outbox", ondelete="CASCADE"
+        ),
     )
 
 
