@@ -266,8 +266,8 @@ def measure(url: str, queries: list[str], args: argparse.Namespace) -> dict[str,
     from dailypapers.search.embed import get_embedder
     from dailypapers.search.keyword import fusion_list, keyword_search
     from dailypapers.search.query import parse_query
-    from dailypapers.search.service import SearchOptions, search_papers
     from dailypapers.search.vectors import ExactIndex, IndexConfig, get_index
+    from dailypapers.services.search import SearchOptions, search_papers
     from dailypapers.store.db import Database
 
     db = Database(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dailypapers.cli import app
-from dailypapers.settings import Settings
+from dailypapers.core.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -15,7 +15,7 @@ ACTIVATE = "source .venv/bin/activate"
 
 def _page_paths(tmp_path: Path) -> set[str]:
     """Every GET path of the web app's route table, with the demo's mailbox routes included."""
-    from dailypapers.settings import Settings
+    from dailypapers.core.settings import Settings
     from dailypapers.store.db import Database
     from dailypapers.web import mailbox, pages, subscriptions
     from dailypapers.web.app import create_app

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from dailypapers.core.models import PaperRecord
-from dailypapers.settings import Settings
+from dailypapers.core.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.store.papers import upsert_batch
 from dailypapers.testing.smtp import LoopbackSMTP

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dailypapers.settings import Settings
+from dailypapers.core.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.store.tables import outbox, saved_searches, subscribers
 from dailypapers.testing.smtp import LoopbackSMTP

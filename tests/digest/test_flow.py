@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from dailypapers.digest.jobs import run_digests
-from dailypapers.settings import Settings
+from dailypapers.core.settings import Settings
+from dailypapers.jobs.digests import run_digests
 from dailypapers.store.db import Database
 from dailypapers.store.tables import outbox, sent_papers, subscribers
 from dailypapers.testing.smtp import LoopbackSMTP

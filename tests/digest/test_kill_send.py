@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from dailypapers.settings import Settings
+from dailypapers.core.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.store.tables import outbox, subscribers
 from dailypapers.testing.smtp import LoopbackSMTP

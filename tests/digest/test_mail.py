@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from dailypapers.core.settings import Settings
 from dailypapers.digest.mail import PermanentFailure, SmtpSender, TemporaryFailure, build_message
 from dailypapers.digest.model import DigestContent, DigestPaper, Rendered
 from dailypapers.digest.render import render_digest
-from dailypapers.settings import Settings
 from dailypapers.testing.server import free_port
 from dailypapers.testing.smtp import LoopbackSMTP, have_openssl
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dailypapers.digest.schedule import due_period, latest_send, timezone_names, week_label, zone
+from dailypapers.digest.timing import due_period, latest_send, timezone_names, week_label, zone
 
 UTC = UTC
 

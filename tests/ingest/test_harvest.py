@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from dailypapers.core.models import PaperRecord, as_utc
+from dailypapers.core.settings import Settings
 from dailypapers.ingest.harvest import EXIT_ERROR, EXIT_NEW, EXIT_NOTHING_NEW, HarvestResult, harvest
 from dailypapers.ingest.sources import build_client, build_source
 from dailypapers.ingest.sources.base import Request
-from dailypapers.settings import Settings
 from dailypapers.store.checkpoints import get_status
 from dailypapers.store.db import Database
 from dailypapers.store.papers import upsert_batch

@@ -703,8 +703,8 @@ def test_cli_exits_1_for_an_unknown_format_even_after_the_big_import_note(
     from typer.testing import CliRunner
 
     from dailypapers.cli import app
-    from dailypapers.search import bulk
-    from dailypapers.settings import get_settings
+    from dailypapers.core.settings import get_settings
+    from dailypapers.store import fts as bulk
 
     path = tmp_path / "arxiv-api-2022.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in _api_entries_without_authors()))

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dailypapers.core.arxiv_calendar import announcement_day, listing_time
 from dailypapers.core.models import PaperRecord
-from dailypapers.core.schedule import announcement_day, listing_time
 from dailypapers.ingest.abs_files import MAX_ABS_BYTES, parse_abs
 from dailypapers.ingest.featuring import POLICIES, apply_policy
 from dailypapers.ingest.formats import RecordError, parse_hub_item, parse_kaggle, parse_listing

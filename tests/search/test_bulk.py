@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from dailypapers.ingest.importer import import_paths
-from dailypapers.search import bulk
 from dailypapers.search.keyword import keyword_search
 from dailypapers.search.query import parse_query
+from dailypapers.store import fts as bulk
 from dailypapers.store.db import Database
 from dailypapers.store.tables import maintenance, papers
 

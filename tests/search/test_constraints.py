@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from dailypapers.core.settings import Settings
 from dailypapers.search.embed import get_embedder
-from dailypapers.search.service import SearchOptions, search_papers, similar_papers
 from dailypapers.search.vectors import IndexConfig
-from dailypapers.settings import Settings
+from dailypapers.services.search import SearchOptions, search_papers, similar_papers
 from dailypapers.store.db import Database
 from dailypapers.store.tables import papers
 
@@ -178,7 +178,7 @@ def test_without_word_matches_only_papers_above_the_floor_are_shown(
 
 
 def test_the_default_floor_is_the_setting(embedder) -> None:  # type: ignore[no-untyped-def]
-    from dailypapers.search.service import search_options
+    from dailypapers.services.search import search_options
 
     settings = Settings(database_url="sqlite://", search_similarity_floor=0.42)
     assert search_options(settings, "vector").similarity_floor == 0.42

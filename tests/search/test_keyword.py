@@ -24,7 +24,7 @@ from dailypapers.search.keyword import (
     without_stop_words,
 )
 from dailypapers.search.query import parse_query
-from dailypapers.search.service import search_papers
+from dailypapers.services.search import search_papers
 from dailypapers.store.db import Database
 from dailypapers.store.tables import papers
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from dailypapers.core.settings import Settings
 from dailypapers.core.text import highlight
 from dailypapers.demo import build_demo_db
 from dailypapers.ingest.importer import import_paths
-from dailypapers.schemas import PaperCard, SearchPage
 from dailypapers.search.query import MAX_QUERY_CHARS
-from dailypapers.search.service import MAX_PAGES
-from dailypapers.settings import Settings
+from dailypapers.services.schemas import PaperCard, SearchPage
+from dailypapers.services.search import MAX_PAGES
 from dailypapers.store.db import Database
 from dailypapers.testing.server import free_port, wait_until_serving
 from dailypapers.web.app import create_app

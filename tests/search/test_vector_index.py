@@ -12,9 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from dailypapers.search import pgvector
-from dailypapers.search import service as search_service
 from dailypapers.search.embed import MINILM_NAME, get_embedder
-from dailypapers.search.service import SearchOptions, search_papers, similar_papers
 from dailypapers.search.vectors import (
     ExactIndex,
     HnswIndex,
@@ -23,6 +21,8 @@ from dailypapers.search.vectors import (
     refresh_index,
     store_vectors,
 )
+from dailypapers.services import search as search_service
+from dailypapers.services.search import SearchOptions, search_papers, similar_papers
 from dailypapers.store.db import Database
 from dailypapers.store.tables import paper_embeddings, papers
 from dailypapers.testing.postgres import skip_without_pgvector
@@ -304,10 +304,10 @@ def test_the_embed_command_builds_and_keeps_the_saved_index(tmp_path: Path) -> N
 
 
 def test_warm_up_loads_the_index_and_the_common_words(demo_db: Database) -> None:
+    from dailypapers.core.settings import Settings
     from dailypapers.search import keyword
     from dailypapers.search import vectors as vectors_module
-    from dailypapers.search.service import search_options, warm_up
-    from dailypapers.settings import Settings
+    from dailypapers.services.search import search_options, warm_up
 
     settings = Settings(database_url=demo_db.url, search_mode="hybrid")
     options = search_options(settings)

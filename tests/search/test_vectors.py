@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from dailypapers.core.models import PaperRecord
+from dailypapers.core.settings import Settings
 from dailypapers.search.embed import get_embedder
-from dailypapers.search.service import SearchOptions, rrf, search_papers, similar_papers
 from dailypapers.search.vectors import IndexConfig, embed_pending, get_index, store_vectors
-from dailypapers.settings import Settings
+from dailypapers.services.search import SearchOptions, rrf, search_papers, similar_papers
 from dailypapers.store.db import Database
 from dailypapers.store.papers import upsert_batch
 from dailypapers.store.tables import paper_embeddings
@@ -179,7 +179,7 @@ def test_index_follows_written_vectors(corpus: Database, embedder) -> None:  # t
 
 
 def test_the_worker_embeds_what_arrived(db: Database, embedder) -> None:  # type: ignore[no-untyped-def]
-    from dailypapers.ingest.worker import Worker
+    from dailypapers.jobs.worker import Worker
 
     with db.write() as conn:
         upsert_batch(conn, _records()[:5], NOW)

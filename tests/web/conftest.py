@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from dailypapers.settings import Settings
+from dailypapers.core.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.web.app import create_app
 

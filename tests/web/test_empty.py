@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from dailypapers.settings import Settings
+from dailypapers.core.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.web.app import create_app
 

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from dailypapers.core.settings import Settings
 from dailypapers.digest import subscriptions as subs
 from dailypapers.digest.tokens import Signer, site_key
-from dailypapers.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.store.tables import subscribers
 from dailypapers.testing.server import free_port

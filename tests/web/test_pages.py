@@ -371,8 +371,8 @@ def _at(day: int, hour: int = 12) -> datetime:
 
 
 def test_week_trending_ties_and_newness_on_both_databases(db) -> None:  # type: ignore[no-untyped-def]
-    from dailypapers import services
     from dailypapers.core.periods import parse_period
+    from dailypapers.services import feed as services
     from dailypapers.store.papers import upsert_batch
 
     records = [
@@ -537,7 +537,7 @@ def test_the_upvote_count_is_not_a_control(client: TestClient) -> None:
 @pytest.fixture
 def small_client(db):  # type: ignore[no-untyped-def]
     """An app over a database of three papers, one stored as version 3, one with an old-style id."""
-    from dailypapers.settings import Settings
+    from dailypapers.core.settings import Settings
     from dailypapers.store.papers import upsert_batch
     from dailypapers.web.app import create_app
 

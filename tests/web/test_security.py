@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from dailypapers.core.settings import Settings
 from dailypapers.digest import subscriptions as subs
 from dailypapers.digest.tokens import Signer, site_key
-from dailypapers.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.store.tables import subscribers
 from dailypapers.web.app import create_app

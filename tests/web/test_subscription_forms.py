@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from dailypapers.core.settings import Settings
 from dailypapers.digest import subscriptions as subs
-from dailypapers.digest.jobs import signer_for
-from dailypapers.settings import Settings
+from dailypapers.jobs.digests import signer_for
 from dailypapers.store.db import Database
 from dailypapers.store.tables import saved_searches, subscribers
 from dailypapers.testing.smtp import LoopbackSMTP

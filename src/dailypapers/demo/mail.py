@@ -45,7 +45,7 @@ def start_demo_mail(settings: Any, db: Any, host: str, port: int, folder: Path) 
 
 
 def _digest_loop(db: Any, settings: Any) -> None:
-    from dailypapers.digest.jobs import run_digests
+    from dailypapers.jobs.digests import run_digests
 
     stop = threading.Event()
     while not stop.wait(min(DIGEST_EVERY, settings.digest_interval)):

@@ -24,8 +24,8 @@ import sqlalchemy as sa
 
 from dailypapers.core.models import as_utc
 from dailypapers.digest.model import DigestContent, DigestPaper, SavedSearchMatches
-from dailypapers.digest.schedule import DuePeriod, due_period
 from dailypapers.digest.subscriptions import links_domain, manage_url, unsubscribe_url
+from dailypapers.digest.timing import DuePeriod, due_period
 from dailypapers.digest.tokens import Signer
 from dailypapers.store.feed import _UPVOTES
 from dailypapers.store.tables import feed_entries, outbox, papers, saved_searches, sent_papers, subscribers

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from dailypapers.digest.model import Rendered
 
 if TYPE_CHECKING:
-    from dailypapers.settings import Settings
+    from dailypapers.core.settings import Settings
 
 SECURITY_MODES = ("none", "starttls", "tls")
 

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from dailypapers.core.models import as_utc
 from dailypapers.digest.model import ConfirmContent
-from dailypapers.digest.schedule import zone
+from dailypapers.digest.timing import zone
 from dailypapers.digest.tokens import CONFIRM, MANAGE, InvalidToken, Signer
 from dailypapers.store.tables import outbox, saved_searches, subscribers
 

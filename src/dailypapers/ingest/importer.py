@@ -123,7 +123,7 @@ def import_paths(
     A big import into SQLite suspends the keyword-index triggers and rebuilds the indexes at the end
     (search.bulk); a note in the summary says so.
     """
-    from dailypapers.search import bulk
+    from dailypapers.store import fts as bulk
 
     summary = ImportSummary()
     started = time.perf_counter()

@@ -117,7 +117,7 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (and finish what a killed bulk import left)."""
-        from dailypapers.search.bulk import repair
+        from dailypapers.store.fts import repair
         from dailypapers.store.migrate import upgrade
 
         upgrade(self)

@@ -17,9 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
 from dailypapers import __version__
+from dailypapers.core.settings import Settings, get_settings
 from dailypapers.core.text import abstract_html, author_search_url, highlight, title_html
-from dailypapers.services import BadRequest, NotFound
-from dailypapers.settings import Settings, get_settings
+from dailypapers.services.feed import BadRequest, NotFound
 from dailypapers.store.db import Database
 from dailypapers.web.security import HeadAsGet, RequestLimits, SecurityHeaders, is_loopback, security_headers
 

@@ -8,19 +8,19 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BeforeValidator, Field
 
-from dailypapers import services
 from dailypapers.core.periods import InvalidPeriod, Period, parse_period
+from dailypapers.core.settings import Settings
 from dailypapers.core.text import latex_to_unicode
-from dailypapers.schemas import FeedPage, SearchPage
 from dailypapers.search.query import MAX_QUERY_CHARS, parse_query
-from dailypapers.search.service import (
+from dailypapers.search.vectors import IndexConfig
+from dailypapers.services import feed as services
+from dailypapers.services.schemas import FeedPage, SearchPage
+from dailypapers.services.search import (
     get_embedder_cached,
     search_options,
     search_papers,
     similar_papers,
 )
-from dailypapers.search.vectors import IndexConfig
-from dailypapers.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.store.feed import SortOrder
 from dailypapers.web.app import render, wants_json

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.concurrency import run_in_threadpool
 
 from dailypapers.digest import subscriptions as subs
-from dailypapers.digest.schedule import WEEKDAYS, timezone_names
+from dailypapers.digest.timing import WEEKDAYS, timezone_names
 from dailypapers.digest.tokens import CONFIRM, InvalidToken
 from dailypapers.web.app import render
 from dailypapers.web.csrf import check_csrf, signer

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from dailypapers.core.settings import Settings
 from dailypapers.ingest.http import PoliteClient
 from dailypapers.ingest.sources.arxiv_api import ArxivAPISource
 from dailypapers.ingest.sources.arxiv_oai import ArxivOAISource
 from dailypapers.ingest.sources.arxiv_rss import ArxivRSSSource
 from dailypapers.ingest.sources.base import Source
 from dailypapers.ingest.sources.hub import HubDailySource
-from dailypapers.settings import Settings
 
 SOURCE_KINDS = ("arxiv-rss", "arxiv-api", "arxiv-oai", "hf-daily")
 

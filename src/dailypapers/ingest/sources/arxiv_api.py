@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from dailypapers.core.arxiv_calendar import announcement_day, listing_time
 from dailypapers.core.models import PaperRecord
-from dailypapers.core.schedule import announcement_day, listing_time
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
 from dailypapers.ingest.formats import MAX_CATEGORY, RecordError, _arxiv_id, _doi
 from dailypapers.ingest.sources.base import (

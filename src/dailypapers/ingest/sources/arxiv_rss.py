@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from dailypapers.core.arxiv_calendar import ARXIV_TZ, listing_time
 from dailypapers.core.models import PaperRecord
-from dailypapers.core.schedule import ARXIV_TZ, listing_time
 from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal, split_authors
 from dailypapers.ingest.formats import RecordError, _arxiv_id, _categories, _doi
 from dailypapers.ingest.sources.base import (

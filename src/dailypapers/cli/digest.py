@@ -16,7 +16,7 @@ from rich.console import Console
 # SQLAlchemy, the settings and the tables are imported by the commands that run, so that
 # `dailypapers --help` does not load them (tests/test_cli_startup.py).
 if TYPE_CHECKING:
-    from dailypapers.settings import Settings
+    from dailypapers.core.settings import Settings
     from dailypapers.store.db import Database
 
 digest = typer.Typer(help="Email digests: preview, send, inbound unsubscribe mails.", no_args_is_help=True)
@@ -26,7 +26,7 @@ err = Console(stderr=True)
 
 def get_settings() -> Settings:
     """The settings from the environment (imported here, not at start-up)."""
-    from dailypapers.settings import get_settings as load
+    from dailypapers.core.settings import get_settings as load
 
     return load()
 
@@ -76,9 +76,9 @@ def preview_(
     import sqlalchemy as sa
 
     from dailypapers.digest.compose import preview
-    from dailypapers.digest.jobs import signer_for
     from dailypapers.digest.render import render_digest
     from dailypapers.digest.subscriptions import InvalidEmail, normalize_email
+    from dailypapers.jobs.digests import signer_for
     from dailypapers.store.tables import subscribers as subscribers_table
 
     when = _clock(now)
@@ -121,7 +121,7 @@ def send(
     import sqlalchemy as sa
 
     from dailypapers.digest.compose import build_content, due_digests, feed_window
-    from dailypapers.digest.jobs import run_digests, signer_for
+    from dailypapers.jobs.digests import run_digests, signer_for
     from dailypapers.store.tables import outbox
 
     if not due:
@@ -161,9 +161,9 @@ def inbound() -> None:
     unsubscribe the subscriber whose signed token its subject carries."""
     from email import message_from_binary_file, policy
 
-    from dailypapers.digest.jobs import signer_for
     from dailypapers.digest.subscriptions import from_manage_token, unsubscribe
     from dailypapers.digest.tokens import InvalidToken
+    from dailypapers.jobs.digests import signer_for
 
     settings = get_settings()
     db = _db()

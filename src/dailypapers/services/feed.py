@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.periods import InvalidPeriod, Period, PeriodKind, parse_period, period_containing
-from dailypapers.schemas import FeedPage, PaperCard, PaperPublic, PeriodLink
+from dailypapers.services.schemas import FeedPage, PaperCard, PaperPublic, PeriodLink
 from dailypapers.store import feed as feed_q
 from dailypapers.store import papers as papers_q
 from dailypapers.store.db import Database

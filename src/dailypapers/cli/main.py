@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-from datetime import UTC, date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from dailypapers.cli import digest as digest_cli
+from dailypapers.cli import sources
+from dailypapers.cli.common import (
+    MAX_REJECTIONS_SHOWN,
+    HostOpt,
+    PortOpt,
+    database,
+    err,
+    get_settings,
+)
+
 # Each command imports what it needs when it runs: `--help` and light commands then start without
 # loading SQLAlchemy, pydantic settings, numpy, onnxruntime, faiss or the web stack
 # (tests/test_cli_startup.py).
 if TYPE_CHECKING:
-    from dailypapers.settings import Settings
+    from dailypapers.core.settings import Settings
     from dailypapers.store.db import Database
 
 app = typer.Typer(
@@ -24,25 +33,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-
-HostOpt = Annotated[str | None, typer.Option(help="Address to listen on (default: setting host).")]
-PortOpt = Annotated[int | None, typer.Option(help="Port to listen on (default: setting port).")]
-# Only this many rejection lines are printed; the summary line always has the full count.
-MAX_REJECTIONS_SHOWN = 50
-
-
-def get_settings() -> Settings:
-    """The settings from the environment (imported here, not at start-up)."""
-    from dailypapers.settings import get_settings as load
-
-    return load()
-
-
-def _database(settings: Settings, url: str | None = None) -> Database:
-    from dailypapers.store.db import Database
-
-    return Database(url or settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
 
 
 def _serve(
@@ -64,7 +54,7 @@ def _serve(
                 f"(shown to this machine only; {mailbox})"
             )
     err.print(f"Serving {settings.site_name} on [bold]http://{host}:{port}[/bold]  (Ctrl-C to stop)")
-    from dailypapers.search.service import warm_up
+    from dailypapers.services.search import warm_up
 
     warm_up(db, settings)
     uvicorn.run(create_app(settings, db, mailbox=mailbox), host=host, port=port, log_level="warning")
@@ -83,7 +73,7 @@ def demo(
 
     settings = get_settings()
     path = Path(database or settings.demo_database)
-    db = _database(settings, f"sqlite:///{path}")
+    db = database(settings, f"sqlite:///{path}")
     err.print(f"Building the demo database {path} from the bundled corpus…")
     summary = build_demo_db(db)
     err.print(summary.line())
@@ -94,7 +84,7 @@ def demo(
 def serve(host: HostOpt = None, port: PortOpt = None) -> None:
     """Serve an existing database (setting database_url); migrates it first."""
     settings = get_settings()
-    db = _database(settings)
+    db = database(settings)
     db.migrate()
     _serve(settings, db, host, port)
 
@@ -103,7 +93,7 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
 def migrate() -> None:
     """Create or upgrade the database schema to the newest migration."""
     settings = get_settings()
-    _database(settings).migrate()
+    database(settings).migrate()
     err.print("Database is up to date.")
 
 
@@ -123,7 +113,7 @@ def import_(
     from dailypapers.ingest.importer import import_paths
 
     settings = get_settings()
-    db = _database(settings)
+    db = database(settings)
     db.migrate()
     bar = Progress(
         TextColumn("[bold]{task.description}"),
@@ -163,115 +153,6 @@ def import_(
         raise typer.Exit(1)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _day_option(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{name}: {value!r} is not a YYYY-MM-DD date") from None
-
-
-@app.command()
-def ingest(
-    source: Annotated[str, typer.Argument(help="arxiv-rss, arxiv-api, arxiv-oai or hf-daily.")],
-    categories: Annotated[
-        str | None, typer.Option(help="Comma-separated arXiv categories (default: setting arxiv_categories).")
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Start from this day (YYYY-MM-DD) instead of the checkpoint.")
-    ] = None,
-    ids: Annotated[
-        str | None, typer.Option(help="arxiv-api only: fetch these comma-separated arXiv ids.")
-    ] = None,
-    oai_set: Annotated[
-        str | None,
-        typer.Option("--set", help="arxiv-oai only: the OAI set (default: setting arxiv_oai_set)."),
-    ] = None,
-    period: Annotated[str, typer.Option(help="hf-daily only: fetch by date, week or month.")] = "date",
-) -> None:
-    """Run one source once, from its checkpoint. Exit status: 0 new papers, 1 none, 2 error."""
-    from dailypapers.ingest.harvest import EXIT_ERROR, harvest
-    from dailypapers.ingest.sources import build_client, build_source
-
-    settings = get_settings()
-    try:
-        since_day = _day_option(since, "--since")
-        src = build_source(
-            source,
-            settings,
-            categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None,
-            ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
-            oai_set=oai_set,
-            granularity=period,
-        )
-    except ValueError as exc:
-        err.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(EXIT_ERROR) from None
-    db = _database(settings)
-    db.migrate()
-
-    def on_page(request, result) -> None:  # type: ignore[no-untyped-def]
-        err.print(
-            f"  {request.label}: read {result.read:,}, new {result.counts.new:,}",
-            highlight=False,
-            soft_wrap=True,
-        )
-
-    from datetime import datetime, timedelta
-
-    from dailypapers.ingest.worker import LEASE_SECONDS
-    from dailypapers.store.checkpoints import acquire_lease, lease_owner_id, release_lease
-
-    # SIGTERM ends the run like Ctrl-C: the page in flight is rolled back, the checkpoint is kept.
-    signal.signal(signal.SIGTERM, _interrupt)
-    owner, now = lease_owner_id(), datetime.now(UTC)
-    with db.write() as conn:
-        # Two runs of one source at once would interleave their checkpoints.
-        if not acquire_lease(conn, src.name, owner, now + timedelta(seconds=LEASE_SECONDS), now):
-            err.print(f"[red]error[/red] {src.name} is being run by another process (a worker?); try later")
-            raise typer.Exit(EXIT_ERROR)
-    try:
-        with build_client(settings) as client:
-            result = harvest(
-                db,
-                src,
-                client,
-                since=since_day,
-                policy=settings.feature_policy,
-                categories=settings.feature_category_list(),
-                on_page=on_page,
-                lease=(owner, LEASE_SECONDS),
-            )
-    finally:
-        with db.write() as conn:
-            release_lease(conn, src.name, owner)
-    for rejected in result.rejected[:MAX_REJECTIONS_SHOWN]:
-        err.print(f"[red]rejected[/red] {rejected}", highlight=False)
-    print(result.line())
-    raise typer.Exit(result.exit_code)
-
-
-@app.command()
-def worker(
-    once: Annotated[bool, typer.Option(help="Run every due source once, then exit (for cron).")] = False,
-) -> None:
-    """Run the sources of setting worker_sources on their schedules until stopped."""
-    from dailypapers.ingest.worker import Worker
-
-    settings = get_settings()
-    db = _database(settings)
-    db.migrate()
-    w = Worker(db, settings, log=lambda line: err.print(line, highlight=False, soft_wrap=True))
-    w.install_signal_handlers()
-    err.print(f"Worker: {settings.worker_sources} every {settings.worker_interval:.0f} s  (Ctrl-C to stop)")
-    raise typer.Exit(w.run(once=once))
-
-
 @app.command()
 def search(
     query: Annotated[
@@ -287,10 +168,10 @@ def search(
     """Search the papers and print a table (or JSON)."""
     from rich.table import Table
 
-    from dailypapers.search.service import search_options, search_papers
+    from dailypapers.services.search import search_options, search_papers
 
     settings = get_settings()
-    db = _database(settings)
+    db = database(settings)
     db.migrate()
     # An argument in another encoding than the terminal's arrives with surrogate escapes.
     query = query.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -326,12 +207,12 @@ def similar(
     """Print the papers nearest to one (by embedding); run `embed` first."""
     from rich.table import Table
 
-    from dailypapers import services
-    from dailypapers.search.service import get_embedder_cached, similar_papers
     from dailypapers.search.vectors import IndexConfig
+    from dailypapers.services import feed as services
+    from dailypapers.services.search import get_embedder_cached, similar_papers
 
     settings = get_settings()
-    db = _database(settings)
+    db = database(settings)
     db.migrate()
     try:
         detail = services.paper_detail(db, arxiv_id)
@@ -371,7 +252,7 @@ def embed(
     from dailypapers.search.vectors import IndexConfig, count_pending, embed_pending, refresh_index
 
     settings = get_settings()
-    db = _database(settings)
+    db = database(settings)
     db.migrate()
     embedder = get_embedder(settings.embedding_model)
     todo = count_pending(db, embedder.name)
@@ -393,31 +274,11 @@ def embed(
     print(refresh_index(db, embedder.name, IndexConfig.from_settings(settings), rebuild=rebuild_index))
 
 
-@app.command()
-def sources() -> None:
-    """Show each source's checkpoint, last run and next scheduled run."""
-    from dailypapers.store.checkpoints import get_status
-
-    settings = get_settings()
-    db = _database(settings)
-    db.migrate()
-    with db.read() as conn:
-        rows = get_status(conn)
-    if not rows:
-        print("No source has run yet.")
-    for row in rows:
-        print(f"{row['name']}")
-        for key in ("last_run_at", "last_ok_at", "next_run_at", "last_summary", "last_error", "lease_owner"):
-            if row.get(key):
-                print(f"  {key}: {row[key]}")
-        print(f"  checkpoint: {row['state']}")
-
-
-from dailypapers.digest.cli import digest as _digest_app  # noqa: E402
-from dailypapers.digest.cli import subscribers as _subscribers_app  # noqa: E402
-
-app.add_typer(_digest_app, name="digest")
-app.add_typer(_subscribers_app, name="subscribers")
+app.command()(sources.ingest)
+app.command()(sources.worker)
+app.command()(sources.sources)
+app.add_typer(digest_cli.digest, name="digest")
+app.add_typer(digest_cli.subscribers, name="subscribers")
 
 
 def main() -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dailypapers.schemas import PaperCard, SearchPage
 from dailypapers.search.keyword import fusion_list, keyword_search, matching_ids, term_conditions
 from dailypapers.search.query import ParsedQuery, parse_query
 from dailypapers.search.vectors import IndexConfig, get_index
+from dailypapers.services.schemas import PaperCard, SearchPage
 from dailypapers.store import feed as feed_q
 from dailypapers.store.db import Database
 from dailypapers.store.tables import papers

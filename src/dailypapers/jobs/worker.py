@@ -18,11 +18,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
+from dailypapers.core.settings import Settings
 from dailypapers.ingest.harvest import EXIT_ERROR, EXIT_NEW, EXIT_NOTHING_NEW, HarvestResult, harvest
 from dailypapers.ingest.http import PoliteClient, Stopped
 from dailypapers.ingest.sources import build_client, build_source
 from dailypapers.ingest.sources.base import Source
-from dailypapers.settings import Settings
 from dailypapers.store.checkpoints import (
     acquire_lease,
     lease_owner_id,
@@ -107,7 +107,7 @@ class Worker:
             return self._digests_due_at
         self._digests_due_at = now + timedelta(seconds=self.settings.digest_interval)
         try:
-            from dailypapers.digest.jobs import run_digests
+            from dailypapers.jobs.digests import run_digests
 
             made, report = run_digests(self.db, self.settings)
         except Exception as exc:  # noqa: BLE001 - the outbox keeps the mails; retried next round
