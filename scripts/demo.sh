@@ -9,5 +9,9 @@ if ! python3 -c "import ensurepip" 2>/dev/null; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -e .
+# The locked versions, each checked against its hash (requirements/demo.lock, from ./scripts/lock.sh),
+# then the project itself with the locked build backend.
+pip=(.venv/bin/pip install -q --disable-pip-version-check)
+"${pip[@]}" --require-hashes -r requirements/demo.lock
+"${pip[@]}" --no-deps --no-build-isolation -e .
 exec .venv/bin/dailypapers demo "$@"

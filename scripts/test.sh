@@ -20,5 +20,17 @@ ls /usr/share/postgresql/*/extension/vector.control >/dev/null 2>&1 || ./scripts
   || echo "WARNING: pgvector could not be built: its PostgreSQL tests will be skipped" >&2
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+# The locked versions, each checked against its hash (requirements/test.lock, from ./scripts/lock.sh),
+# then the project itself with the locked build backend.
+pip=(.venv/bin/pip install -q --disable-pip-version-check)
+"${pip[@]}" --require-hashes -r requirements/test.lock
+"${pip[@]}" --no-deps --no-build-isolation -e .
+
+# The static gates (configured in pyproject.toml), each stopping the run when it fails.
+gate() { echo "== $*"; "$@" || { echo "== FAILED: $*" >&2; exit 1; }; }
+gate .venv/bin/ruff check src tests bench scripts
+gate .venv/bin/ruff format --check src tests bench scripts
+gate .venv/bin/lint-imports
+gate .venv/bin/mypy
+echo "== pytest $*"
 exec .venv/bin/pytest "$@"
