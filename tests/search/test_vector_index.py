@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from dailypapers.search import pgvector
 from dailypapers.search.embed import MINILM_NAME, get_embedder
 from dailypapers.search.vectors import (
+    OVERFETCH,
     ExactIndex,
     HnswIndex,
     IndexConfig,
@@ -21,7 +22,6 @@ from dailypapers.search.vectors import (
     refresh_index,
     store_vectors,
 )
-from dailypapers.services import search as search_service
 from dailypapers.services.search import SearchOptions, search_papers, similar_papers
 from dailypapers.store.db import Database
 from dailypapers.store.tables import paper_embeddings, papers
@@ -234,7 +234,7 @@ def test_the_narrow_filter_takes_the_exact_path(
     calls.clear()
     search_papers(demo_db, "speech cat:cs.CV", options=options)
     assert calls == [False]
-    assert search_service.OVERFETCH == 10
+    assert OVERFETCH == 10
 
 
 def test_similar_papers_through_every_index(demo_db: Database, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -312,11 +312,11 @@ def test_warm_up_loads_the_index_and_the_common_words(demo_db: Database) -> None
     settings = Settings(database_url=demo_db.url, search_mode="hybrid")
     options = search_options(settings)
     vectors_module._forget(demo_db, MINILM_NAME)
-    keyword._common_stems.known.clear()
+    keyword.common_stems.known.clear()
     warm_up(demo_db, settings).join(timeout=300)
     assert (demo_db.url, MINILM_NAME, options.index) in vectors_module._cache
     if demo_db.is_sqlite:
-        common, total = next(iter(keyword._common_stems.known.values()))[1:]
+        common, total = next(iter(keyword.common_stems.known.values()))[1:]
         assert total >= 5601 and common  # some stems are in more than 2,000 of the demo's papers
 
 

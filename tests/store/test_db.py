@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import warnings
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,13 +12,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from dailypapers.store.db import Database, normalize_url
+from dailypapers.store.db import Database, MissingDriver, normalize_url
 from dailypapers.store.migrate import current_revision
 from dailypapers.store.tables import feed_entries, metadata, users
 
 
 def test_migrations_reach_head_and_match_the_tables(db: Database) -> None:
-    assert current_revision(db) == "0007"
+    assert current_revision(db.engine) == "0007"
     inspector = sa.inspect(db.engine)
     for table in metadata.sorted_tables:
         with warnings.catch_warnings():
@@ -57,7 +58,7 @@ def test_migrations_reach_head_and_match_the_tables(db: Database) -> None:
 
 def test_migrate_twice_is_harmless(db: Database) -> None:
     db.migrate()
-    assert current_revision(db) == "0007"
+    assert current_revision(db.engine) == "0007"
 
 
 def test_foreign_keys_are_enforced(db: Database) -> None:
@@ -124,3 +125,10 @@ def test_two_processes_write_at_once_without_lock_errors(tmp_path: Path) -> None
     assert all(errors == 0 for _, _, errors in results)
     with Database(url).read() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(users)) == 300
+
+
+def test_a_postgresql_url_without_its_driver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None in sys.modules makes `import psycopg` fail as it does where the package is not installed.
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(MissingDriver, match=r"pip install 'dailypapers\[postgres\]'"):
+        Database("postgresql://reader@127.0.0.1:1/papers")

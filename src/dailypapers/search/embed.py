@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import logging
 import re
 import threading
 from importlib import resources
@@ -27,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+log = logging.getLogger(__name__)
 DEFAULT_NAMES = ("default", "minilm")
 MINILM_NAME = "all-MiniLM-L6-v2-onnx-int8"
 MINILM_DIM = 384
@@ -45,7 +47,11 @@ class Embedder(Protocol):
     """Turns texts into unit-length float32 vectors."""
 
     name: str  # the model id stored with each vector
-    dim: int
+
+    @property
+    def dim(self) -> int:
+        """The length of its vectors."""
+        ...
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """One row per text, shape (len(texts), dim), float32, L2-normalised."""
@@ -112,7 +118,7 @@ class MiniLMEmbedder:
 
     @staticmethod
     def _load_tokenizer() -> Any:
-        from tokenizers import Tokenizer
+        from tokenizers import Tokenizer  # here and below: the model's packages load on first embed
 
         packed = resources.files("dailypapers.search").joinpath("minilm_tokenizer.json.gz").read_bytes()
         tokenizer = Tokenizer.from_str(gzip.decompress(packed).decode("utf-8"))
@@ -192,6 +198,7 @@ class SentenceTransformerEmbedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
+                    # The optional extra [st] (checked in __init__), loaded on first embed.
                     import torch
                     from sentence_transformers import SentenceTransformer
 
@@ -234,3 +241,41 @@ def get_embedder(name: str) -> Embedder:
     if not key or key.lower() in DEFAULT_NAMES or key == MINILM_NAME:
         return MiniLMEmbedder()
     return SentenceTransformerEmbedder(key)
+
+
+_embedders: dict[str, Embedder | None] = {}
+_embedders_lock = threading.Lock()
+
+
+def get_embedder_cached(name: str) -> Embedder | None:
+    """The embedder `name`, created once per process (its model loads lazily on first embed); None when
+    it cannot be created here (an optional dependency missing): search then uses keywords only."""
+    with _embedders_lock:  # one embedder per name, even when many requests ask for it at once
+        if name not in _embedders:
+            try:
+                _embedders[name] = get_embedder(name)
+            except (ImportError, ValueError, OSError) as exc:
+                log.warning("embedding model %r unavailable (%s): keyword search only", name, exc)
+                _embedders[name] = None
+        return _embedders[name]
+
+
+QUERY_VECTORS_KEPT = 512
+_query_vectors: dict[tuple[str, str], np.ndarray] = {}
+_query_vectors_lock = threading.Lock()
+
+
+def embed_query_cached(embedder: Embedder, text: str) -> np.ndarray:
+    """The query's vector; the last QUERY_VECTORS_KEPT queries' are kept (the next page of a search,
+    the same query from many readers). Safe from many threads: the cache changes under a lock, and
+    the query is embedded outside it."""
+    key = (embedder.name, text)
+    with _query_vectors_lock:
+        vector = _query_vectors.get(key)
+    if vector is None:
+        vector = embedder.embed_query(text)
+        with _query_vectors_lock:
+            while len(_query_vectors) >= QUERY_VECTORS_KEPT:
+                del _query_vectors[next(iter(_query_vectors))]  # the oldest (dicts keep insertion order)
+            _query_vectors[key] = vector
+    return vector

@@ -120,7 +120,7 @@ def term_conditions(conn: Connection, query: ParsedQuery, few: bool = False) -> 
         matching = sa.select(fts.c.rowid).where(
             sa.text(f"papers_fts MATCH :{name}").bindparams(**{name: expression})
         )
-        rowid = sa.literal_column("papers.rowid")
+        rowid: sa.ColumnClause[Any] = sa.literal_column("papers.rowid")
         # FTS5 answers "MATCH and rowid = x" by seeking x in each posting list: cheap for a few papers;
         # for many, one pass over the matches (IN) is cheaper.
         condition = sa.exists(matching.where(fts.c.rowid == rowid)) if few else rowid.in_(matching)
@@ -458,7 +458,7 @@ def without_stop_words(query: ParsedQuery) -> ParsedQuery:
     return replace(query, terms=kept)
 
 
-class _CommonStems:
+class CommonStems:
     """SQLite: the stems of the FTS5 index in more than the common share of papers, with their
     paper counts. Counting papers per term in FTS5 reads the term's whole posting list (4 ms for one
     common word at 1M papers), so the common ones are listed once by a scan of `papers_fts_vocab`
@@ -475,10 +475,12 @@ class _CommonStems:
             entry = self.known.get(key)
         if entry is None:
             return self._compute(conn, key)
-        if monotonic() - entry[0] > COMMON_TTL and key not in self.refreshing:
-            self.refreshing.add(key)
-            engine = conn.engine
-            threading.Thread(target=self._refresh, args=(engine, key), daemon=True).start()
+        if monotonic() - entry[0] > COMMON_TTL:
+            with self.lock:  # one refresh at a time per database, however many searches see it stale
+                stale = key not in self.refreshing
+                self.refreshing.add(key)
+            if stale:
+                threading.Thread(target=self._refresh, args=(conn.engine, key), daemon=True).start()
         return entry[1], entry[2]
 
     def _refresh(self, engine: sa.Engine, key: str) -> None:
@@ -488,11 +490,12 @@ class _CommonStems:
         except sa.exc.SQLAlchemyError:
             pass
         finally:
-            self.refreshing.discard(key)
+            with self.lock:
+                self.refreshing.discard(key)
 
     def _compute(self, conn: Connection, key: str) -> tuple[dict[str, int], int]:
         total = int(conn.exec_driver_sql("SELECT max(rowid) FROM papers").scalar() or 0)
-        common = dict(
+        common: dict[str, int] = dict(
             conn.exec_driver_sql(
                 "SELECT term, doc FROM papers_fts_vocab WHERE doc > ?", (common_cap("sqlite", total),)
             ).all()
@@ -502,7 +505,7 @@ class _CommonStems:
         return common, total
 
 
-_common_stems = _CommonStems()
+common_stems = CommonStems()
 COMMON_TTL = 3600.0
 
 
@@ -517,7 +520,7 @@ def _document_frequencies(conn: Connection, query: ParsedQuery) -> tuple[dict[Te
     if conn.dialect.name == "postgresql":
         return _pg_frequencies(conn, words)
     try:
-        common, total = _common_stems.get(conn)
+        common, total = common_stems.get(conn)
         conn.exec_driver_sql(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING fts5("
             "x, tokenize='porter unicode61 remove_diacritics 2')"

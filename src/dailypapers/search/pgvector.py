@@ -23,6 +23,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dailypapers.store.db import Database
 from dailypapers.store.tables import paper_embeddings, papers
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def ensure_index(conn: Connection, model: str, dim: int, m: int = 32, ef_constru
     return True
 
 
-class _Vector(sa.types.UserDefinedType):  # type: ignore[type-arg]
+class _Vector(sa.types.UserDefinedType[Any]):
     """pgvector's `vector(dim)` or `halfvec(dim)` type, for CAST in queries."""
 
     cache_ok = True
@@ -157,8 +158,9 @@ class PgVectorIndex:
     """One model's vectors, searched by PostgreSQL (HNSW when its index exists, else exactly)."""
 
     kind = "pgvector"
+    oldest = 0
 
-    def __init__(self, db: Any, model: str, dim: int, ef_search: int):
+    def __init__(self, db: Database, model: str, dim: int, ef_search: int):
         self.db, self.model, self.dim, self.ef_search = db, model, dim, ef_search
         self.seq, self.count = -1, 0
         self.cast = "vector"  # what searches cast to, to use the index (see searched_kind)
@@ -193,6 +195,12 @@ class PgVectorIndex:
                 )
             ).scalar()
         return None if blob is None else np.frombuffer(blob, dtype="<f4")
+
+    def search_filtered(
+        self, query: np.ndarray, k: int, conditions: list[Any], conn: Connection
+    ) -> list[tuple[str, float]]:
+        """The k papers nearest to `query` among those meeting `conditions`: in the SQL of the search."""
+        return self.search(query, k, conditions=conditions, conn=conn)
 
     def search(
         self,

@@ -24,16 +24,17 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dailypapers.core.settings import Settings
 from dailypapers.search import pgvector
 from dailypapers.search.embed import Embedder, paper_text
 from dailypapers.store.db import Database
@@ -60,7 +61,7 @@ class EmbedSummary:
         )
 
 
-def _pending(conn: Connection, model: str, limit: int, after: str) -> list[Any]:
+def _pending(conn: Connection, model: str, limit: int, after: str) -> Sequence[Any]:
     """Papers (id > after) with no vector of `model`, or modified after their vector was made."""
     e = paper_embeddings.alias("e")
     q = (
@@ -97,7 +98,7 @@ def next_seq(conn: Connection) -> int:
 
 
 def store_vectors(
-    conn: Connection, model: str, items: list[tuple[str, str, Any]], now: datetime | None = None
+    conn: Connection, model: str, items: list[tuple[str, str, np.ndarray]], now: datetime | None = None
 ) -> None:
     """Write (arxiv_id, text_hash, vector) rows of `model`, replacing earlier ones, in the caller's
     transaction; on PostgreSQL with pgvector the vector column is filled too."""
@@ -197,7 +198,7 @@ class IndexConfig:
     directory: str | None = None  # where HNSW indexes are saved; None: next to a SQLite file, else nowhere
 
     @classmethod
-    def from_settings(cls, settings: Any) -> IndexConfig:
+    def from_settings(cls, settings: Settings) -> IndexConfig:
         return cls(
             settings.vector_index,
             settings.vector_exact_max,
@@ -286,12 +287,51 @@ def _exact_hits(
     return [(ids[p], float(scores[t])) for t, p in zip(top, positions, strict=True) if p not in skip][:k]
 
 
+class VectorIndex(Protocol):
+    """What search asks of a vector index (ExactIndex, HnswIndex, pgvector.PgVectorIndex): one model's
+    vectors, their change counters, and nearest-neighbour search."""
+
+    kind: str  # exact | hnsw | pgvector
+    model: str
+    seq: int  # the newest change counter taken in
+    oldest: int  # the oldest change counter when it was loaded (get_index reloads when it moves)
+
+    def __len__(self) -> int:
+        """How many papers have a vector in it."""
+        ...
+
+    def update(self, conn: Connection, seq: int) -> None:
+        """Take in the rows written after its seq, up to `seq`."""
+        ...
+
+    def vector_of(self, arxiv_id: str, conn: Connection | None = None) -> np.ndarray | None:
+        """The paper's vector (None: it has none)."""
+        ...
+
+    def search(
+        self, query: np.ndarray, k: int, *, exclude: Iterable[str] = (), conn: Connection | None = None
+    ) -> list[tuple[str, float]]:
+        """The k most similar papers (id, cosine), best first, without `exclude`."""
+        ...
+
+    def search_filtered(
+        self, query: np.ndarray, k: int, conditions: list[Any], conn: Connection
+    ) -> list[tuple[str, float]]:
+        """The k most similar papers among those meeting `conditions` (on papers), read on `conn`."""
+        ...
+
+
+# A filtered in-process search first takes this many times the results it needs from the index.
+OVERFETCH = 10
+
+
 class _InMemoryIndex:
-    """What the two in-process indexes share: taking in newer rows, and searches and updates taking
-    turns (`_add` and `_search` run under the index's lock)."""
+    """What the two in-process indexes share: taking in newer rows, filtered search, and searches and
+    updates taking turns (`_add` and `_search` run under the index's lock)."""
 
     model: str
     seq: int
+    oldest = 0
     position: dict[str, int]
     _lock: threading.Lock
 
@@ -316,6 +356,28 @@ class _InMemoryIndex:
             return []
         with self._lock:
             return self._search(query, k, allowed, exclude)
+
+    def search_filtered(
+        self, query: np.ndarray, k: int, conditions: list[Any], conn: Connection
+    ) -> list[tuple[str, float]]:
+        """The k most similar papers among those meeting `conditions` (on papers, checked in SQL on
+        `conn`)."""
+        # The nearest OVERFETCH×k papers, filtered in SQL: enough for a broad filter ...
+        candidates = self.search(query, k * OVERFETCH)
+        passing = {
+            r.arxiv_id
+            for r in conn.execute(
+                sa.select(papers.c.arxiv_id).where(
+                    papers.c.arxiv_id.in_([i for i, _ in candidates]), *conditions
+                )
+            )
+        }
+        hits = [hit for hit in candidates if hit[0] in passing]
+        if len(hits) >= k or len(candidates) < k * OVERFETCH:
+            return hits[:k]
+        # ... a narrow one: search exactly among the papers it allows.
+        allowed = [r.arxiv_id for r in conn.execute(sa.select(papers.c.arxiv_id).where(*conditions))]
+        return self.search(query, k, allowed)
 
     def _add(self, ids: list[str], matrix: np.ndarray) -> None:
         raise NotImplementedError
@@ -392,7 +454,7 @@ class HnswIndex(_InMemoryIndex):
 
     @staticmethod
     def _faiss() -> Any:
-        import faiss
+        import faiss  # here: loading faiss takes a while, and only HNSW indexes need it
 
         return faiss
 
@@ -563,7 +625,47 @@ def refresh_index(db: Database, model: str, config: IndexConfig | None = None, r
     return f"HNSW index {what}: {len(index):,} vectors in {time.perf_counter() - started:.1f} s ({folder})"
 
 
-_cache: dict[tuple[str, str, IndexConfig], Any] = {}
+@dataclass
+class EmbedReport:
+    """What one embedding round did: the model, the papers embedded, and the index refresh's line
+    (None when the index was not refreshed; `index_error` when refreshing it failed)."""
+
+    model: str
+    summary: EmbedSummary
+    index: str | None = None
+    index_error: str | None = None
+
+
+def embed_and_index(
+    db: Database,
+    embedder: Embedder,
+    config: IndexConfig,
+    *,
+    batch_size: int = 64,
+    rebuild_index: bool = False,
+    refresh_always: bool = True,
+    index_failure_ok: bool = False,
+    progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> EmbedReport:
+    """Embed the pending papers, then bring the vector index up to date: what `dailypapers embed`
+    (refresh_always) and the worker (only after new vectors; an index failure is reported, not
+    raised, as searches use the table until the next round) run."""
+    summary = embed_pending(db, embedder, batch_size=batch_size, progress=progress, should_stop=should_stop)
+    report = EmbedReport(embedder.name, summary)
+    stopped = should_stop is not None and should_stop()
+    if stopped or not (refresh_always or summary.embedded):
+        return report
+    try:
+        report.index = refresh_index(db, embedder.name, config, rebuild=rebuild_index)
+    except Exception as exc:
+        if not index_failure_ok:
+            raise
+        report.index_error = f"{type(exc).__name__}: {exc}"
+    return report
+
+
+_cache: dict[tuple[str, str, IndexConfig], VectorIndex] = {}
 _cache_lock = threading.Lock()
 
 
@@ -575,7 +677,7 @@ def _forget(db: Database, model: str) -> None:
 
 def get_index(
     db: Database, model: str, config: IndexConfig | None = None, conn: Connection | None = None
-) -> Any:
+) -> VectorIndex:
     """The process's index of `model`, brought up to date when rows were written since it was loaded;
     read on `conn` when the caller holds one (it must not wait for a second one from the pool)."""
     config = config or IndexConfig()
@@ -585,7 +687,7 @@ def get_index(
     with _cache_lock:
         index = _cache.get((db.url, model, config))
         oldest, seq = seq_range(conn, model)
-        if index is not None and getattr(index, "oldest", oldest) != oldest:
+        if index is not None and index.oldest != oldest:
             index = None  # rows removed (or the table refilled): load it again
         if index is not None and index.seq == seq:
             return index

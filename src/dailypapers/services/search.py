@@ -1,19 +1,31 @@
-"""search_papers: what the search page, /api/v1/search and `dailypapers search` call."""
+"""The search service: search, similar papers and embedding, as the web pages, /api/v1 and the CLI
+call them (each entry point takes the database and settings and owns its transactions)."""
 
 from __future__ import annotations
 
 import logging
 import math
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
-from dailypapers.search.keyword import fusion_list, keyword_search, matching_ids, term_conditions
+from dailypapers.core.settings import Settings
+from dailypapers.search import vectors
+from dailypapers.search.embed import Embedder, embed_query_cached, get_embedder, get_embedder_cached
+from dailypapers.search.keyword import (
+    common_stems,
+    fusion_list,
+    keyword_search,
+    matching_ids,
+    term_conditions,
+)
+from dailypapers.search.query import MAX_QUERY_CHARS as MAX_QUERY_CHARS  # the web form's limit
 from dailypapers.search.query import ParsedQuery, parse_query
-from dailypapers.search.vectors import IndexConfig, get_index
+from dailypapers.search.vectors import EmbedReport, IndexConfig, embed_and_index, get_index
 from dailypapers.services.schemas import PaperCard, SearchPage
 from dailypapers.store import feed as feed_q
 from dailypapers.store.db import Database
@@ -24,8 +36,6 @@ MAX_PAGES = 100
 MODES = ("hybrid", "keyword", "vector")
 # How many results each list contributes to a fused (hybrid) ranking.
 FUSION_DEPTH = 100
-# A filtered vector search first takes this many times the results it needs from the index.
-OVERFETCH = 10
 
 
 def _exact_title_ids(conn: sa.Connection, query: ParsedQuery) -> list[str]:
@@ -54,7 +64,7 @@ class SearchOptions:
     """How search ranks: the mode, the embedder (None: keyword only) and the fusion parameters."""
 
     mode: str = "keyword"
-    embedder: Any = None
+    embedder: Embedder | None = None
     rrf_k: float = 60.0
     keyword_weight: float = 1.0
     vector_weight: float = 1.0
@@ -65,43 +75,34 @@ class SearchOptions:
 
 
 def _vector_hits(
-    db: Database, conn: sa.Connection, query: ParsedQuery, vector: Any, options: SearchOptions, depth: int
+    db: Database,
+    conn: sa.Connection,
+    query: ParsedQuery,
+    model: str,
+    vector: np.ndarray,
+    options: SearchOptions,
+    depth: int,
 ) -> list[tuple[str, float]] | None:
     """The vector list of a query, (id, cosine) best first (None when no paper has a vector of this
     model yet). The query's constraints (fields, phrases, excluded words, categories, dates) hold: in
     the SQL of pgvector's search, or as the candidate set of an in-process index. Everything is read
     on `conn`."""
-    index = get_index(db, options.embedder.name, options.index, conn)
+    index = get_index(db, model, options.index, conn)
     if not len(index):
         return None
     conditions = term_conditions(conn, query.constraints())
-    if index.kind == "pgvector":
-        return index.search(vector, depth, conditions=conditions, conn=conn)
-    if not conditions:
-        return index.search(vector, depth)
-    # The nearest OVERFETCH×depth papers, filtered in SQL: enough for a broad filter ...
-    candidates = index.search(vector, depth * OVERFETCH)
-    passing = {
-        r.arxiv_id
-        for r in conn.execute(
-            sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_([i for i, _ in candidates]), *conditions)
-        )
-    }
-    hits = [hit for hit in candidates if hit[0] in passing]
-    if len(hits) >= depth or len(candidates) < depth * OVERFETCH:
-        return hits[:depth]
-    # ... a narrow one: search exactly among the papers it allows.
-    allowed = [r.arxiv_id for r in conn.execute(sa.select(papers.c.arxiv_id).where(*conditions))]
-    return index.search(vector, depth, allowed)
+    if conditions:
+        return index.search_filtered(vector, depth, conditions, conn)
+    return index.search(vector, depth, conn=conn)
 
 
 def _vector_list(
-    db: Database, query: ParsedQuery, options: SearchOptions, depth: int
+    db: Database, query: ParsedQuery, embedder: Embedder, options: SearchOptions, depth: int
 ) -> list[tuple[str, float]] | None:
     """_vector_hits on a connection of its own (the query is embedded before taking it)."""
-    vector = embed_query_cached(options.embedder, query.meaning_text())
+    vector = embed_query_cached(embedder, query.meaning_text())
     with db.read() as conn:
-        return _vector_hits(db, conn, query, vector, options, depth)
+        return _vector_hits(db, conn, query, embedder.name, vector, options, depth)
 
 
 def _in_memory(db: Database) -> bool:
@@ -123,20 +124,6 @@ def _pool() -> ThreadPoolExecutor:
 
 # At most this many vector lists are made at once per process (more searches wait for a thread).
 VECTOR_THREADS = 16
-_query_vectors: dict[tuple[str, str], Any] = {}
-
-
-def embed_query_cached(embedder: Any, text: str) -> Any:
-    """The query's vector; the last 512 queries' are kept (the next page of a search, the same
-    query from many readers)."""
-    key = (embedder.name, text)
-    vector = _query_vectors.get(key)
-    if vector is None:
-        vector = embedder.embed_query(text)
-        if len(_query_vectors) >= 512:
-            _query_vectors.pop(next(iter(_query_vectors)))
-        _query_vectors[key] = vector
-    return vector
 
 
 def search_papers(
@@ -163,7 +150,8 @@ def search_papers(
         query.notes.append("only author names and filters: nothing to compare by meaning, keyword results")
     keyword_list: list[str] | None = None
     vector: list[tuple[str, float]] | None = None
-    if by_meaning:
+    embedder = options.embedder if by_meaning else None  # (by_meaning implies one)
+    if embedder is not None:
         # Connections: this thread never holds one while it waits for the vector list, whose thread
         # takes its own from the same pool (a request holding one while waiting for a second is how
         # a busy pool deadlocks: every request holds one, none can get the next). The keyword list
@@ -171,11 +159,19 @@ def search_papers(
         # GIL (onnxruntime, faiss, SQLite) or on the PostgreSQL server, so hybrid costs about the
         # longer of the two. An in-memory SQLite database (one connection per thread) makes the
         # vector list here, after the keyword list.
-        pending = None if _in_memory(db) else _pool().submit(_vector_list, db, query, options, fused_depth)
+        pending = (
+            None
+            if _in_memory(db)
+            else _pool().submit(_vector_list, db, query, embedder, options, fused_depth)
+        )
         if mode == "hybrid":
             with db.read() as conn:
                 keyword_list = [h.arxiv_id for h in fusion_list(conn, query, fused_depth)]
-        vector = pending.result() if pending is not None else _vector_list(db, query, options, fused_depth)
+        vector = (
+            pending.result()
+            if pending is not None
+            else _vector_list(db, query, embedder, options, fused_depth)
+        )
         if vector is None:
             query.notes.append("no paper has a vector yet (run `dailypapers embed`): keyword results only")
     with db.read() as conn:
@@ -290,7 +286,7 @@ def _meaning_ranking(
 
 
 def similar_papers(
-    db: Database, arxiv_id: str, embedder: Any, k: int = 10, config: IndexConfig | None = None
+    db: Database, arxiv_id: str, embedder: Embedder | None, k: int = 10, config: IndexConfig | None = None
 ) -> list[PaperCard]:
     """The k papers nearest to this one (never itself); [] when it has no vector yet."""
     if embedder is None:
@@ -305,10 +301,7 @@ def similar_papers(
     return [PaperCard.from_row(rows[i]) for i in ids if i in rows]
 
 
-_embedders: dict[str, Any] = {}
-
-
-def search_options(settings: Any, mode: str | None = None) -> SearchOptions:
+def search_options(settings: Settings, mode: str | None = None) -> SearchOptions:
     """SearchOptions from settings (mode overridable); the embedder is loaded once per process."""
     embedder = None
     chosen = mode or settings.search_mode
@@ -325,32 +318,67 @@ def search_options(settings: Any, mode: str | None = None) -> SearchOptions:
     )
 
 
-def get_embedder_cached(name: str) -> Any:
-    """The embedder `name`, created on first use (its model loads lazily on first embed); None when
-    it cannot be created here (an optional dependency missing): search then uses keywords only."""
-    if name not in _embedders:
-        try:
-            from dailypapers.search.embed import get_embedder
+def search(
+    db: Database,
+    settings: Settings,
+    q: str,
+    page: int = 1,
+    mode: str | None = None,
+    page_size: int | None = None,
+) -> SearchPage:
+    """One page of results for the query `q` as the settings rank it (mode overridable): what the
+    search page, /api/v1/search and `dailypapers search` call."""
+    options = search_options(settings, mode)
+    return search_papers(db, q, page, page_size or settings.page_size, options)
 
-            _embedders[name] = get_embedder(name)
-        except (ImportError, ValueError, OSError) as exc:
-            log.warning("embedding model %r unavailable (%s): keyword search only", name, exc)
-            _embedders[name] = None
-    return _embedders[name]
+
+def query_arxiv_id(q: str) -> str | None:
+    """The arXiv id the query names (an id or URL), else None: the search page opens that paper."""
+    return parse_query(q).arxiv_id
 
 
-def warm_up(db: Database, settings: Any) -> threading.Thread:
+def similar(db: Database, settings: Settings, arxiv_id: str, k: int = 10) -> list[PaperCard]:
+    """The k papers nearest to this one by the settings' embedding model ([] without a vector)."""
+    embedder = get_embedder_cached(settings.embedding_model)
+    return similar_papers(db, arxiv_id, embedder, k=k, config=IndexConfig.from_settings(settings))
+
+
+def count_pending(db: Database, settings: Settings) -> int:
+    """How many papers `embed_papers` would look at (for a progress bar's total)."""
+    return vectors.count_pending(db, get_embedder(settings.embedding_model).name)
+
+
+def embed_papers(
+    db: Database,
+    settings: Settings,
+    *,
+    rebuild_index: bool = False,
+    progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> EmbedReport:
+    """Embed new and changed papers with the setting embedding_model, then bring the vector index up
+    to date (`dailypapers embed`); ImportError when the model's packages are missing."""
+    return embed_and_index(
+        db,
+        get_embedder(settings.embedding_model),
+        IndexConfig.from_settings(settings),
+        batch_size=settings.embed_batch_size,
+        rebuild_index=rebuild_index,
+        progress=progress,
+        should_stop=should_stop,
+    )
+
+
+def warm_up(db: Database, settings: Settings) -> threading.Thread:
     """Load what the first search would otherwise wait for, in a background thread: the embedder,
     the vector index (a saved HNSW index, or the exact matrix) and SQLite's list of common words
     (a 4 s scan at 1M papers). Search works meanwhile; it waits only for what is not loaded yet."""
 
     def run() -> None:
-        from dailypapers.search.keyword import _common_stems
-
         try:
             if db.is_sqlite:
                 with db.read() as conn:
-                    _common_stems.get(conn)
+                    common_stems.get(conn)
             options = search_options(settings)
             if options.embedder is not None:
                 options.embedder.embed_query("warm up")

@@ -6,11 +6,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+
+from dailypapers.store.fts import repair
+from dailypapers.store.migrate import upgrade
 
 
 def _json_dumps(value: object) -> str:
@@ -23,6 +27,10 @@ def normalize_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+class MissingDriver(ImportError):
+    """A PostgreSQL URL is configured but its driver (psycopg) is not installed."""
 
 
 class NestedConnection(RuntimeError):
@@ -73,13 +81,7 @@ class Database:
             )
             _configure_sqlite(self.engine, busy_timeout)
         else:
-            self.engine = sa.create_engine(
-                self.url,
-                **pool,
-                pool_pre_ping=True,
-                json_serializer=_json_dumps,
-                json_deserializer=orjson.loads,
-            )
+            self.engine = _server_engine(self.url, pool)
 
     @contextmanager
     def _acquire(self) -> Iterator[Connection]:
@@ -117,20 +119,35 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (and finish what a killed bulk import left)."""
-        from dailypapers.store.fts import repair
-        from dailypapers.store.migrate import upgrade
-
-        upgrade(self)
-        repair(self)  # a bulk import killed with the keyword-index triggers off (search.bulk)
+        upgrade(self.engine)
+        repair(self)  # a bulk import killed with the keyword-index triggers off (store.fts)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
 
 
+def _server_engine(url: str, pool: dict[str, Any]) -> Engine:
+    """The engine of a database server (PostgreSQL); MissingDriver when its driver is not installed."""
+    try:
+        return sa.create_engine(
+            url,
+            **pool,
+            pool_pre_ping=True,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+        )
+    except ModuleNotFoundError as exc:
+        raise MissingDriver(
+            f"the database driver {exc.name or 'for this URL'} is not installed: "
+            "pip install 'dailypapers[postgres]'",
+            name=exc.name,
+        ) from exc
+
+
 def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" hook emit BEGIN itself (pysqlite's own BEGIN is deferred
         # and emitted lazily, which defeats BEGIN IMMEDIATE).
         dbapi_conn.isolation_level = None
@@ -142,6 +159,6 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")

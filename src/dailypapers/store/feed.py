@@ -15,13 +15,14 @@ SortOrder = Literal["trending", "upvotes", "newest"]
 SORT_ORDERS: tuple[SortOrder, ...] = ("trending", "upvotes", "newest")
 
 _VOTES = papers.c.imported_upvotes + papers.c.vote_count
-_UPVOTES = _VOTES.label("upvotes")
+# A paper's upvotes (imported + votes here), as the column `upvotes` of a select.
+UPVOTES = _VOTES.label("upvotes")
 
 
 def _order(sort: SortOrder) -> list[Any]:
     # Every order ends with arxiv_id so ties come out the same way on every page and database.
     if sort == "upvotes":
-        return [_UPVOTES.desc(), papers.c.trending_score.desc(), papers.c.arxiv_id.desc()]
+        return [UPVOTES.desc(), papers.c.trending_score.desc(), papers.c.arxiv_id.desc()]
     if sort == "newest":
         return [papers.c.first_featured_at.desc(), papers.c.arxiv_id.desc()]
     return [papers.c.trending_score.desc(), papers.c.arxiv_id.desc()]
@@ -62,9 +63,9 @@ def papers_in_period(
     """
     if sort == "trending" and end > start:
         first_day, order = _period_trending_order(start, end)
-        q = sa.select(papers, _UPVOTES).join(first_day, first_day.c.arxiv_id == papers.c.arxiv_id)
+        q = sa.select(papers, UPVOTES).join(first_day, first_day.c.arxiv_id == papers.c.arxiv_id)
     else:
-        q = sa.select(papers, _UPVOTES).where(papers.c.arxiv_id.in_(_in_period(start, end)))
+        q = sa.select(papers, UPVOTES).where(papers.c.arxiv_id.in_(_in_period(start, end)))
         order = _order(sort)
     q = q.order_by(*order).limit(limit).offset(offset)
     return [row._asdict() for row in conn.execute(q)]
@@ -97,5 +98,5 @@ def next_feed_day(conn: Connection, after: date) -> date | None:
 
 def paper_cards(conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
     """The rows (with `upvotes`) of these papers, for cards; unknown ids are left out."""
-    rows = conn.execute(sa.select(papers, _UPVOTES).where(papers.c.arxiv_id.in_(ids)))
+    rows = conn.execute(sa.select(papers, UPVOTES).where(papers.c.arxiv_id.in_(ids)))
     return [dict(r._mapping) for r in rows]

@@ -5,27 +5,45 @@ that makes an import five times slower than the rebuild of both indexes at its e
 (`should_suspend`) therefore drops the triggers, imports, then rebuilds the indexes from `papers`
 and creates the triggers again (`resume`). While the triggers are off, the trigger SQL and the
 importing process are recorded in the `maintenance` table, in the same transaction that drops them:
-an import killed half-way is repaired by the next `migrate()` (every command runs it) once its process
-is gone, and an import that fails or is interrupted resumes them itself. Searches during a bulk import
-do not see the papers it adds until it ends. PostgreSQL's indexes are maintained by the server: no
-change there.
+an import killed half-way is repaired by the next `Database.migrate()` (every command runs it) once
+its process is gone, and an import that fails or is interrupted resumes them itself. Searches during a
+bulk import do not see the papers it adds until it ends. PostgreSQL's indexes are maintained by the
+server: no change there.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from dailypapers.store.checkpoints import lease_owner_id, owner_gone
-from dailypapers.store.db import Database
 from dailypapers.store.tables import maintenance, papers
 
 log = logging.getLogger(__name__)
+
+
+class Transactions(Protocol):
+    """What trigger maintenance needs of a database: store.db.Database is one. (A protocol, because
+    Database.migrate() runs `repair`: store.db imports this module, not the other way round.)"""
+
+    is_sqlite: bool
+
+    def read(self) -> AbstractContextManager[Connection]:
+        """A read transaction."""
+        ...
+
+    def write(self) -> AbstractContextManager[Connection]:
+        """A write transaction."""
+        ...
+
+
 MARKER = "keyword-index-triggers"
 TRIGGERS = (
     "papers_fts_insert",
@@ -42,7 +60,7 @@ BYTES_PER_RECORD = 1_500  # a listing or Kaggle JSON line is 1-2 KB; gzip shrink
 
 
 def estimated_records(paths: list[Path]) -> int:
-    total = 0
+    total = 0.0
     for path in paths:
         try:
             size = path.stat().st_size
@@ -52,7 +70,7 @@ def estimated_records(paths: list[Path]) -> int:
     return int(total)
 
 
-def should_suspend(db: Database, paths: list[Path]) -> bool:
+def should_suspend(db: Transactions, paths: list[Path]) -> bool:
     """Whether importing `paths` is worth suspending the triggers (SQLite only)."""
     if not db.is_sqlite:
         return False
@@ -66,13 +84,13 @@ def should_suspend(db: Database, paths: list[Path]) -> bool:
     return expected >= have
 
 
-def suspend(db: Database) -> bool:
+def suspend(db: Transactions) -> bool:
     """Drop the keyword-index triggers, recording how to restore them; False when they are already
     suspended (another bulk import runs, or a killed one awaits repair) or do not exist."""
     with db.write() as conn:
         if conn.execute(sa.select(maintenance.c.name).where(maintenance.c.name == MARKER)).first():
             return False
-        found = dict(
+        found: dict[str, str] = dict(
             conn.exec_driver_sql(
                 f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({','.join('?' * len(TRIGGERS))})",
                 TRIGGERS,
@@ -90,7 +108,7 @@ def suspend(db: Database) -> bool:
     return True
 
 
-def resume(db: Database) -> str | None:
+def resume(db: Transactions) -> str | None:
     """Rebuild both keyword indexes from `papers` and create the triggers again, in one transaction;
     returns a line saying so (None when nothing was suspended)."""
     started = time.perf_counter()
@@ -108,7 +126,7 @@ def resume(db: Database) -> str | None:
     return f"keyword indexes rebuilt in {time.perf_counter() - started:.1f} s"
 
 
-def repair(db: Database) -> str | None:
+def repair(db: Transactions) -> str | None:
     """After a bulk import was killed: restore the triggers once its process is gone (same host)."""
     if not db.is_sqlite:
         return None

@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
-
-if TYPE_CHECKING:
-    from dailypapers.store.db import Database
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def alembic_config(db: Database) -> Config:
-    """An Alembic Config pointing at our migrations folder and the database's engine."""
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic Config pointing at our migrations folder and the engine to migrate."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
-    cfg.attributes["engine"] = db.engine
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    cfg.attributes["engine"] = engine
     return cfg
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to `revision` (default: the newest)."""
-    command.upgrade(alembic_config(db), revision)
+    command.upgrade(alembic_config(engine), revision)
 
 
-def current_revision(db: Database) -> str | None:
+def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None before the first migration."""
-    from alembic.runtime.migration import MigrationContext
-
-    with db.engine.connect() as conn:
+    with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()

@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from dailypapers.core.models import CONTENT_FIELDS, PaperRecord, as_utc, content_hash, merge_records
@@ -145,7 +147,7 @@ def _write(conn: Connection, plan: _WritePlan) -> None:
     if plan.inserts:
         conn.execute(papers.insert(), plan.inserts)
     if plan.updates:
-        columns = {k: sa.bindparam(k) for k in _UPDATED_COLUMNS}
+        columns: dict[str, sa.BindParameter[Any]] = {k: sa.bindparam(k) for k in _UPDATED_COLUMNS}
         stmt = papers.update().where(papers.c.arxiv_id == sa.bindparam("b_arxiv_id")).values(columns)
         conn.execute(stmt, plan.updates)
     if plan.new_entries:
@@ -154,11 +156,8 @@ def _write(conn: Connection, plan: _WritePlan) -> None:
 
 def _insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(table).on_conflict_do_nothing(), rows)
+    insert = pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+    conn.execute(insert.on_conflict_do_nothing(), rows)
 
 
 # --- SQLite: the import's bulk statements as driver SQL ----------------------------------------
@@ -216,7 +215,7 @@ _INSERT_ENTRIES = _DriverSQL(
 
 def _bind_processors(statement: _DriverSQL, dialect: sa.engine.Dialect) -> list[tuple[int, Processor, bool]]:
     """(position, SQLAlchemy's bind processor, is it a date/time) for each column that has one."""
-    processors = []
+    processors: list[tuple[int, Processor, bool]] = []
     for index, name in enumerate(statement.columns):
         column_type = statement.table.c[name].type
         process = column_type.dialect_impl(dialect).bind_processor(dialect)
@@ -265,7 +264,11 @@ def _load_stored_sqlite(
         for index, column in enumerate(_ROW_COLUMNS)
         if (process := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
     ]
-    day_of = feed_entries.c.feed_date.type.dialect_impl(dialect).result_processor(dialect, None)
+    # (cast: the processor of a NOT NULL column never returns None)
+    day_of = cast(
+        "Callable[[Any], date] | None",
+        feed_entries.c.feed_date.type.dialect_impl(dialect).result_processor(dialect, None),
+    )
     select_rows = f"SELECT {', '.join(names)} FROM papers WHERE arxiv_id IN "
     select_days = "SELECT arxiv_id, feed_date FROM feed_entries WHERE arxiv_id IN "
     stored: dict[str, dict[str, Any]] = {}

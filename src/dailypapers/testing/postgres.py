@@ -11,8 +11,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
+from dailypapers.search.pgvector import has_column
+from dailypapers.store.db import Database
 from dailypapers.testing.server import free_port
 
 
@@ -88,12 +89,10 @@ def throwaway_cluster(fsync: bool = False) -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def skip_without_pgvector(db: Any) -> None:
+def skip_without_pgvector(db: Database) -> None:
     """In a test: skip on a PostgreSQL server without pgvector (scripts/test.sh installs it and warns
     when it could not)."""
-    import pytest
-
-    from dailypapers.search.pgvector import has_column
+    import pytest  # here: the benchmarks use this module without the test tools installed
 
     with db.read() as conn:
         if not has_column(conn):

@@ -36,6 +36,14 @@ depends_on = None
 
 log = logging.getLogger("dailypapers.migrations")
 
+# Frozen here as they were at this revision (a migration never imports the live code, which moves on).
+# The weighted search document of PostgreSQL (dailypapers.search.keyword.PG_DOCUMENT at revision 0005).
+PG_DOCUMENT = (
+    "setweight(to_tsvector('english'::regconfig, title), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, abstract), 'B') || "
+    "setweight(jsonb_to_tsvector('simple'::regconfig, authors, '[\"string\"]'::jsonb), 'C')"
+)
+
 SQLITE_UP = [
     "CREATE VIRTUAL TABLE papers_fts_vocab USING fts5vocab(papers_fts, 'row')",
     "CREATE VIRTUAL TABLE papers_title_fts USING fts5(title, content='papers', content_rowid='rowid', "
@@ -49,6 +57,33 @@ SQLITE_UP = [
     "INSERT INTO papers_title_fts(rowid, title) VALUES (new.rowid, new.title); END",
     "INSERT INTO papers_title_fts(papers_title_fts) VALUES ('rebuild')",
 ]
+
+
+def _has_pgvector_column(conn: sa.Connection) -> bool:
+    return bool(
+        conn.exec_driver_sql(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'paper_embeddings' "
+            "AND column_name = 'embedding' AND table_schema = current_schema()"
+        ).first()
+    )
+
+
+def _ensure_pgvector(conn: sa.Connection) -> bool:
+    """Create the extension and the column when the server has pgvector; False when it cannot be used
+    (not installed, or this role may not create it). Never leaves the transaction failed. (What
+    dailypapers.search.pgvector.ensure_pgvector did at this revision.)"""
+    if _has_pgvector_column(conn):
+        return True
+    if not conn.exec_driver_sql("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").first():
+        return False
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
+            conn.exec_driver_sql("ALTER TABLE paper_embeddings ADD COLUMN IF NOT EXISTS embedding vector")
+    except sa.exc.DBAPIError as exc:
+        log.warning("cannot enable pgvector (%s)", str(exc.orig).strip().splitlines()[0])
+        return False
+    return True
 
 
 def upgrade() -> None:
@@ -69,9 +104,6 @@ def upgrade() -> None:
         for statement in SQLITE_UP:
             op.execute(statement)
     if bind.dialect.name == "postgresql":
-        from dailypapers.search.keyword import PG_DOCUMENT
-        from dailypapers.search.pgvector import ensure_pgvector
-
         op.execute(
             f"ALTER TABLE papers ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_DOCUMENT}) STORED"
         )
@@ -81,15 +113,13 @@ def upgrade() -> None:
             "CREATE INDEX ix_papers_title_search ON papers USING GIN (to_tsvector('english'::regconfig, title))"
         )
 
-        if not ensure_pgvector(bind):
+        if not _ensure_pgvector(bind):
             log.warning("pgvector is not available on this server: vector search runs in the app process")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        from dailypapers.search.keyword import PG_DOCUMENT
-
         op.execute("ALTER TABLE paper_embeddings DROP COLUMN IF EXISTS embedding")
         op.execute("DROP INDEX ix_papers_title_search")
         op.execute(f"CREATE INDEX ix_papers_search ON papers USING GIN (({PG_DOCUMENT}))")
