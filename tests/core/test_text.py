@@ -13,6 +13,7 @@ from dailypapers.core.text import (
     abstract_html,
     clean_abstract,
     clean_title,
+    decode_tex_name,
     excerpt,
     extract_links,
     is_withdrawal,
@@ -518,6 +519,19 @@ def test_clean_abstract_fast_path_equals_split_join() -> None:
 )
 def test_split_authors(text: str, names: list[str]) -> None:
     assert split_authors(text) == names
+
+
+@pytest.mark.parametrize(
+    ("name", "decoded"),
+    [
+        ("C. Bal\\'azs", "C. Balázs"),
+        ("Rastislav \\v{S}r\\'amek", "Rastislav Šrámek"),
+        ("Plain Name", "Plain Name"),
+        ("{}", ""),
+    ],
+)
+def test_decode_tex_name(name: str, decoded: str) -> None:
+    assert decode_tex_name(name) == decoded
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 import dailypapers.ingest.importer as importer
 import dailypapers.store.papers as store_papers
 from dailypapers.core.models import CONTENT_FIELDS, PaperRecord, content_hash, merge_records
-from dailypapers.ingest.formats import ParseWorker, WorkerStopped
 from dailypapers.ingest.importer import ImportSummary, import_paths
+from dailypapers.ingest.parse_worker import ParseWorker, WorkerStopped
 from dailypapers.store.db import Database
 from dailypapers.store.tables import feed_entries, papers
 

@@ -1,4 +1,4 @@
-"""ingest.formats on the real recorded files: detection, parsing, Hub variants, rejections."""
+"""ingest.files and .formats on the real recorded files: detection, parsing, Hub variants, rejections."""
 
 from __future__ import annotations
 
@@ -15,21 +15,9 @@ from typing import Any
 import pytest
 
 from dailypapers.core.models import PaperRecord
-from dailypapers.ingest.formats import (
-    HF_DAILY,
-    KAGGLE,
-    LISTING,
-    ParsedFile,
-    RecordError,
-    Rejected,
-    UnreadableFile,
-    detect_jsonl_format,
-    open_binary,
-    parse_hub_item,
-    parse_kaggle,
-    parse_listing,
-    read_file,
-)
+from dailypapers.ingest.files import ParsedFile, UnreadableFile, detect_jsonl_format, open_binary, read_file
+from dailypapers.ingest.formats import HF_DAILY, KAGGLE, LISTING, parse_hub_item, parse_kaggle, parse_listing
+from dailypapers.ingest.records import RecordError, Rejected
 
 UTC = UTC
 HUB = "hub"

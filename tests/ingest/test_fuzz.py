@@ -31,16 +31,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dailypapers.core.models import PaperRecord
-from dailypapers.ingest.formats import (
-    RecordError,
-    Rejected,
-    UnreadableFile,
-    open_binary,
-    parse_hub_item,
-    parse_kaggle,
-    parse_listing,
-    read_file,
-)
+from dailypapers.ingest.files import UnreadableFile, open_binary, read_file
+from dailypapers.ingest.formats import parse_hub_item, parse_kaggle, parse_listing
+from dailypapers.ingest.records import RecordError, Rejected
 
 DATA = Path(__file__).parents[1] / "data"
 NORMAL_EXAMPLES = 300

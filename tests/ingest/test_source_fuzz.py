@@ -40,14 +40,8 @@ from hypothesis import strategies as st
 from dailypapers.core.arxiv_ids import parse_arxiv_id
 from dailypapers.core.models import PaperRecord
 from dailypapers.ingest.abs_files import parse_abs
-from dailypapers.ingest.formats import (
-    MAX_CATEGORY,
-    MAX_DOI,
-    MAX_UPVOTES,
-    MAX_VERSION,
-    RecordError,
-    parse_hub_item,
-)
+from dailypapers.ingest.formats import parse_hub_item
+from dailypapers.ingest.records import MAX_CATEGORY, MAX_DOI, MAX_UPVOTES, MAX_VERSION, RecordError
 from dailypapers.ingest.sources.arxiv_api import parse_api_entry, parse_api_feed
 from dailypapers.ingest.sources.arxiv_oai import parse_oai_page, parse_oai_record
 from dailypapers.ingest.sources.arxiv_rss import parse_rss_feed, parse_rss_item

@@ -20,7 +20,8 @@ from dailypapers.core.arxiv_calendar import announcement_day, listing_time
 from dailypapers.core.models import PaperRecord
 from dailypapers.ingest.abs_files import MAX_ABS_BYTES, parse_abs
 from dailypapers.ingest.featuring import POLICIES, apply_policy
-from dailypapers.ingest.formats import RecordError, parse_hub_item, parse_kaggle, parse_listing
+from dailypapers.ingest.formats import parse_hub_item, parse_kaggle, parse_listing
+from dailypapers.ingest.records import RecordError, make_record
 from dailypapers.ingest.sources.arxiv_api import parse_api_entry, parse_api_feed
 from dailypapers.ingest.sources.arxiv_oai import parse_oai_page, parse_oai_record
 from dailypapers.ingest.sources.arxiv_rss import parse_rss_feed, parse_rss_item, split_authors
@@ -722,6 +723,93 @@ def test_abs_authors_with_a_serial_comma() -> None:
 def test_abs_garbage_is_a_record_error(data: bytes) -> None:
     with pytest.raises(RecordError):
         parse_abs(data)
+
+
+# --- make_record: the clean-up every parser shares ------------------------------------------------------
+
+
+def test_make_record_cleans_text_and_finds_links() -> None:
+    rec = make_record(
+        arxiv_id="2501.01234",
+        version=2,
+        title="  A\n  wrapped   title ",
+        abstract="Line one\nline two.\n  New paragraph: code at https://github.com/o/r.",
+        comment="12 pages,\n  project page: https://o.github.io/p",
+        authors=["A. One"],
+        source="test",
+    )
+    assert rec.title == "A wrapped title"
+    assert rec.abstract == "Line one line two.\n\nNew paragraph: code at https://github.com/o/r."
+    assert rec.comment == "12 pages, project page: https://o.github.io/p"
+    assert (rec.code_urls, rec.project_url) == (["https://github.com/o/r"], "https://o.github.io/p")
+    assert (rec.withdrawn, rec.categories, rec.feed_entries, rec.source) == (False, [], [], "test")
+
+
+def test_make_record_fills_every_field() -> None:
+    """make_record builds the record positionally: each value must land in its own field."""
+    values: dict[str, Any] = {
+        "arxiv_id": "2501.01234",
+        "version": 3,
+        "title": "The title",
+        "abstract": "The abstract.",
+        "authors": ["A. One"],
+        "categories": ["cs.LG"],
+        "comment": "The comment",
+        "journal_ref": "J. Ref. 1",
+        "doi": "10.1/x",
+        "published_at": utc(2025, 1, 1),
+        "updated_at": utc(2025, 2, 1),
+        "upvotes": 7,
+        "feed_entries": [(date(2025, 1, 2), utc(2025, 1, 2))],
+        "source": "test",
+        "code_url": "https://github.com/o/r",
+        "project_url": "https://example.org/p",
+        "withdrawn": True,
+    }
+    rec = make_record(**values)
+    expected = {k: v for k, v in values.items() if k != "code_url"} | {"code_urls": [values["code_url"]]}
+    assert {name: getattr(rec, name) for name in expected} == expected
+    assert set(expected) == set(PaperRecord.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("title", [None, "", " \n\t "])
+def test_make_record_rejects_an_empty_title(title: str | None) -> None:
+    with pytest.raises(RecordError, match=r"^2501\.01234: empty title$"):
+        make_record(arxiv_id="2501.01234", version=None, title=title, abstract=None, authors=[], source="t")
+
+
+def test_make_record_withdrawal_and_the_links_a_source_names() -> None:
+    def record(abstract: str, **named: Any) -> PaperRecord:
+        return make_record(
+            arxiv_id="2501.01234", version=None, title="T", abstract=abstract, authors=[], source="t", **named
+        )
+
+    notice = "This paper has been withdrawn by the authors."
+    assert record(notice).withdrawn is True
+    assert record("", comment=notice).withdrawn is True
+    assert record(notice, withdrawn=False).withdrawn is False  # what the source says wins
+    assert record("Fine.", withdrawn=True).withdrawn is True
+    rec = record(
+        "Code: https://github.com/a/b and https://github.com/o/r; project page https://a.github.io/x",
+        code_url="https://github.com/o/r",
+        project_url="https://example.org/p",
+    )
+    assert rec.code_urls == ["https://github.com/o/r", "https://github.com/a/b"]
+    assert rec.project_url == "https://example.org/p"
+
+
+def test_the_file_parsers_share_the_clean_up() -> None:
+    title, abstract = "  A\n  wrapped title", "One\ntwo https://github.com/o/r.\n  Two."
+    records = [
+        parse_listing({"id": "2501.01234", "title": title, "summary": abstract}),
+        parse_kaggle({"id": "2501.01234", "title": title, "abstract": abstract}),
+        parse_hub_item(
+            {"paper": {"id": "2501.01234", "title": title, "summary": abstract}}, date(2025, 1, 2)
+        ),
+    ]
+    assert {(r.title, r.abstract, tuple(r.code_urls)) for r in records} == {
+        ("A wrapped title", "One two https://github.com/o/r.\n\nTwo.", ("https://github.com/o/r",))
+    }
 
 
 # --- featuring policy ---------------------------------------------------------------------------------

@@ -137,6 +137,19 @@ def split_authors(text: str) -> list[str]:
     return [" ".join(p.split()) for p in _AUTHOR_SEPARATOR_RE.split(plain) if p.strip()]
 
 
+def decode_tex_name(name: str) -> str:
+    """A name with arXiv's TeX accents (Bal\\'azs) in Unicode (Balázs); unchanged when it has no TeX."""
+    if "\\" not in name and "{" not in name:
+        return name
+    # Imported here for the CLI's start-up time: pylatexenc takes ~0.1 s to load, and few names need it.
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    try:
+        return " ".join(LatexNodes2Text().latex_to_text(name).split())
+    except Exception:  # noqa: BLE001 - keep the name as written rather than lose it
+        return name
+
+
 # --- withdrawals ----------------------------------------------------------------------------
 
 _WITHDRAWN_RE = re.compile(

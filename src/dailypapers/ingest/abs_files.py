@@ -22,8 +22,15 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from dailypapers.core.models import PaperRecord
-from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal, split_authors
-from dailypapers.ingest.formats import MAX_VERSION, RecordError, _arxiv_id, _categories, _doi, _latex_name
+from dailypapers.core.text import decode_tex_name, split_authors
+from dailypapers.ingest.records import (
+    MAX_VERSION,
+    RecordError,
+    make_record,
+    read_arxiv_id,
+    read_categories,
+    read_doi,
+)
 from dailypapers.ingest.sources.base import plausible
 
 KIND = "arxiv-abs"
@@ -89,30 +96,23 @@ def parse_abs(data: bytes | str) -> PaperRecord:
         parts[key] = [value]
     fields = {k: " ".join(v) for k, v in parts.items()}
     raw_id = fields.get("arXiv") or fields.get("Paper") or ""
-    arxiv_id, _ = _arxiv_id(raw_id)
-    title = clean_title(fields.get("Title", ""))
-    if not title:
-        raise RecordError(f"{arxiv_id}: no title")
-    abstract = clean_abstract(sections[header_at + 1]) if len(sections) > header_at + 1 else ""
-    comment = " ".join(fields["Comments"].split()) if fields.get("Comments") else None
-    doi = _doi(fields.get("DOI") or None)
-    categories = _categories(fields.get("Categories", ""))
+    arxiv_id, _ = read_arxiv_id(raw_id)
+    doi = read_doi(fields.get("DOI") or None)
+    categories = read_categories(fields.get("Categories", ""))
     dates.sort()
-    code, project = extract_links(abstract, comment)
-    return PaperRecord(
+    return make_record(
         arxiv_id=arxiv_id,
         version=dates[-1][0] if dates else None,
-        title=title,
-        abstract=abstract,
-        authors=[n for n in map(_latex_name, split_authors(fields.get("Authors", ""))) if n],
+        title=fields.get("Title"),
+        abstract=sections[header_at + 1] if len(sections) > header_at + 1 else None,
+        authors=[n for n in map(decode_tex_name, split_authors(fields.get("Authors", ""))) if n],
         categories=list(dict.fromkeys(categories)),
-        comment=comment,
+        comment=fields.get("Comments"),
         journal_ref=fields.get("Journal-ref") or None,
         doi=doi,
         published_at=dates[0][1] if dates else None,
         updated_at=dates[-1][1] if len(dates) > 1 else None,
-        code_urls=code,
-        project_url=project,
-        withdrawn=(withdrawn_version and dates[-1][0] > 1) or is_withdrawal(comment, abstract),
+        # An empty last version is a withdrawal; otherwise the comment and abstract may say so.
+        withdrawn=True if withdrawn_version and dates[-1][0] > 1 else None,
         source=KIND,
     )

@@ -12,14 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dailypapers.core.models import PaperRecord, combine_records
-from dailypapers.ingest.formats import (
-    ParseWorker,
-    RecordError,
-    Rejected,
-    UnreadableFile,
-    open_binary,
-    read_file,
-)
+from dailypapers.ingest.files import UnreadableFile, open_binary, read_file
+from dailypapers.ingest.parse_worker import ParseWorker
+from dailypapers.ingest.records import RecordError, Rejected
 from dailypapers.store.db import Database
 from dailypapers.store.papers import UpsertCounts, upsert_batch
 

@@ -18,8 +18,7 @@ from typing import Any
 
 from dailypapers.core.arxiv_calendar import announcement_day, listing_time
 from dailypapers.core.models import PaperRecord
-from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
-from dailypapers.ingest.formats import MAX_CATEGORY, RecordError, _arxiv_id, _doi
+from dailypapers.ingest.records import MAX_CATEGORY, RecordError, make_record, read_arxiv_id, read_doi
 from dailypapers.ingest.sources.base import (
     ANNOUNCEMENT,
     FeedError,
@@ -95,11 +94,7 @@ def parse_api_entry(entry: Any, feature: bool = True) -> PaperRecord:
     raw_id = text_of(entry, "atom:id", NS)
     if not raw_id:
         raise RecordError("entry without <id>")
-    arxiv_id, version = _arxiv_id(raw_id)
-    title = clean_title(text_of(entry, "atom:title", NS) or "")
-    if not title:
-        raise RecordError(f"{arxiv_id}: empty title")
-    abstract = clean_abstract(text_of(entry, "atom:summary", NS) or "")
+    arxiv_id, version = read_arxiv_id(raw_id)
     authors = []
     for author in entry.findall("atom:author", NS):
         name = text_of(author, "atom:name", NS)
@@ -112,31 +107,25 @@ def parse_api_entry(entry: Any, feature: bool = True) -> PaperRecord:
     for term in terms:
         if term and len(term) <= MAX_CATEGORY and " " not in term and term not in categories:
             categories.append(term)
-    comment = text_of(entry, "arxiv:comment", NS)
-    comment = " ".join(comment.split()) if comment else None
-    doi = _doi(text_of(entry, "arxiv:doi", NS))
+    doi = read_doi(text_of(entry, "arxiv:doi", NS))
     published = _api_datetime(text_of(entry, "atom:published", NS), "published")
     updated = _api_datetime(text_of(entry, "atom:updated", NS), "updated")
-    code, project = extract_links(abstract, comment)
     entries = []
     if feature and published is not None:
         day = announcement_day(published)
         entries = [(day, listing_time(day))]
-    return PaperRecord(
+    return make_record(
         arxiv_id=arxiv_id,
         version=version,
-        title=title,
-        abstract=abstract,
+        title=text_of(entry, "atom:title", NS),
+        abstract=text_of(entry, "atom:summary", NS),
         authors=authors,
         categories=categories,
-        comment=comment,
+        comment=text_of(entry, "arxiv:comment", NS),
         journal_ref=text_of(entry, "arxiv:journal_ref", NS),
         doi=doi,
         published_at=published,
         updated_at=updated if updated != published else None,
-        code_urls=code,
-        project_url=project,
-        withdrawn=is_withdrawal(comment, abstract),
         feed_entries=entries,
         source=KIND,
     )

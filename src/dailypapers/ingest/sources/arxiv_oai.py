@@ -19,8 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from dailypapers.core.models import PaperRecord
-from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal
-from dailypapers.ingest.formats import RecordError, _arxiv_id, _categories, _doi
+from dailypapers.ingest.records import RecordError, make_record, read_arxiv_id, read_categories, read_doi
 from dailypapers.ingest.sources.base import (
     NO_FEATURES,
     FeedError,
@@ -95,37 +94,27 @@ def parse_oai_record(record: Any) -> PaperRecord | None:
     if meta is None:
         raise RecordError("record without arXiv metadata")
     raw_id = text_of(meta, "arxiv:id", NS) or text_of(header, "oai:identifier", NS) or ""
-    arxiv_id, version = _arxiv_id(raw_id.removeprefix("oai:arXiv.org:"))
-    title = clean_title(text_of(meta, "arxiv:title", NS) or "")
-    if not title:
-        raise RecordError(f"{arxiv_id}: empty title")
-    abstract = clean_abstract(text_of(meta, "arxiv:abstract", NS) or "")
+    arxiv_id, version = read_arxiv_id(raw_id.removeprefix("oai:arXiv.org:"))
     authors = []
     for author in meta.findall("arxiv:authors/arxiv:author", NS):
         parts = [text_of(author, f"arxiv:{p}", NS) for p in ("forenames", "keyname", "suffix")]
         name = " ".join(" ".join(p.split()) for p in parts if p)
         if name:
             authors.append(name)
-    categories = _categories(text_of(meta, "arxiv:categories", NS) or "")
-    comment = text_of(meta, "arxiv:comments", NS)
-    comment = " ".join(comment.split()) if comment else None
-    doi = _doi(text_of(meta, "arxiv:doi", NS))
-    code, project = extract_links(abstract, comment)
-    return PaperRecord(
+    categories = read_categories(text_of(meta, "arxiv:categories", NS) or "")
+    doi = read_doi(text_of(meta, "arxiv:doi", NS))
+    return make_record(
         arxiv_id=arxiv_id,
         version=version,
-        title=title,
-        abstract=abstract,
+        title=text_of(meta, "arxiv:title", NS),
+        abstract=text_of(meta, "arxiv:abstract", NS),
         authors=authors,
         categories=list(dict.fromkeys(categories)),
-        comment=comment,
+        comment=text_of(meta, "arxiv:comments", NS),
         journal_ref=text_of(meta, "arxiv:journal-ref", NS),
         doi=doi,
         published_at=_oai_day(text_of(meta, "arxiv:created", NS), "created"),
         updated_at=_oai_day(text_of(meta, "arxiv:updated", NS), "updated"),
-        code_urls=code,
-        project_url=project,
-        withdrawn=is_withdrawal(comment, abstract),
         source=KIND,
     )
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from dailypapers.core.arxiv_calendar import ARXIV_TZ, listing_time
 from dailypapers.core.models import PaperRecord
-from dailypapers.core.text import clean_abstract, clean_title, extract_links, is_withdrawal, split_authors
-from dailypapers.ingest.formats import RecordError, _arxiv_id, _categories, _doi
+from dailypapers.core.text import split_authors
+from dailypapers.ingest.records import make_record, read_arxiv_id, read_categories, read_doi
 from dailypapers.ingest.sources.base import (
     ANNOUNCEMENT,
     FeedError,
@@ -102,27 +102,19 @@ def parse_rss_item(item: Any, fmt: str, day: date | None) -> tuple[PaperRecord, 
         text_of(item, "arxiv:announce_type", NS) or (match.group("type") if match else "") or "new"
     ).lower()
     raw_id = match.group("id") if match else guid.removeprefix("oai:arXiv.org:")
-    arxiv_id, version = _arxiv_id(raw_id)
-    title = clean_title(title or "")
-    if not title:
-        raise RecordError(f"{arxiv_id}: empty title")
-    abstract = clean_abstract(match.group("abstract") or "" if match else description)
+    arxiv_id, version = read_arxiv_id(raw_id)
     creator = text_of(item, "dc:creator", NS) or ""
-    doi = _doi(text_of(item, "arxiv:DOI", NS))
-    code, project = extract_links(abstract)
+    doi = read_doi(text_of(item, "arxiv:DOI", NS))
     entries = [(day, listing_time(day))] if day and announce in FEATURED_TYPES else []
-    record = PaperRecord(
+    record = make_record(
         arxiv_id=arxiv_id,
         version=version,
         title=title,
-        abstract=abstract,
+        abstract=match.group("abstract") if match else description,
         authors=split_authors(creator),
-        categories=list(dict.fromkeys(_categories(categories))),
+        categories=list(dict.fromkeys(read_categories(categories))),
         journal_ref=text_of(item, "arxiv:journal_reference", NS),
         doi=doi,
-        code_urls=code,
-        project_url=project,
-        withdrawn=is_withdrawal(None, abstract),
         feed_entries=entries,
         source=KIND,
     )
