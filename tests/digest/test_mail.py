@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from dailypapers.core.settings import Settings
+from dailypapers.demo.mailsink import MailSink
 from dailypapers.digest.mail import PermanentFailure, SmtpSender, TemporaryFailure, build_message
 from dailypapers.digest.model import DigestContent, DigestPaper, Rendered
 from dailypapers.digest.render import render_digest
@@ -415,6 +416,22 @@ def test_standalone_server_stores_into_maildir(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_demo_mail_sink_keeps_each_mail_in_a_maildir(tmp_path: Path) -> None:
+    # The demo's own server (demo/mailsink.py), not the tests' one: what `dailypapers demo` runs.
+    folder = tmp_path / "demo-mail"
+    sink = MailSink(folder)
+    sink.start()
+    try:
+        with SmtpSender(sink.host, sink.port, timeout=5.0) as sender:
+            for i in range(2):
+                sender.send(message(to_addr=f"reader{i}@example.org", message_id=f"<demo{i}@example.org>"))
+    finally:
+        sink.stop()
+    box = mailbox.Maildir(folder, create=False)
+    assert sorted(m["Message-ID"] for m in box) == ["<demo0@example.org>", "<demo1@example.org>"]
+    assert len(list((folder / "new").iterdir())) == 2  # whole mails only, where a mail reader looks
 
 
 def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:

@@ -179,13 +179,15 @@ def test_index_follows_written_vectors(corpus: Database, embedder) -> None:  # t
 
 
 def test_the_worker_embeds_what_arrived(db: Database, embedder) -> None:  # type: ignore[no-untyped-def]
-    from dailypapers.jobs.worker import Worker
+    from dailypapers.services.worker import run_worker
 
     with db.write() as conn:
         upsert_batch(conn, _records()[:5], NOW)
     lines: list[str] = []
-    worker = Worker(db, Settings(database_url=db.url, worker_sources=""), log=lines.append)
-    assert worker.run(once=True) == 1  # no source ran, so no new papers: exit status 1
+    settings = Settings(database_url=db.url, worker_sources="")
+    assert (
+        run_worker(db, settings, once=True, log=lines.append) == 1
+    )  # no source ran, so no new papers: exit status 1
     assert len(get_index(db, embedder.name)) == 5
     assert any(line.startswith("embed: embedded 5") for line in lines)
 

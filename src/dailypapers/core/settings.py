@@ -209,6 +209,12 @@ class Settings(BaseSettings):
     digest_interval: float = Field(
         300.0, gt=0, description="Seconds between two looks of `dailypapers worker` for due digests."
     )
+    outbox_interval: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds between two deliveries of the outbox (confirmation mails) by `dailypapers worker` "
+        "and the demo.",
+    )
 
     def category_list(self) -> list[str]:
         """arxiv_categories as a list."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.policy
 import smtplib
 import ssl
+from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -233,7 +234,7 @@ def _by_code(code: int, message: str, *, bounce: bool) -> TemporaryFailure | Per
     return TemporaryFailure(code, message)
 
 
-def _first_refusal(recipients: dict[str, tuple[int, bytes | str]]) -> tuple[int, str]:
+def _first_refusal(recipients: Mapping[str, tuple[int, bytes | str]]) -> tuple[int, str]:
     for code, reply in recipients.values():
         return code, _text(reply)
     return -1, "all recipients refused"

@@ -18,19 +18,31 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from email.message import EmailMessage
+from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
 import sqlalchemy as sa
 
+from dailypapers.core.settings import Settings
+from dailypapers.digest.mail import PermanentFailure, TemporaryFailure, build_message
+from dailypapers.digest.model import Rendered
 from dailypapers.digest.subscriptions import record_bounce
 from dailypapers.store.checkpoints import lease_owner_id, owner_gone
+from dailypapers.store.db import Database
 from dailypapers.store.tables import outbox, subscribers
 
 LEASE = timedelta(minutes=5)
 
 
-def release_dead(db: Any) -> int:
+class Sender(Protocol):
+    """What delivers one message (mail.SmtpSender): raises mail.TemporaryFailure or
+    mail.PermanentFailure when the message is not accepted."""
+
+    def send(self, msg: EmailMessage) -> None: ...
+
+
+def release_dead(db: Database) -> int:
     """Put back the rows leased by senders of this host that died (kill -9, a crash), without
     waiting for their leases to end; returns how many."""
     prefix = f"{socket.gethostname()}:"
@@ -65,7 +77,7 @@ class DeliveryReport:
         return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed, {self.dropped} dropped"
 
 
-def _claim(db: Any, owner: str, now: datetime, lease: timedelta) -> Any:
+def _claim(db: Database, owner: str, now: datetime, lease: timedelta) -> sa.Row[Any] | None:
     """Lease the next due row to this sender; None when there is none. A row whose subscriber left
     (or paused) meanwhile comes back `dropped`, in the same transaction."""
     with db.write() as conn:
@@ -89,14 +101,14 @@ def _claim(db: Any, owner: str, now: datetime, lease: timedelta) -> Any:
         return conn.execute(sa.select(outbox).where(outbox.c.id == row.id)).one()
 
 
-def _still_wanted(conn: sa.Connection, row: Any) -> bool:
+def _still_wanted(conn: sa.Connection, row: sa.Row[Any]) -> bool:
     status = conn.scalar(sa.select(subscribers.c.status).where(subscribers.c.id == row.subscriber_id))
     if row.kind == "confirm":
         return status is not None
     return status == "active"
 
 
-def _mailto(settings: Any, unsubscribe_url: str | None) -> str | None:
+def _mailto(settings: Settings, unsubscribe_url: str | None) -> str | None:
     """The mailto: unsubscribe target, its subject carrying the link's signed token."""
     if not unsubscribe_url or not settings.mail_unsubscribe_mailto:
         return None
@@ -105,16 +117,14 @@ def _mailto(settings: Any, unsubscribe_url: str | None) -> str | None:
 
 
 def deliver(
-    db: Any,
-    settings: Any,
-    sender: Any,
+    db: Database,
+    settings: Settings,
+    sender: Sender,
     now: Callable[[], datetime] | None = None,
     limit: int | None = None,
     owner: str | None = None,
 ) -> DeliveryReport:
     """Send the due mails of the outbox through `sender` (an open mail.SmtpSender)."""
-    from dailypapers.digest.mail import PermanentFailure, TemporaryFailure, build_message
-
     clock = now or (lambda: datetime.now(UTC))
     owner = owner or lease_owner_id()
     report = DeliveryReport()
@@ -126,8 +136,6 @@ def deliver(
         if row.status == "dropped":
             report.dropped += 1
             continue
-        from dailypapers.digest.model import Rendered
-
         message = build_message(
             Rendered(row.subject, row.body_text, row.body_html),
             to_addr=row.to_addr,

@@ -16,12 +16,19 @@ from typing import Any
 
 from dailypapers.core.models import PaperRecord, combine_records
 from dailypapers.ingest.featuring import apply_policy
-from dailypapers.ingest.formats import RecordError, Rejected
 from dailypapers.ingest.http import FetchError, PoliteClient, Stopped
+from dailypapers.ingest.records import RecordError, Rejected
 from dailypapers.ingest.sources.base import FeedError, Page, Request, Source
-from dailypapers.store.checkpoints import acquire_lease, load_state, record_run, save_state
 from dailypapers.store.db import Database
-from dailypapers.store.papers import UpsertCounts, upsert_batch
+from dailypapers.store.harvest_pages import (
+    LeaseLost,
+    load_checkpoint,
+    note_run,
+    renew_lease,
+    save_checkpoint,
+    store_page,
+)
+from dailypapers.store.papers import UpsertCounts
 
 # A page that arrives unreadable (cut off, malformed, arXiv's empty-page hiccup) is fetched again
 # this many times before the run gives up (each fetch has its own network retries).
@@ -29,10 +36,6 @@ PAGE_RETRIES = 3
 
 # Exit statuses of `dailypapers ingest`, for cron chains.
 EXIT_NEW, EXIT_NOTHING_NEW, EXIT_ERROR = 0, 1, 2
-
-
-class LeaseLost(RuntimeError):
-    """The run's lease on its source was taken by another process: it must stop writing."""
 
 
 @dataclass
@@ -142,11 +145,8 @@ def harvest(
         client.sleep = _renewing(db, source.name, lease, client_sleep)
     lost = False
     try:
-        with db.read() as conn:
-            checkpoint = load_state(conn, source.name)
-        state: dict[str, Any] = source.begin(checkpoint, since, today)
-        with db.write() as conn:
-            save_state(conn, source.name, state, datetime.now(UTC))
+        state: dict[str, Any] = source.begin(load_checkpoint(db, source.name), since, today)
+        save_checkpoint(db, source.name, state, datetime.now(UTC))
         while (request := source.next_request(state)) is not None:
             if should_stop is not None and should_stop():
                 break
@@ -155,15 +155,8 @@ def harvest(
                 _normalize(source, page, request.label, result), source.features, policy, feature_categories
             )
             new_state = source.advance(state, request, page, headers)
-            now = datetime.now(UTC)
-            with db.write() as conn:
-                if lease is not None and not acquire_lease(
-                    conn, source.name, lease[0], now + timedelta(seconds=lease[1]), now
-                ):
-                    # Another process took the source over (our lease expired): store nothing more.
-                    raise LeaseLost(f"{source.name}: the lease was taken over by another process; stopped")
-                counts = upsert_batch(conn, records, now) if records else None
-                save_state(conn, source.name, new_state, now)
+            # LeaseLost when another process took the source over (our lease expired): nothing stored.
+            counts = store_page(db, source.name, records, new_state, datetime.now(UTC), lease)
             if counts is not None:
                 result.counts.add(counts)
             state = new_state
@@ -171,8 +164,7 @@ def harvest(
             if on_page is not None:
                 on_page(request, result)
         else:
-            with db.write() as conn:
-                save_state(conn, source.name, source.finish(state), datetime.now(UTC))
+            save_checkpoint(db, source.name, source.finish(state), datetime.now(UTC))
             result.complete = True
     except Stopped:
         pass  # the process is stopping: the checkpoint is at the last stored page
@@ -184,15 +176,14 @@ def harvest(
         client.sleep = client_sleep
     result.seconds = time.perf_counter() - started
     if not lost:  # the row belongs to the process that took the source over
-        with db.write() as conn:
-            record_run(
-                conn,
-                source.name,
-                datetime.now(UTC),
-                ok=result.error is None,
-                summary=result.line(),
-                error=result.error,
-            )
+        note_run(
+            db,
+            source.name,
+            datetime.now(UTC),
+            ok=result.error is None,
+            summary=result.line(),
+            error=result.error,
+        )
     return result
 
 
@@ -204,9 +195,7 @@ def _renewing(
 
     def renew_and_sleep(seconds: float) -> None:
         now = datetime.now(UTC)
-        with db.write() as conn:
-            if not acquire_lease(conn, name, lease[0], now + timedelta(seconds=seconds + lease[1]), now):
-                raise LeaseLost(f"{name}: the lease was taken over by another process; stopped")
+        renew_lease(db, name, lease[0], now + timedelta(seconds=seconds + lease[1]), now)
         sleep(seconds)
 
     return renew_and_sleep

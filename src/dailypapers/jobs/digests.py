@@ -1,30 +1,41 @@
-"""The digest job that `dailypapers worker` and `dailypapers digest send --due` run."""
+"""The digests job: compose the due digests, then deliver the outbox; `dailypapers digest send --due`
+runs the same round (run_digests)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
+from dailypapers.core.settings import Settings
 from dailypapers.digest.compose import compose_due
-from dailypapers.digest.outbox import DeliveryReport, deliver
+from dailypapers.digest.outbox import DeliveryReport, Sender
 from dailypapers.digest.tokens import Signer, site_key
+from dailypapers.jobs.outbox import deliver_outbox, log_delivery
+from dailypapers.jobs.scheduler import Clock, Job, Scheduler, utc_now
+from dailypapers.store.db import Database
 
 
-def signer_for(db: Any, settings: Any) -> Signer:
+def signer_for(db: Database, settings: Settings) -> Signer:
+    """The signer of the site's links (confirm, manage, unsubscribe), keyed by the site key."""
     return Signer(site_key(db, settings.secret_key))
 
 
 def run_digests(
-    db: Any, settings: Any, now: Callable[[], datetime] | None = None, sender: Any = None
+    db: Database, settings: Settings, now: Clock | None = None, sender: Sender | None = None
 ) -> tuple[int, DeliveryReport]:
     """Compose every due digest, then send what the outbox holds (confirmations too); returns the
     number of digests composed and the delivery report."""
-    from dailypapers.digest.mail import SmtpSender
-
-    clock = now or (lambda: datetime.now(UTC))
+    clock = now or utc_now
     made = compose_due(db, settings, signer_for(db, settings), clock())
-    if sender is not None:
-        return len(made), deliver(db, settings, sender, clock)
-    with SmtpSender.from_settings(settings) as smtp:
-        return len(made), deliver(db, settings, smtp, clock)
+    return len(made), deliver_outbox(db, settings, clock, sender)
+
+
+def digests_job(db: Database, settings: Settings, log: Callable[[str], None]) -> Job:
+    """The job "digests": run_digests every digest_interval seconds."""
+
+    def run(scheduler: Scheduler) -> datetime | None:
+        made, report = run_digests(db, settings, scheduler.now)
+        log_delivery(log, f"digests: {made} composed; ", report, always=made > 0)
+        return None
+
+    return Job("digests", settings.digest_interval, run)

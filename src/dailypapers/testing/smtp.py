@@ -23,7 +23,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from dailypapers.testing.server import free_port
+from dailypapers.demo.mailsink import start_controller
 
 TLS_MODES = ("starttls", "tls")
 
@@ -99,7 +99,7 @@ class RecordingHandler:
             mail_from=envelope.mail_from or "",
             rcpt_tos=list(envelope.rcpt_tos),
             data=data,
-            message=email.message_from_bytes(data, policy=email.policy.default),  # type: ignore[arg-type]
+            message=email.message_from_bytes(data, policy=email.policy.default),
             tls=_encrypted(server),
             login=_login_name(session.auth_data),
         )
@@ -192,21 +192,17 @@ class LoopbackSMTP:
     def start(self) -> None:
         """Listen; return once the server answers."""
         server_ctx = self._make_tls() if self.tls else None
-        # free_port can race with another process taking the port; a few tries make that harmless.
-        for attempt in range(1 if self._fixed_port else 5):
-            if not self._fixed_port:
-                self.port = free_port()
-            controller = _Controller(
-                self.handler, plain_auth=self.require_auth is not None, **self._controller_args(server_ctx)
+
+        def make(port: int) -> Controller:
+            return _Controller(
+                self.handler,
+                plain_auth=self.require_auth is not None,
+                **self._controller_args(server_ctx, port),
             )
-            try:
-                controller.start()
-            except (OSError, RuntimeError):
-                if self._fixed_port or attempt == 4:
-                    raise
-                continue
-            self._controller = controller
-            return
+
+        self._controller, self.port = start_controller(
+            make, self.port if self._fixed_port else None, self.host
+        )
 
     def stop(self) -> None:
         """Stop listening and remove the certificate."""
@@ -240,10 +236,10 @@ class LoopbackSMTP:
             raise RuntimeError("this server has no certificate: start it with tls='starttls' or 'tls'")
         return ssl.create_default_context(cafile=str(self._cert))
 
-    def _controller_args(self, server_ctx: ssl.SSLContext | None) -> dict[str, Any]:
+    def _controller_args(self, server_ctx: ssl.SSLContext | None, port: int) -> dict[str, Any]:
         args: dict[str, Any] = {
             "hostname": self.host,
-            "port": self.port,
+            "port": port,
             "server_hostname": "localhost",  # the default asks DNS for this host's name: slow
         }
         if self.require_auth is not None:
