@@ -372,6 +372,7 @@ def _at(day: int, hour: int = 12) -> datetime:
 
 def test_week_trending_ties_and_newness_on_both_databases(db) -> None:  # type: ignore[no-untyped-def]
     from dailypapers.core.periods import parse_period
+    from dailypapers.core.settings import Settings
     from dailypapers.services import feed as services
     from dailypapers.store.papers import upsert_batch
 
@@ -389,9 +390,12 @@ def test_week_trending_ties_and_newness_on_both_databases(db) -> None:  # type: 
     ]
     with db.write() as conn:
         upsert_batch(conn, records, _at(29))
+    settings = Settings(database_url=db.url)
     week = parse_period("week", "2026-W26")
     order = [
-        p.arxiv_id for page in (1, 2, 3, 4) for p in services.feed_page(db, week, "trending", page, 3).papers
+        p.arxiv_id
+        for page in (1, 2, 3, 4)
+        for p in services.feed_page(db, settings, week, "trending", page, 3).papers
     ]
     assert order == [
         "2606.00010",
@@ -407,7 +411,7 @@ def test_week_trending_ties_and_newness_on_both_databases(db) -> None:  # type: 
     ]
     # The day view keeps the daily formula: on Friday the 26th, 70 votes above 40.
     friday = parse_period("date", "2026-06-26")
-    day_order = [p.arxiv_id for p in services.feed_page(db, friday, "trending", 1, 10).papers]
+    day_order = [p.arxiv_id for p in services.feed_page(db, settings, friday, "trending", 1, 10).papers]
     assert day_order == ["2606.00010", "2606.00002"]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import mailbox
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,10 +19,9 @@ from hypothesis import strategies as st
 
 from dailypapers.core.settings import Settings
 from dailypapers.digest import subscriptions as subs
-from dailypapers.jobs.digests import signer_for
+from dailypapers.services.subscriptions import signer
 from dailypapers.store.db import Database
 from dailypapers.store.tables import saved_searches, subscribers
-from dailypapers.testing.smtp import LoopbackSMTP
 from dailypapers.web.app import create_app
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -32,11 +30,8 @@ FORMS = ["/subscribe", "/subscribe/confirm", "/subscription", "/unsubscribe"]
 
 
 @pytest.fixture
-def settings(db: Database) -> Iterator[Settings]:
-    with LoopbackSMTP() as smtp:  # subscribing sends its confirmation in the background
-        yield Settings(
-            database_url=db.url, site_url="http://testserver", smtp_host="127.0.0.1", smtp_port=smtp.port
-        )
+def settings(db: Database) -> Settings:
+    return Settings(database_url=db.url, site_url="http://testserver")
 
 
 @pytest.fixture
@@ -53,14 +48,12 @@ def csrf_of(client: TestClient) -> str:
 
 def reader(db: Database, settings: Settings) -> str:
     """An active subscriber; returns the token of their preferences link."""
-    signer = signer_for(db, settings)
+    sign = signer(db, settings)
     with db.write() as conn:
-        subs.subscribe(conn, signer, settings, "reader@example.org", NOW)
+        subs.subscribe(conn, sign, settings, "reader@example.org", NOW)
         sub = conn.execute(sa.select(subscribers)).one()
-        subs.confirm(
-            conn, signer, subs.confirm_url(signer, settings.site_url, sub).split("token=")[1], 48, NOW
-        )
-        return subs.manage_token(signer, conn.execute(sa.select(subscribers)).one())
+        subs.confirm(conn, sign, subs.confirm_url(sign, settings.site_url, sub).split("token=")[1], 48, NOW)
+        return subs.manage_token(sign, conn.execute(sa.select(subscribers)).one())
 
 
 def stored(db: Database) -> tuple:  # type: ignore[type-arg]

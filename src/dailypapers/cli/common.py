@@ -10,7 +10,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from dailypapers.core.settings import Settings
-    from dailypapers.store.db import Database
+    from dailypapers.services.runtime import Database
 
 err = Console(stderr=True)
 
@@ -28,9 +28,10 @@ def get_settings() -> Settings:
 
 
 def database(settings: Settings, url: str | None = None) -> Database:
-    from dailypapers.store.db import Database
+    """The database of the settings (or of `url`), not migrated (imported here, not at start-up)."""
+    from dailypapers.services.runtime import open_database
 
-    return Database(url or settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+    return open_database(settings, url)
 
 
 def interrupt(signum: int, frame: object) -> None:

@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-# SQLAlchemy, the settings and the tables are imported by the commands that run, so that
-# `dailypapers --help` does not load them (tests/test_cli_startup.py).
+from dailypapers.cli.common import database, err, get_settings
+
+# The services (and with them SQLAlchemy and the settings) are imported by the commands that run, so
+# that `dailypapers --help` does not load them (tests/test_cli_startup.py).
 if TYPE_CHECKING:
-    from dailypapers.core.settings import Settings
-    from dailypapers.store.db import Database
+    from dailypapers.services.runtime import Database
 
 digest = typer.Typer(help="Email digests: preview, send, inbound unsubscribe mails.", no_args_is_help=True)
 subscribers = typer.Typer(help="Digest subscribers: list and export.", no_args_is_help=True)
-err = Console(stderr=True)
-
-
-def get_settings() -> Settings:
-    """The settings from the environment (imported here, not at start-up)."""
-    from dailypapers.core.settings import get_settings as load
-
-    return load()
 
 
 NowOpt = Annotated[
@@ -55,10 +48,7 @@ def _clock(now: str | None) -> datetime:
 
 
 def _db() -> Database:
-    from dailypapers.store.db import Database
-
-    settings = get_settings()
-    db = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+    db = database(get_settings())
     db.migrate()
     return db
 
@@ -73,32 +63,19 @@ def preview_(
     now: NowOpt = None,
 ) -> None:
     """Render the subscriber's next digest as it would be now (nothing is recorded or sent)."""
-    import sqlalchemy as sa
-
-    from dailypapers.digest.compose import preview
-    from dailypapers.digest.render import render_digest
-    from dailypapers.digest.subscriptions import InvalidEmail, normalize_email
-    from dailypapers.jobs.digests import signer_for
-    from dailypapers.store.tables import subscribers as subscribers_table
+    from dailypapers.services.digests import preview
+    from dailypapers.services.errors import BadRequest, NotFound
 
     when = _clock(now)
     settings = get_settings()
     db = _db()
     try:
-        address = normalize_email(email)
-    except InvalidEmail as exc:
+        rendered = preview(db, settings, email, when)
+    except (BadRequest, NotFound) as exc:
         err.print(f"[red]error[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    signer = signer_for(db, settings)  # before the read: it may read the key from the database itself
-    with db.read() as conn:
-        sub = conn.execute(sa.select(subscribers_table).where(subscribers_table.c.email == address)).first()
-        if sub is None:
-            err.print(f"[red]error[/red] no subscriber {address}", highlight=False)
-            raise typer.Exit(2)
-        content = preview(conn, sub, settings, signer, when)
-    if content.empty:
+    if rendered.empty:
         err.print("nothing new for this subscriber: no digest would be sent (empty periods send nothing)")
-    rendered = render_digest(content)
     as_html = html or (out is not None and out.suffix.lower() in (".html", ".htm"))
     body = rendered.html if as_html else f"Subject: {rendered.subject}\n\n{rendered.text}"
     if out is None:
@@ -118,11 +95,7 @@ def send(
     now: NowOpt = None,
 ) -> None:
     """Compose the digests that are due now and send what the outbox holds, over SMTP (settings smtp_*)."""
-    import sqlalchemy as sa
-
-    from dailypapers.digest.compose import build_content, due_digests, feed_window
-    from dailypapers.jobs.digests import run_digests, signer_for
-    from dailypapers.store.tables import outbox
+    from dailypapers.services.digests import due_digests, send_due
 
     if not due:
         err.print("[red]error[/red] say --due (send the digests due now)")
@@ -131,25 +104,18 @@ def send(
     settings = get_settings()
     db = _db()
     if dry_run:
-        signer = signer_for(db, settings)
-        with db.read() as conn:
-            for sub, period, fresh in due_digests(conn, when):
-                window = feed_window(conn, sub, period) if fresh else None
-                if window is None:
-                    print(f"{sub.email}\t{period.key}\tnothing new")
-                    continue
-                content = build_content(conn, sub, period, window, settings, signer)
-                count = len(content.top) + sum(len(s.papers) for s in content.saved)
-                print(
-                    f"{sub.email}\t{period.key}\t{count} papers"
-                    + (" (empty: not sent)" if content.empty else "")
-                )
-            queued = conn.scalar(
-                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "queued")
+        plan = due_digests(db, settings, when)
+        for due_digest in plan.digests:
+            if due_digest.papers is None:
+                print(f"{due_digest.email}\t{due_digest.period_key}\tnothing new")
+                continue
+            print(
+                f"{due_digest.email}\t{due_digest.period_key}\t{due_digest.papers} papers"
+                + (" (empty: not sent)" if due_digest.empty else "")
             )
-        print(f"outbox: {queued} queued")
+        print(f"outbox: {plan.queued} queued")
         return
-    made, report = run_digests(db, settings, now=(lambda: when) if fixed else None)
+    made, report = send_due(db, settings, when if fixed else None)
     for line in report.errors[:50]:
         err.print(f"[yellow]{line}[/yellow]", highlight=False)
     print(f"{made} digests composed; {report.line()}")
@@ -161,47 +127,29 @@ def inbound() -> None:
     unsubscribe the subscriber whose signed token its subject carries."""
     from email import message_from_binary_file, policy
 
-    from dailypapers.digest.subscriptions import from_manage_token, unsubscribe
-    from dailypapers.digest.tokens import InvalidToken
-    from dailypapers.jobs.digests import signer_for
+    from dailypapers.services.digests import unsubscribe_by_mail
+    from dailypapers.services.errors import BadRequest
+    from dailypapers.services.subscriptions import InvalidToken
 
     settings = get_settings()
     db = _db()
     message = message_from_binary_file(sys.stdin.buffer, policy=policy.default)
-    subject = str(message.get("Subject", ""))
-    found = re.search(r"unsubscribe[\s:-]+([A-Za-z0-9_.-]+)", subject)
-    if not found:
-        err.print("no unsubscribe token in the subject: ignored")
-        raise typer.Exit(1)
-    signer = signer_for(db, settings)
     try:
-        with db.write() as conn:
-            sub = from_manage_token(conn, signer, found.group(1))
-            unsubscribe(conn, sub, datetime.now(UTC))
+        address = unsubscribe_by_mail(db, settings, str(message.get("Subject", "")), datetime.now(UTC))
+    except BadRequest as exc:
+        err.print(f"{exc}: ignored")
+        raise typer.Exit(1) from None
     except InvalidToken as exc:
         err.print(f"ignored: {exc}")
         raise typer.Exit(1) from None
-    print(f"unsubscribed {sub.email}")
+    print(f"unsubscribed {address}")
 
 
-def _rows(status: str | None) -> list[dict]:
-    import sqlalchemy as sa
+def _rows(status: str | None) -> list[dict[str, Any]]:
+    """The subscribers (of `status` when given), each as field → value."""
+    from dailypapers.services.digests import subscribers as all_subscribers
 
-    from dailypapers.store.tables import saved_searches
-    from dailypapers.store.tables import subscribers as subscribers_table
-
-    db = _db()
-    with db.read() as conn:
-        q = sa.select(subscribers_table).order_by(subscribers_table.c.id)
-        if status:
-            q = q.where(subscribers_table.c.status == status)
-        rows = [dict(r._mapping) for r in conn.execute(q)]
-        searches: dict[int, list[dict]] = {}
-        for s in conn.execute(sa.select(saved_searches).order_by(saved_searches.c.position)):
-            searches.setdefault(s.subscriber_id, []).append({"include": s.include, "exclude": s.exclude})
-    for row in rows:
-        row["saved_searches"] = searches.get(row["id"], [])
-    return rows
+    return [asdict(record) for record in all_subscribers(_db(), get_settings(), status)]
 
 
 StatusOpt = Annotated[

@@ -25,7 +25,7 @@ from dailypapers.cli.common import (
 # (tests/test_cli_startup.py).
 if TYPE_CHECKING:
     from dailypapers.core.settings import Settings
-    from dailypapers.store.db import Database
+    from dailypapers.services.runtime import Database, Wakeable
 
 app = typer.Typer(
     help="dailypapers: a self-hostable research-paper feed.",
@@ -43,11 +43,16 @@ def _serve(
     from dailypapers.web.app import create_app
 
     host, port = host or settings.host, port or settings.port
-    mailbox = None
+    mailbox: Path | None = None
+    jobs: Wakeable | None = None
     if demo_mail is not None:
         from dailypapers.demo.mail import start_demo_mail
 
-        settings, mailbox = start_demo_mail(settings, db, host, port, demo_mail)
+        try:
+            settings, mailbox, jobs = start_demo_mail(settings, db, host, port, demo_mail)
+        except RuntimeError as exc:  # its mail server's package is missing: say which
+            err.print(f"[red]error[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
         if mailbox is not None:
             err.print(
                 f"Mail the demo sends stays on this machine: http://127.0.0.1:{port}/demo/mailbox "
@@ -57,7 +62,9 @@ def _serve(
     from dailypapers.services.search import warm_up
 
     warm_up(db, settings)
-    uvicorn.run(create_app(settings, db, mailbox=mailbox), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(settings, db, mailbox=mailbox, jobs=jobs), host=host, port=port, log_level="warning"
+    )
 
 
 @app.command()
@@ -70,12 +77,13 @@ def demo(
 ) -> None:
     """Build (or refresh) a SQLite database from the bundled corpus and serve it."""
     from dailypapers.demo import build_demo_db
+    from dailypapers.services.runtime import open_database
 
     settings = get_settings()
     path = Path(database or settings.demo_database)
-    db = database(settings, f"sqlite:///{path}")
+    db = open_database(settings, f"sqlite:///{path}")  # `database` here is the option
     err.print(f"Building the demo database {path} from the bundled corpus…")
-    summary = build_demo_db(db)
+    summary = build_demo_db(db, settings)
     err.print(summary.line())
     _serve(settings, db, host, port, demo_mail=path.with_name(path.stem + "-mail"))
 
@@ -108,9 +116,9 @@ def import_(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Import papers from files, detecting each file's format; safe to repeat."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-    from dailypapers.ingest.importer import import_paths
+    from dailypapers.services.imports import import_paths
 
     settings = get_settings()
     db = database(settings)
@@ -124,20 +132,18 @@ def import_(
         disable=not progress,
         transient=True,
     )
-    task = {"id": None}
+    task: list[TaskID] = []  # the bar of the file being read
 
     def on_file(path: Path, size: int) -> None:
-        if task["id"] is not None:
-            bar.remove_task(task["id"])
-        task["id"] = bar.add_task(path.name, total=size)
+        if task:
+            bar.remove_task(task.pop())
+        task.append(bar.add_task(path.name, total=size))
 
     def on_progress(done: int, total: int) -> None:
-        bar.update(task["id"], completed=done, total=total)
+        bar.update(task[-1], completed=done, total=total)
 
     with bar:
-        summary = import_paths(
-            db, paths, batch_size=settings.import_batch_size, progress=on_progress, on_file=on_file
-        )
+        summary = import_paths(db, settings, paths, progress=on_progress, on_file=on_file)
     # One line per problem, never wrapped, so that paths stay whole for grep and copy-paste.
     for line in summary.unreadable:
         err.print(f"[red]unreadable[/red] {line}", highlight=False, soft_wrap=True)
@@ -168,14 +174,14 @@ def search(
     """Search the papers and print a table (or JSON)."""
     from rich.table import Table
 
-    from dailypapers.services.search import search_options, search_papers
+    from dailypapers.services.search import search as search_papers
 
     settings = get_settings()
     db = database(settings)
     db.migrate()
     # An argument in another encoding than the terminal's arrives with surrogate escapes.
     query = query.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    result = search_papers(db, query, page=page, page_size=limit, options=search_options(settings))
+    result = search_papers(db, settings, query, page=page, page_size=limit)
     if as_json:
         print(result.model_dump_json(indent=2))
         return
@@ -207,25 +213,19 @@ def similar(
     """Print the papers nearest to one (by embedding); run `embed` first."""
     from rich.table import Table
 
-    from dailypapers.search.vectors import IndexConfig
-    from dailypapers.services import feed as services
-    from dailypapers.services.search import get_embedder_cached, similar_papers
+    from dailypapers.services.errors import BadRequest, NotFound
+    from dailypapers.services.papers import paper_detail
+    from dailypapers.services.search import similar as similar_papers
 
     settings = get_settings()
     db = database(settings)
     db.migrate()
     try:
-        detail = services.paper_detail(db, arxiv_id)
-    except (services.NotFound, services.BadRequest) as exc:
+        detail = paper_detail(db, settings, arxiv_id)
+    except (NotFound, BadRequest) as exc:
         err.print(f"[red]error[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    cards = similar_papers(
-        db,
-        detail.arxiv_id,
-        get_embedder_cached(settings.embedding_model),
-        k=limit,
-        config=IndexConfig.from_settings(settings),
-    )
+    cards = similar_papers(db, settings, detail.arxiv_id, k=limit)
     if not cards:
         err.print(f"{detail.arxiv_id} has no vector yet: run `dailypapers embed`")
         raise typer.Exit(1)
@@ -248,14 +248,12 @@ def embed(
     bring the vector index up to date (the saved HNSW index, or pgvector's)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from dailypapers.search.embed import get_embedder
-    from dailypapers.search.vectors import IndexConfig, count_pending, embed_pending, refresh_index
+    from dailypapers.services.search import count_pending, embed_papers
 
     settings = get_settings()
     db = database(settings)
     db.migrate()
-    embedder = get_embedder(settings.embedding_model)
-    todo = count_pending(db, embedder.name)
+    todo = count_pending(db, settings)
     bar = Progress(
         TextColumn("[bold]embedding"),
         BarColumn(),
@@ -267,11 +265,11 @@ def embed(
     )
     with bar:
         task = bar.add_task("embed", total=todo)
-        summary = embed_pending(
-            db, embedder, batch_size=settings.embed_batch_size, progress=lambda n: bar.advance(task, n)
+        report = embed_papers(
+            db, settings, rebuild_index=rebuild_index, progress=lambda n: bar.advance(task, n)
         )
-    print(f"{embedder.name}: {summary.line()}")
-    print(refresh_index(db, embedder.name, IndexConfig.from_settings(settings), rebuild=rebuild_index))
+    print(f"{report.model}: {report.summary.line()}")
+    print(report.index)
 
 
 app.command()(sources.ingest)

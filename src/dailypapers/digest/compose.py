@@ -21,19 +21,27 @@ from email.utils import make_msgid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Row
 
 from dailypapers.core.models import as_utc
+from dailypapers.core.settings import Settings
 from dailypapers.digest.model import DigestContent, DigestPaper, SavedSearchMatches
+from dailypapers.digest.render import render_digest
 from dailypapers.digest.subscriptions import links_domain, manage_url, unsubscribe_url
 from dailypapers.digest.timing import DuePeriod, due_period
 from dailypapers.digest.tokens import Signer
-from dailypapers.store.feed import _UPVOTES
+from dailypapers.search.keyword import keyword_search
+from dailypapers.search.query import parse_query
+from dailypapers.store.db import Database
+from dailypapers.store.feed import UPVOTES
 from dailypapers.store.tables import feed_entries, outbox, papers, saved_searches, sent_papers, subscribers
 
+# A candidate paper's row: its columns, and its upvotes (SQLAlchemy types a row by what it selects).
+PaperRow = Row[*tuple[Any, ...]]
 SEARCH_LIMIT = 500  # keyword matches looked at per saved search (then kept to the period's papers)
 
 
-def _paper(row: Any, site_url: str) -> DigestPaper:
+def _paper(row: PaperRow, site_url: str) -> DigestPaper:
     return DigestPaper(
         arxiv_id=row.arxiv_id,
         title=row.title,
@@ -48,7 +56,7 @@ def _paper(row: Any, site_url: str) -> DigestPaper:
     )
 
 
-def feed_window(conn: sa.Connection, sub: Any, period: DuePeriod) -> tuple[date, date] | None:
+def feed_window(conn: sa.Connection, sub: Row[Any], period: DuePeriod) -> tuple[date, date] | None:
     """The feed days this digest covers (first, last), or None when there is no new one."""
     last_day = period.send_at.astimezone(UTC).date()  # feed days are UTC dates
     newest = conn.scalar(
@@ -63,7 +71,7 @@ def feed_window(conn: sa.Connection, sub: Any, period: DuePeriod) -> tuple[date,
     return first, newest
 
 
-def _candidates(conn: sa.Connection, sub: Any, first: date, last: date) -> list[Any]:
+def _candidates(conn: sa.Connection, sub: Row[Any], first: date, last: date) -> list[PaperRow]:
     """The window's papers for this subscriber, most trending first, never-sent only."""
     in_window = sa.select(feed_entries.c.arxiv_id).where(feed_entries.c.feed_date.between(first, last))
     already = sa.select(sent_papers.c.arxiv_id).where(sent_papers.c.subscriber_id == sub.id)
@@ -76,7 +84,7 @@ def _candidates(conn: sa.Connection, sub: Any, first: date, last: date) -> list[
             papers.c.categories,
             papers.c.code_urls,
             papers.c.trending_score,
-            _UPVOTES,
+            UPVOTES,
         )
         .where(
             papers.c.arxiv_id.in_(in_window), papers.c.arxiv_id.not_in(already), papers.c.withdrawn.is_(False)
@@ -91,11 +99,10 @@ def _candidates(conn: sa.Connection, sub: Any, first: date, last: date) -> list[
     ]
 
 
-def _search_matches(conn: sa.Connection, include: str, exclude: str, allowed: dict[str, Any]) -> list[Any]:
+def _search_matches(
+    conn: sa.Connection, include: str, exclude: str, allowed: dict[str, PaperRow]
+) -> list[PaperRow]:
     """The allowed papers that match a saved search: every include word, none of the exclude words."""
-    from dailypapers.search.keyword import keyword_search
-    from dailypapers.search.query import parse_query
-
     query = parse_query(include)
     negated = [replace(t, negated=True) for t in parse_query(exclude).terms if not t.negated]
     query = replace(query, terms=[*query.terms, *negated])
@@ -106,7 +113,12 @@ def _search_matches(conn: sa.Connection, include: str, exclude: str, allowed: di
 
 
 def build_content(
-    conn: sa.Connection, sub: Any, period: DuePeriod, window: tuple[date, date], settings: Any, signer: Signer
+    conn: sa.Connection,
+    sub: Row[Any],
+    period: DuePeriod,
+    window: tuple[date, date],
+    settings: Settings,
+    signer: Signer,
 ) -> DigestContent:
     site_url = settings.site_url.rstrip("/")
     rows = _candidates(conn, sub, *window)
@@ -139,12 +151,10 @@ def build_content(
 
 
 def compose_one(
-    conn: sa.Connection, sub: Any, period: DuePeriod, settings: Any, signer: Signer, now: datetime
+    conn: sa.Connection, sub: Row[Any], period: DuePeriod, settings: Settings, signer: Signer, now: datetime
 ) -> int | None:
     """Compose this subscriber's digest of `period` into the outbox (call inside a write
     transaction); the outbox id, or None when there was nothing new or it was already composed."""
-    from dailypapers.digest.render import render_digest
-
     done = conn.execute(
         sa.select(outbox.c.id).where(
             outbox.c.subscriber_id == sub.id, outbox.c.kind == "digest", outbox.c.period_key == period.key
@@ -186,7 +196,7 @@ def compose_one(
     return outbox_id
 
 
-def due_digests(conn: sa.Connection, now: datetime) -> list[tuple[Any, DuePeriod, bool]]:
+def due_digests(conn: sa.Connection, now: datetime) -> list[tuple[Row[Any], DuePeriod, bool]]:
     """The active readers whose period is due and not composed yet, with reads only: (subscriber
     row, period, whether a feed day came since their last digest)."""
     newest = conn.scalar(sa.select(sa.func.max(feed_entries.c.feed_date)))
@@ -215,7 +225,7 @@ def due_digests(conn: sa.Connection, now: datetime) -> list[tuple[Any, DuePeriod
     return due
 
 
-def compose_due(db: Any, settings: Any, signer: Signer, now: datetime, log: Any = None) -> list[int]:
+def compose_due(db: Database, settings: Settings, signer: Signer, now: datetime) -> list[int]:
     """Compose every due digest; the new outbox ids. Which readers are due is found with reads only
     (due_digests), so a round where nothing is due takes no write lock; each due digest is then
     composed in its own transaction."""
@@ -237,7 +247,9 @@ def compose_due(db: Any, settings: Any, signer: Signer, now: datetime, log: Any 
     return made
 
 
-def preview(conn: sa.Connection, sub: Any, settings: Any, signer: Signer, now: datetime) -> DigestContent:
+def preview(
+    conn: sa.Connection, sub: Row[Any], settings: Settings, signer: Signer, now: datetime
+) -> DigestContent:
     """What this subscriber's next digest would hold now (nothing is recorded)."""
     period = due_period(now, sub.frequency, sub.weekday, sub.send_hour, sub.timezone, None)
     assert period is not None

@@ -18,9 +18,12 @@ from urllib.parse import urlencode, urlsplit
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.engine import Row
 
 from dailypapers.core.models import as_utc
+from dailypapers.core.settings import Settings
 from dailypapers.digest.model import ConfirmContent
+from dailypapers.digest.render import render_confirm
 from dailypapers.digest.timing import zone
 from dailypapers.digest.tokens import CONFIRM, MANAGE, InvalidToken, Signer
 from dailypapers.store.tables import outbox, saved_searches, subscribers
@@ -66,27 +69,27 @@ def links_domain(site_url: str) -> str:
     return urlsplit(site_url).hostname or "localhost"
 
 
-def confirm_url(signer: Signer, site_url: str, sub: Any) -> str:
+def confirm_url(signer: Signer, site_url: str, sub: Row[Any]) -> str:
     token = signer.sign(CONFIRM, {"s": sub.id, "v": sub.token_version, "e": sub.email})
     return f"{site_url.rstrip('/')}/subscribe/confirm?{urlencode({'token': token})}"
 
 
-def manage_token(signer: Signer, sub: Any) -> str:
+def manage_token(signer: Signer, sub: Row[Any]) -> str:
     return signer.sign(MANAGE, {"s": sub.id, "v": sub.token_version})
 
 
-def manage_url(signer: Signer, site_url: str, sub: Any) -> str:
+def manage_url(signer: Signer, site_url: str, sub: Row[Any]) -> str:
     return f"{site_url.rstrip('/')}/subscription?{urlencode({'token': manage_token(signer, sub)})}"
 
 
-def unsubscribe_url(signer: Signer, site_url: str, sub: Any) -> str:
+def unsubscribe_url(signer: Signer, site_url: str, sub: Row[Any]) -> str:
     return f"{site_url.rstrip('/')}/unsubscribe?{urlencode({'token': manage_token(signer, sub)})}"
 
 
 def subscribe(
     conn: sa.Connection,
     signer: Signer,
-    settings: Any,
+    settings: Settings,
     raw_email: str,
     now: datetime,
     user_id: int | None = None,
@@ -110,10 +113,9 @@ def subscribe(
             .values(status="pending", token_version=sub.token_version + 1, updated_at=now)
         )
         sub = conn.execute(sa.select(subscribers).where(subscribers.c.id == sub.id)).one()
-    if sub.confirm_sent_at is not None and now - as_utc(sub.confirm_sent_at) < CONFIRM_THROTTLE:
+    sent_at = as_utc(sub.confirm_sent_at)
+    if sent_at is not None and now - sent_at < CONFIRM_THROTTLE:
         return False
-    from dailypapers.digest.render import render_confirm
-
     content = ConfirmContent(
         settings.site_name,
         settings.site_url.rstrip("/"),
@@ -143,7 +145,7 @@ def subscribe(
     return True
 
 
-def confirm(conn: sa.Connection, signer: Signer, token: str, max_age_hours: int, now: datetime) -> Any:
+def confirm(conn: sa.Connection, signer: Signer, token: str, max_age_hours: int, now: datetime) -> Row[Any]:
     """Activate the subscription of a confirmation link; returns the subscriber row, or InvalidToken."""
     payload = signer.check(CONFIRM, token, max_age=max_age_hours * 3600)
     sub = conn.execute(sa.select(subscribers).where(subscribers.c.id == payload.get("s"))).first()
@@ -165,7 +167,7 @@ def confirm(conn: sa.Connection, signer: Signer, token: str, max_age_hours: int,
     return conn.execute(sa.select(subscribers).where(subscribers.c.id == sub.id)).one()
 
 
-def from_manage_token(conn: sa.Connection, signer: Signer, token: str) -> Any:
+def from_manage_token(conn: sa.Connection, signer: Signer, token: str) -> Row[Any]:
     """The subscriber of a preferences/unsubscribe link, or InvalidToken."""
     payload = signer.check(MANAGE, token or "")
     sub = conn.execute(sa.select(subscribers).where(subscribers.c.id == payload.get("s"))).first()
@@ -206,7 +208,7 @@ class Preferences(BaseModel):
         return categories
 
 
-def preferences_of(conn: sa.Connection, sub: Any) -> Preferences:
+def preferences_of(conn: sa.Connection, sub: Row[Any]) -> Preferences:
     """The stored preferences of a subscriber (as stored: not validated again)."""
     searches = conn.execute(
         sa.select(saved_searches.c.include, saved_searches.c.exclude)
@@ -226,7 +228,7 @@ def preferences_of(conn: sa.Connection, sub: Any) -> Preferences:
     )
 
 
-def save_preferences(conn: sa.Connection, sub: Any, prefs: Preferences, now: datetime) -> None:
+def save_preferences(conn: sa.Connection, sub: Row[Any], prefs: Preferences, now: datetime) -> None:
     """Store the preferences (validated by Preferences); pausing and resuming apply to an active or
     paused subscription only, and an unsubscribed address stays unsubscribed."""
     status = sub.status
@@ -257,7 +259,7 @@ def save_preferences(conn: sa.Connection, sub: Any, prefs: Preferences, now: dat
         )
 
 
-def unsubscribe(conn: sa.Connection, sub: Any, now: datetime) -> None:
+def unsubscribe(conn: sa.Connection, sub: Row[Any], now: datetime) -> None:
     """End the subscription: nothing more is sent (queued digests are dropped by the sender)."""
     conn.execute(
         subscribers.update()

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.dialects import postgresql, sqlite
 
 from dailypapers.store.db import Database
 from dailypapers.store.tables import app_secrets
@@ -36,13 +37,11 @@ def site_key(db: Database, configured: str | None) -> str:
     if value:
         return value
     with db.write() as conn:  # two processes may race: the first insert wins, both read it back
-        dialect = conn.dialect.name
         values = {"name": "signing_key", "value": secrets.token_urlsafe(48), "created_at": datetime.now(UTC)}
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        conn.execute(insert(app_secrets).values(**values).on_conflict_do_nothing(index_elements=["name"]))
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(
+            dialect.insert(app_secrets).values(**values).on_conflict_do_nothing(index_elements=["name"])
+        )
         return conn.execute(
             sa.select(app_secrets.c.value).where(app_secrets.c.name == "signing_key")
         ).scalar_one()
@@ -60,7 +59,7 @@ class Signer:
     def sign(self, purpose: str, payload: Any) -> str:
         return self._serializer(purpose).dumps(payload)
 
-    def check(self, purpose: str, token: str, max_age: float | None = None) -> Any:
+    def check(self, purpose: str, token: str, max_age: int | None = None) -> Any:
         """The payload, or InvalidToken (saying "expired" when that is the reason)."""
         try:
             return self._serializer(purpose).loads(token, max_age=max_age)

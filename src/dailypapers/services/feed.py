@@ -1,29 +1,17 @@
-"""The services that web pages, the JSON API and the CLI all call; none of them writes SQL."""
+"""The feed: the papers of a day, week or month in a sort order, the newest feed day, the date picker."""
 
 from __future__ import annotations
 
 import math
 from datetime import date, timedelta
 
-from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.periods import InvalidPeriod, Period, PeriodKind, parse_period, period_containing
-from dailypapers.services.schemas import FeedPage, PaperCard, PaperPublic, PeriodLink
+from dailypapers.core.settings import Settings
+from dailypapers.services.errors import BadRequest, NotFound
+from dailypapers.services.schemas import FeedPage, PaperCard, PeriodLink
 from dailypapers.store import feed as feed_q
-from dailypapers.store import papers as papers_q
 from dailypapers.store.db import Database
-from dailypapers.store.feed import SortOrder
-
-
-class NotFound(LookupError):
-    """The paper or feed period does not exist; `links` say where to go instead (name → link)."""
-
-    def __init__(self, message: str, links: dict[str, PeriodLink] | None = None) -> None:
-        super().__init__(message)
-        self.links = links or {}
-
-
-class BadRequest(ValueError):
-    """A parameter is malformed; the message says what is wrong."""
+from dailypapers.store.feed import SortOrder as SortOrder  # the pages declare their sort parameter with it
 
 
 def _link(kind: PeriodKind, day: date, sort: SortOrder = "trending", page: int | None = None) -> PeriodLink:
@@ -43,7 +31,15 @@ def day_url(day: str, sort: SortOrder = "trending") -> str:
     return _link("date", period.start, sort).url
 
 
-def latest_period(db: Database) -> Period:
+def feed_period(kind: str, key: str) -> Period:
+    """The period of a feed address (`date`/`week`/`month` and its key); BadRequest says what is wrong."""
+    try:
+        return parse_period(kind, key)
+    except InvalidPeriod as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def latest_period(db: Database, settings: Settings) -> Period:
     """The newest feed day, as a period; NotFound when the feed is empty."""
     with db.read() as conn:
         day = feed_q.latest_feed_day(conn)
@@ -52,12 +48,21 @@ def latest_period(db: Database) -> Period:
     return period_containing("date", day)
 
 
-def feed_page(db: Database, period: Period, sort: SortOrder, page: int, page_size: int) -> FeedPage:
-    """The papers of a period, in `sort` order, one page of them, with previous/next periods.
+def feed_page(
+    db: Database,
+    settings: Settings,
+    period: Period,
+    sort: SortOrder = "trending",
+    page: int = 1,
+    page_size: int | None = None,
+) -> FeedPage:
+    """The papers of a period, in `sort` order, one page of them (of setting page_size papers unless
+    `page_size` says otherwise), with previous/next periods.
 
     NotFound for an empty period or a page past the end carries links to the nearest feed
     periods before and after (and to the last page), so that the error page has a way back.
     """
+    page_size = page_size or settings.page_size
     with db.read() as conn:
         total = feed_q.count_in_period(conn, period.start, period.end)
         # Navigation skips empty periods (weekends, holidays): jump to the nearest feed day.
@@ -79,6 +84,7 @@ def feed_page(db: Database, period: Period, sort: SortOrder, page: int, page_siz
             conn, period.start, period.end, sort, page_size, (page - 1) * page_size
         )
         latest_day = feed_q.previous_feed_day(conn, period.end + timedelta(days=1))
+        assert latest_day is not None  # the period has papers, so it has a feed day
     return FeedPage(
         kind=period.kind,
         key=period.key,
@@ -95,27 +101,3 @@ def feed_page(db: Database, period: Period, sort: SortOrder, page: int, page_siz
         previous=previous,
         next=following,
     )
-
-
-def paper_detail(db: Database, arxiv_id: str) -> PaperPublic:
-    """One paper with its feed days; BadRequest for a malformed id, NotFound for an unknown one or
-    for a version newer than the stored one (a paper stored without a number is known as v1)."""
-    try:
-        parsed = parse_arxiv_id(arxiv_id)
-    except InvalidArxivId as exc:
-        raise BadRequest(str(exc)) from None
-    with db.read() as conn:
-        row = papers_q.get_paper_row(conn, parsed.id)
-        if row is None:
-            raise NotFound(f"paper {parsed.id} is not in this feed")
-        stored = row["version"]
-        if parsed.version is not None and parsed.version > (stored or 1):
-            held = (
-                f"its newest version here is v{stored}" if stored else "it is held without a version number"
-            )
-            link = PeriodLink(key=parsed.id, label=f"arXiv:{parsed.id}", url=f"/papers/{parsed.id}")
-            raise NotFound(
-                f"version {parsed.version} of paper {parsed.id} is not in this feed: {held}", {"paper": link}
-            )
-        days = papers_q.feed_days_of(conn, parsed.id)
-    return PaperPublic.from_row(row, days)

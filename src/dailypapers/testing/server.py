@@ -19,7 +19,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_serving(base: str, process: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:  # type: ignore[type-arg]
+def wait_until_serving(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
     """Poll `base`/ until it answers; if the process exits or `timeout` passes first, kill it and
     raise with its log."""
     deadline = time.monotonic() + timeout

@@ -1,91 +1,32 @@
-"""The FastAPI application: wiring, templates, static files and error pages."""
+"""The FastAPI application: wiring (routers, middleware), static files and error pages."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
-from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
 from dailypapers import __version__
-from dailypapers.core.settings import Settings, get_settings
-from dailypapers.core.text import abstract_html, author_search_url, highlight, title_html
-from dailypapers.services.feed import BadRequest, NotFound
-from dailypapers.store.db import Database
-from dailypapers.web.security import HeadAsGet, RequestLimits, SecurityHeaders, is_loopback, security_headers
+from dailypapers.core.settings import Settings
+from dailypapers.services.errors import BadRequest, Busy, NotFound
+from dailypapers.services.runtime import Database, Wakeable
+from dailypapers.web import mailbox as mailbox_pages
+from dailypapers.web import pages, subscriptions
+from dailypapers.web.csrf import CsrfCookie, CsrfError
+from dailypapers.web.render import error_response, message_page
+from dailypapers.web.security import HeadAsGet, RequestLimits, SecurityHeaders, security_headers
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["abstract_html"] = abstract_html
-templates.env.globals["highlight"] = highlight
-templates.env.globals["title_html"] = title_html
-templates.env.globals["author_search_url"] = author_search_url
-templates.env.globals["version"] = __version__
-
-
-def _csrf_token(request: Request) -> str:
-    from dailypapers.web.csrf import csrf_token
-
-    return csrf_token(request)
-
-
-templates.env.globals["csrf_token"] = _csrf_token
-
-
-def wants_json(request: Request) -> bool:
-    """True when the client asked for JSON by `.json` suffix or Accept header."""
-    if request.url.path.endswith(".json"):
-        return True
-    accept = request.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
-
-
-def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    """Render an HTML page with the site-wide context."""
-    settings: Settings = request.app.state.settings
-    # The demo mailbox answers only on this machine (web.mailbox): no link to it for anyone else.
-    mailbox = request.app.state.mailbox is not None and is_loopback(
-        request.client.host if request.client else None
-    )
-    context = {"site_name": settings.site_name, "demo_mailbox": mailbox, **context}
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
-
-
-ERROR_TITLES = {
-    400: "Bad request",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    413: "Request too large",
-    414: "Address too long",
-    503: "Busy",
-}
+STATIC = Path(__file__).with_name("static")
 # Seconds a client is asked to wait when every database connection is busy.
 RETRY_AFTER_S = 5
-
-
-def error_response(
-    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
-) -> Response:
-    """An error as JSON or as a page, never a stack trace; `headers` (Allow, Retry-After) are kept."""
-    if wants_json(request):
-        response: Response = JSONResponse({"error": {"status": status_code, "message": message}}, status_code)
-    else:
-        title = ERROR_TITLES.get(status_code, "Something went wrong")
-        response = render(
-            request, "error.html", {"status": status_code, "title": title, "message": message}, status_code
-        )
-    response.headers.update(headers or {})
-    return response
 
 
 def site_routes(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
@@ -104,8 +45,9 @@ def allowed_methods(request: Request) -> str:
     methods: set[str] = set()
     for route in site_routes(request.app.router.routes):
         match, _ = route.matches({**request.scope, "method": "GET"})
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
+        route_methods = getattr(route, "methods", None)
+        if match != Match.NONE and route_methods:
+            methods |= set(route_methods)
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))
@@ -113,8 +55,6 @@ def allowed_methods(request: Request) -> str:
 
 def _swagger_assets() -> Path:
     """Swagger UI's files, from the fastapi-offline package (so /api/docs works offline)."""
-    import fastapi_offline
-
     return Path(fastapi_offline.__file__).parent / "static"
 
 
@@ -139,14 +79,14 @@ def api_docs_html(title: str, openapi_url: str) -> str:
 
 
 def create_app(
-    settings: Settings | None = None, db: Database | None = None, mailbox: Path | None = None
+    settings: Settings, db: Database, *, mailbox: Path | None = None, jobs: Wakeable | None = None
 ) -> FastAPI:
-    """Build the application for a database (created from settings when not given); `mailbox`: the
-    demo's local Maildir, shown at /demo/mailbox."""
-    settings = settings or get_settings()
+    """Build the application for a database; `mailbox`: the demo's local Maildir, shown at
+    /demo/mailbox; `jobs`: the demo's in-process scheduler, woken when a page queues a mail."""
     app = FastAPI(title=settings.site_name, version=__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.db = db or Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+    app.state.db = db
+    app.state.jobs = jobs
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
@@ -156,11 +96,9 @@ def create_app(
     async def _bad_request(request: Request, exc: BadRequest) -> Response:
         return error_response(request, 400, str(exc))
 
-    from dailypapers.web.csrf import CsrfError
-
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError) -> Response:
-        return render(request, "message.html", {"title": "Please try again", "message": str(exc)}, 403)
+        return message_page(request, "Please try again", str(exc), 403)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -178,8 +116,8 @@ def create_app(
             headers["Allow"] = allowed_methods(request)
         return error_response(request, exc.status_code, message, headers)
 
-    @app.exception_handler(PoolTimeout)
-    async def _busy(request: Request, exc: PoolTimeout) -> Response:
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> Response:
         # Every connection is in use: a moment of overload, not a fault; the client may retry.
         return error_response(
             request,
@@ -204,11 +142,8 @@ def create_app(
     def _favicon() -> Response:
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/api/docs/assets", StaticFiles(directory=_swagger_assets()), name="api-docs-assets")
-    from dailypapers.web import pages, subscriptions
-    from dailypapers.web.csrf import CsrfCookie
-
     app.state.signer = None  # made on first use (web.csrf.signer)
     # The last added runs first: headers go on every answer, HEAD and the limits apply to all.
     app.add_middleware(CsrfCookie)
@@ -219,7 +154,5 @@ def create_app(
     app.include_router(subscriptions.router)
     app.state.mailbox = mailbox
     if mailbox is not None:
-        from dailypapers.web import mailbox as mailbox_pages
-
         app.include_router(mailbox_pages.router)
     return app

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dailypapers.digest.tokens import CSRF, InvalidToken, Signer, site_key
+from dailypapers.services import subscriptions
+from dailypapers.services.subscriptions import CSRF, InvalidToken, Signer
 
 COOKIE = "dp_csrf"
 _VALUE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
@@ -30,18 +31,19 @@ def signer(request: Request) -> Signer:
     """The site's signer (its key is read from settings or the database once per app)."""
     state = request.app.state
     if getattr(state, "signer", None) is None:
-        state.signer = Signer(site_key(state.db, state.settings.secret_key))
-    return state.signer
+        state.signer = subscriptions.signer(state.db, state.settings)
+    signer: Signer = state.signer
+    return signer
 
 
 class CsrfCookie:
     """Sets the browser's CSRF cookie on a response whose page rendered a form token (and the browser
     had no valid cookie yet); other responses set no cookie. Pure ASGI, so streaming is untouched."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -50,7 +52,7 @@ class CsrfCookie:
         request.state.csrf_cookie = value if _VALUE.match(value) else None
         request.state.csrf_cookie_new = False
 
-        async def send_with_cookie(message: Any) -> None:
+        async def send_with_cookie(message: Message) -> None:
             # Templates render before the response starts, so by now the page has asked or not.
             if message["type"] == "http.response.start" and request.state.csrf_cookie_new:
                 cookie = Response()

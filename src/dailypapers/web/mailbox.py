@@ -18,7 +18,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from dailypapers.web.app import render
+from dailypapers.web.render import message_page, render
 from dailypapers.web.security import is_loopback
 
 ONLY_HERE = "The demo mailbox is only shown on the machine that runs the demo: open it from 127.0.0.1 there."
@@ -28,7 +28,7 @@ def _not_here(request: Request) -> Response | None:
     """The 404 page for a client that is not on this machine, else None."""
     if is_loopback(request.client.host if request.client else None):
         return None
-    return render(request, "message.html", {"title": "Not found", "message": ONLY_HERE}, 404)
+    return message_page(request, "Not found", ONLY_HERE, 404)
 
 
 router = APIRouter()
@@ -47,7 +47,7 @@ def _message(request: Request, key: str) -> EmailMessage:
         raw = _box(request).get_bytes(key)
     except KeyError:
         raise HTTPException(404) from None
-    return message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+    return message_from_bytes(raw, policy=policy.default)
 
 
 @router.get("/demo/mailbox", summary="The demo's local mailbox", include_in_schema=False)

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BeforeValidator, Field
 
-from dailypapers.core.periods import InvalidPeriod, Period, parse_period
+from dailypapers.core.periods import Period
 from dailypapers.core.settings import Settings
 from dailypapers.core.text import latex_to_unicode
-from dailypapers.search.query import MAX_QUERY_CHARS, parse_query
-from dailypapers.search.vectors import IndexConfig
-from dailypapers.services import feed as services
-from dailypapers.services.schemas import FeedPage, SearchPage
-from dailypapers.services.search import (
-    get_embedder_cached,
-    search_options,
-    search_papers,
-    similar_papers,
-)
-from dailypapers.store.db import Database
-from dailypapers.store.feed import SortOrder
-from dailypapers.web.app import render, wants_json
+from dailypapers.services import feed as feed_service
+from dailypapers.services import papers as paper_service
+from dailypapers.services import search as search_service
+from dailypapers.services.errors import NotFound
+from dailypapers.services.feed import SortOrder
+from dailypapers.services.runtime import Database
+from dailypapers.web.render import render, wants_json
 
 router = APIRouter()
 
@@ -36,7 +30,7 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _blank_is_absent(value: Any) -> Any:
+def _blank_is_absent(value: object) -> object:
     # An empty field (`?page=`, a form's empty input) means "the default", as browsers send it.
     return None if value == "" else value
 
@@ -58,7 +52,7 @@ PageParam = Annotated[
 QueryParam = Annotated[
     str,
     Query(
-        max_length=MAX_QUERY_CHARS,
+        max_length=search_service.MAX_QUERY_CHARS,
         description='the search query (words, "phrases", prefix*, -exclude, '
         "title:/abstract:/author: fields, cat:, after:/before:)",
     ),
@@ -76,7 +70,7 @@ def _strip_json(key: str) -> str:
     return key[:-5] if key.endswith(".json") else key
 
 
-def _not_found(request: Request, exc: services.NotFound) -> Response:
+def _not_found(request: Request, exc: NotFound) -> Response:
     """A 404 with the exception's links (nearest feed days, last page, the paper): as extra fields of
     the JSON error, and as links on the error page."""
     if wants_json(request):
@@ -95,8 +89,8 @@ def _feed_response(
     page: int | None,
 ) -> Response:
     try:
-        result: FeedPage = services.feed_page(db, period, sort or "trending", page or 1, settings.page_size)
-    except services.NotFound as exc:
+        result = feed_service.feed_page(db, settings, period, sort or "trending", page or 1)
+    except NotFound as exc:
         return _not_found(request, exc)
     if wants_json(request):
         return JSONResponse(result.model_dump(mode="json"))
@@ -109,8 +103,8 @@ def _feed_response(
 def home(request: Request, db: DbDep, settings: SettingsDep, sort: SortParam = None, page: PageParam = None):
     """The newest day of the feed (a welcome page with set-up steps while the feed is empty)."""
     try:
-        period = services.latest_period(db)
-    except services.NotFound:
+        period = feed_service.latest_period(db, settings)
+    except NotFound:
         if wants_json(request):
             raise
         return render(request, "empty.html", {"title": "Welcome"})
@@ -120,20 +114,15 @@ def home(request: Request, db: DbDep, settings: SettingsDep, sort: SortParam = N
 @router.get("/papers/date", summary="Jump to a day (the date picker)")
 def jump_to_day(day: DayParam, sort: SortParam = None):
     """Redirect `?day=YYYY-MM-DD` to that day's feed page (a 400 says what is wrong with the date)."""
-    return RedirectResponse(services.day_url(day, sort or "trending"), status_code=303)
+    return RedirectResponse(feed_service.day_url(day, sort or "trending"), status_code=303)
 
 
 def _similar_json(request: Request, arxiv_id: str, db: Database, settings: Settings) -> Response:
     try:
-        detail = services.paper_detail(db, _strip_json(arxiv_id))
-    except services.NotFound as exc:
+        detail = paper_service.paper_detail(db, settings, _strip_json(arxiv_id))
+    except NotFound as exc:
         return _not_found(request, exc)
-    cards = similar_papers(
-        db,
-        detail.arxiv_id,
-        get_embedder_cached(settings.embedding_model),
-        config=IndexConfig.from_settings(settings),
-    )
+    cards = search_service.similar(db, settings, detail.arxiv_id)
     return JSONResponse({"arxiv_id": detail.arxiv_id, "similar": [c.model_dump(mode="json") for c in cards]})
 
 
@@ -167,10 +156,7 @@ def feed(
     if kind not in ("date", "week", "month"):
         # /papers/<old-style id> such as /papers/hep-th/9901001 also has two segments.
         return paper(request, f"{kind}/{key}", db, settings)
-    try:
-        period = parse_period(kind, _strip_json(key))
-    except InvalidPeriod as exc:
-        raise services.BadRequest(str(exc)) from None
+    period = feed_service.feed_period(kind, _strip_json(key))
     return _feed_response(request, db, settings, period, sort, page)
 
 
@@ -183,33 +169,21 @@ def paper(request: Request, arxiv_id: str, db: DbDep, settings: SettingsDep):
     version newer than the stored one is a 404.
     """
     try:
-        detail = services.paper_detail(db, _strip_json(arxiv_id))
-    except services.NotFound as exc:
+        detail = paper_service.paper_detail(db, settings, _strip_json(arxiv_id))
+    except NotFound as exc:
         return _not_found(request, exc)
     if _strip_json(arxiv_id) != detail.arxiv_id:
         suffix = ".json" if arxiv_id.endswith(".json") else ""
         return RedirectResponse(f"/papers/{detail.arxiv_id}{suffix}", status_code=307)
     if wants_json(request):
         return JSONResponse(detail.model_dump(mode="json"))
-    similar_cards = similar_papers(
-        db,
-        detail.arxiv_id,
-        get_embedder_cached(settings.embedding_model),
-        config=IndexConfig.from_settings(settings),
-    )
+    similar_cards = search_service.similar(db, settings, detail.arxiv_id)
     # The tab title is text: its LaTeX as Unicode (the h1 renders it as MathML).
     return render(
         request,
         "paper.html",
         {"paper": detail, "title": latex_to_unicode(detail.title), "similar": similar_cards},
     )
-
-
-def _search(
-    db: Database, settings: Settings, q: str, page: int | None, mode: str | None = None
-) -> SearchPage:
-    options = search_options(settings, mode)
-    return search_papers(db, q, page or 1, settings.page_size, options)
 
 
 @router.get("/search", summary="Search papers (HTML, or JSON with .json / Accept)")
@@ -223,12 +197,12 @@ def search(
     mode: ModeParam = None,
 ):
     """The search page; an arXiv id or URL as the query opens that paper."""
-    result = _search(db, settings, q, page, mode)
+    result = search_service.search(db, settings, q, page or 1, mode)
     if wants_json(request):
         return JSONResponse(result.model_dump(mode="json"))
-    parsed = parse_query(q)
-    if parsed.arxiv_id and result.papers:
-        return RedirectResponse(f"/papers/{parsed.arxiv_id}", status_code=303)
+    arxiv_id = search_service.query_arxiv_id(q)
+    if arxiv_id and result.papers:
+        return RedirectResponse(f"/papers/{arxiv_id}", status_code=303)
     return render(
         request,
         "search.html",
@@ -241,4 +215,4 @@ def api_search(
     db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None, mode: ModeParam = None
 ):
     """Hybrid (or keyword / vector) search; paper cards with the total, pages and matched terms."""
-    return JSONResponse(_search(db, settings, q, page, mode).model_dump(mode="json"))
+    return JSONResponse(search_service.search(db, settings, q, page or 1, mode).model_dump(mode="json"))

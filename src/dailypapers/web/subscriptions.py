@@ -8,34 +8,35 @@ scanners that open links cannot confirm or unsubscribe anyone.
 Form bodies are read here, not by a framework (web.security.RequestLimits has already refused one over
 64 KiB with a 413): at most MAX_FORM_FIELDS fields of strict UTF-8 (else 400), before anything else
 looks at them; then each form's pydantic
-model (below, and digest.subscriptions.Preferences) checks every field against its bounds, and a
+model (below, and services.subscriptions.Preferences) checks every field against its bounds, and a
 refused form comes back with a 400 that says which field and why. Mail links are made from the
 setting site_url only, never from the request's Host header. The time of every change is the
 app's clock: app.state.clock (a callable returning an aware datetime; tests set it), else real time.
+
+A subscription queues its confirmation mail in the outbox; the worker sends it (in the demo, its
+in-process scheduler, woken at once): no request thread ever talks to a mail server.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from starlette.concurrency import run_in_threadpool
 
-from dailypapers.digest import subscriptions as subs
-from dailypapers.digest.timing import WEEKDAYS, timezone_names
-from dailypapers.digest.tokens import CONFIRM, InvalidToken
-from dailypapers.web.app import render
+from dailypapers.services import subscriptions as subs
+from dailypapers.services.runtime import Wakeable
+from dailypapers.services.subscriptions import InvalidToken, Subscription
 from dailypapers.web.csrf import check_csrf, signer
+from dailypapers.web.render import message_page, render
 
 router = APIRouter()
-log = logging.getLogger(__name__)
 MAX_FORM_FIELDS = 100  # the preferences form, the largest, has 12 fields and two per saved search
 MAX_TOKEN_CHARS = 2000  # a confirmation token carries the address: a few hundred characters
 TokenText = Annotated[str, Field(max_length=MAX_TOKEN_CHARS)]
@@ -117,7 +118,7 @@ class PreferencesForm(BaseModel):
         )
 
 
-def _reason(error: Any) -> str:
+def _reason(error: ErrorDetails) -> str:
     """Why pydantic refused a value: a validator's own ValueError message, else pydantic's."""
     return str(error["ctx"]["error"]) if error["type"] == "value_error" else str(error["msg"])
 
@@ -152,7 +153,7 @@ async def _form(request: Request) -> dict[str, list[str]]:
         ) from None
 
 
-def _fields(form: dict[str, list[str]], lists: tuple[str, ...] = ()) -> dict[str, Any]:
+def _fields(form: dict[str, list[str]], lists: tuple[str, ...] = ()) -> dict[str, str | list[str]]:
     """The form as a model reads it: the first value of each field, every value of `lists`."""
     return {name: (values if name in lists else values[0]) for name, values in form.items()}
 
@@ -168,48 +169,27 @@ def _one(form: dict[str, list[str]], name: str, default: str = "") -> str:
     return (form.get(name) or [default])[0]
 
 
-def _message(request: Request, title: str, message: str, status_code: int = 200) -> Response:
-    return render(request, "message.html", {"title": title, "message": message}, status_code)
-
-
 def _refused(request: Request, exc: FormRefused) -> Response:
-    return _message(request, "Form not accepted", str(exc), 400)
+    return message_page(request, "Form not accepted", str(exc), 400)
 
 
 def _bad_link(request: Request, exc: InvalidToken, again: bool = False) -> Response:
     message = f"{exc.args[0].capitalize()}." + (" Subscribe again to get a new one." if again else "")
-    return _message(request, "Link not valid", message, 400)
-
-
-def _real_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _clock(request: Request) -> Callable[[], datetime]:
-    """The app's clock: app.state.clock when set (tests run the flow at fixed instants), else real time."""
-    return getattr(request.app.state, "clock", None) or _real_now
+    return message_page(request, "Link not valid", message, 400)
 
 
 def _now(request: Request) -> datetime:
-    """The time of a change, aware and in UTC."""
-    return _clock(request)().astimezone(UTC)
+    """The time of a change, aware and in UTC: the app's clock, app.state.clock, when set (tests run
+    the flow at fixed instants), else real time."""
+    clock: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
+    return (clock() if clock is not None else datetime.now(UTC)).astimezone(UTC)
 
 
-def _send_soon(request: Request) -> None:
-    """Try to send the outbox now, in the background (the worker retries whatever fails)."""
-    db, settings, clock = request.app.state.db, request.app.state.settings, _clock(request)
-
-    def run() -> None:
-        from dailypapers.digest.mail import SmtpSender
-        from dailypapers.digest.outbox import deliver
-
-        try:
-            with SmtpSender.from_settings(settings) as smtp:
-                deliver(db, settings, smtp, clock, limit=20)
-        except Exception as exc:  # noqa: BLE001 - the worker sends it later
-            log.warning("could not send the outbox now (%s); the worker will retry", exc)
-
-    threading.Thread(target=run, name="outbox-now", daemon=True).start()
+def _wake_outbox(request: Request) -> None:
+    """Ask the app's in-process scheduler (the demo's), if it has one, to send the outbox now."""
+    jobs: Wakeable | None = getattr(request.app.state, "jobs", None)
+    if jobs is not None:
+        jobs.wake("outbox")
 
 
 @router.post("/subscribe", summary="Subscribe an address to the digest (double opt-in)")
@@ -226,14 +206,9 @@ async def subscribe(request: Request) -> Response:
         return render(request, "subscribe.html", {"title": "Subscribe", "email": raw, "error": error}, 400)
     db, settings = request.app.state.db, request.app.state.settings
     sign, now = signer(request), _now(request)
-
-    def work() -> bool:
-        # Links in the mail come from settings.site_url, never from this request's Host header.
-        with db.write() as conn:
-            return subs.subscribe(conn, sign, settings, address, now)
-
-    if await run_in_threadpool(work):
-        _send_soon(request)
+    # Links in the mail come from settings.site_url, never from this request's Host header.
+    if await run_in_threadpool(subs.subscribe, db, settings, sign, address, now):
+        _wake_outbox(request)
     # The same answer whatever the address's state: nothing here tells who is subscribed.
     return render(request, "subscribe_sent.html", {"title": "Check your inbox", "email": address})
 
@@ -245,9 +220,8 @@ def subscribe_page(request: Request) -> Response:
 
 @router.get("/subscribe/confirm", summary="The page of a confirmation link")
 def confirm_page(request: Request, token: TokenQuery = "") -> Response:
-    settings = request.app.state.settings
     try:
-        signer(request).check(CONFIRM, token, max_age=settings.digest_confirm_hours * 3600)
+        subs.check_confirm_link(request.app.state.settings, signer(request), token)
     except InvalidToken as exc:
         return _bad_link(request, exc, again=True)
     return render(request, "subscribe_confirm.html", {"title": "Confirm your subscription", "token": token})
@@ -261,26 +235,20 @@ async def confirm(request: Request) -> Response:
     except FormRefused as exc:
         return _refused(request, exc)
     except ValidationError as exc:
-        return _message(request, "Link not valid", f"Not confirmed: {_problems(exc)}.", 400)
+        return message_page(request, "Link not valid", f"Not confirmed: {_problems(exc)}.", 400)
     db, settings = request.app.state.db, request.app.state.settings
     sign, now = signer(request), _now(request)
-
-    def work() -> Any:
-        with db.write() as conn:
-            return subs.confirm(conn, sign, token, settings.digest_confirm_hours, now)
-
     try:
-        sub = await run_in_threadpool(work)
+        manage_token = await run_in_threadpool(subs.confirm, db, settings, sign, token, now)
     except InvalidToken as exc:
         return _bad_link(request, exc, again=True)
-    query = urlencode({"token": subs.manage_token(sign, sub), "welcome": "1"})
+    query = urlencode({"token": manage_token, "welcome": "1"})
     return RedirectResponse(f"/subscription?{query}", status_code=303)
 
 
 def _preferences_page(
     request: Request,
-    sub: Any,
-    prefs: subs.Preferences,
+    sub: Subscription,
     token: str,
     *,
     saved: bool = False,
@@ -289,6 +257,7 @@ def _preferences_page(
     status_code: int = 200,
 ) -> Response:
     """The preferences form; for an unsubscribed address, a page that says so and offers to subscribe again."""
+    prefs = sub.preferences
     searches = list(prefs.searches) + [("", "")] * max(0, 3 - len(prefs.searches))
     return render(
         request,
@@ -301,10 +270,10 @@ def _preferences_page(
             "saved": saved,
             "error": error,
             "welcome": welcome,
-            "weekdays": WEEKDAYS,
-            "timezones": timezone_names(),
+            "weekdays": subs.WEEKDAYS,
+            "timezones": subs.timezone_names(),
             "searches": searches,
-            "unsubscribed": sub.status == "unsubscribed",
+            "unsubscribed": sub.unsubscribed,
         },
         status_code,
     )
@@ -314,17 +283,12 @@ def _preferences_page(
 def preferences(
     request: Request, token: TokenQuery = "", welcome: Annotated[str, Query(max_length=10)] = ""
 ) -> Response:
-    db, sign = (
-        request.app.state.db,
-        signer(request),
-    )  # the signer first: it may read its key from the database
+    state = request.app.state
     try:
-        with db.read() as conn:
-            sub = subs.from_manage_token(conn, sign, token)
-            prefs = subs.preferences_of(conn, sub)
+        sub = subs.subscription(state.db, state.settings, signer(request), token)
     except InvalidToken as exc:
         return _bad_link(request, exc)
-    return _preferences_page(request, sub, prefs, token, welcome=bool(welcome))
+    return _preferences_page(request, sub, token, welcome=bool(welcome))
 
 
 @router.post("/subscription", include_in_schema=False)
@@ -334,47 +298,38 @@ async def save_preferences(request: Request) -> Response:
     except FormRefused as exc:
         return _refused(request, exc)
     try:
-        fields, problem = PreferencesForm.model_validate(_fields(form, lists=("include", "exclude"))), None
+        fields = PreferencesForm.model_validate(_fields(form, lists=("include", "exclude")))
+        token, prefs, problem = fields.token, fields.preferences(), None
     except ValidationError as exc:
-        fields, problem = None, _problems(exc)
-    token = fields.token if fields is not None else _one(form, "token")[:MAX_TOKEN_CHARS]
-    db, sign, now = request.app.state.db, signer(request), _now(request)
-
-    def work() -> Response:
-        with db.write() as conn:
-            try:
-                sub = subs.from_manage_token(conn, sign, token)
-            except InvalidToken as exc:
-                return _bad_link(request, exc)
-            stored = subs.preferences_of(conn, sub)
-            if sub.status == "unsubscribed":
-                # Nothing to save for an address that gets no digest: the page says so instead.
-                return _preferences_page(request, sub, stored, token, status_code=409)
-            try:
-                if fields is None:
-                    return _preferences_page(request, sub, stored, token, error=problem, status_code=400)
-                prefs = fields.preferences()
-            except ValidationError as exc:
-                return _preferences_page(request, sub, stored, token, error=_problems(exc), status_code=400)
-            subs.save_preferences(conn, sub, prefs, now)
-            sub = subs.from_manage_token(conn, sign, token)
-            return _preferences_page(request, sub, subs.preferences_of(conn, sub), token, saved=True)
-
-    return await run_in_threadpool(work)
+        # The form's own fields, or the preferences they ask for, out of bounds: nothing is saved.
+        token, prefs, problem = _one(form, "token")[:MAX_TOKEN_CHARS], None, _problems(exc)
+    db, settings, sign, now = request.app.state.db, request.app.state.settings, signer(request), _now(request)
+    try:
+        if prefs is None:
+            sub = await run_in_threadpool(subs.subscription, db, settings, sign, token)
+        else:
+            sub = await run_in_threadpool(subs.save_preferences, db, settings, sign, token, prefs, now)
+    except InvalidToken as exc:
+        return _bad_link(request, exc)
+    if sub.unsubscribed:
+        # Nothing to save for an address that gets no digest: the page says so instead.
+        return _preferences_page(request, sub, token, status_code=409)
+    if prefs is None:
+        return _preferences_page(request, sub, token, error=problem, status_code=400)
+    return _preferences_page(request, sub, token, saved=True)
 
 
 @router.get("/unsubscribe", summary="The page of an unsubscribe link")
 def unsubscribe_page(request: Request, token: TokenQuery = "") -> Response:
-    db, sign = request.app.state.db, signer(request)
+    state = request.app.state
     try:
-        with db.read() as conn:
-            sub = subs.from_manage_token(conn, sign, token)
+        sub = subs.subscription(state.db, state.settings, signer(request), token)
     except InvalidToken as exc:
         return _bad_link(request, exc)
     return render(
         request,
         "unsubscribe.html",
-        {"title": "Unsubscribe", "token": token, "email": sub.email, "done": sub.status == "unsubscribed"},
+        {"title": "Unsubscribe", "token": token, "email": sub.email, "done": sub.unsubscribed},
     )
 
 
@@ -392,17 +347,10 @@ async def unsubscribe(request: Request, token: TokenQuery = "") -> Response:
     except ValidationError as exc:
         if one_click:
             return Response(f"{_problems(exc)}\n", status_code=400, media_type="text/plain")
-        return _message(request, "Link not valid", f"Not unsubscribed: {_problems(exc)}.", 400)
-    db, sign, now = request.app.state.db, signer(request), _now(request)
-
-    def work() -> Any:
-        with db.write() as conn:
-            sub = subs.from_manage_token(conn, sign, token)
-            subs.unsubscribe(conn, sub, now)
-            return sub
-
+        return message_page(request, "Link not valid", f"Not unsubscribed: {_problems(exc)}.", 400)
+    db, settings, sign, now = request.app.state.db, request.app.state.settings, signer(request), _now(request)
     try:
-        sub = await run_in_threadpool(work)
+        sub = await run_in_threadpool(subs.unsubscribe, db, settings, sign, token, now)
     except InvalidToken as exc:
         if one_click:
             return Response(f"{exc.args[0]}\n", status_code=400, media_type="text/plain")

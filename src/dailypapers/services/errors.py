@@ -1,0 +1,23 @@
+"""The errors every service raises for its callers to show: NotFound (404), BadRequest (400) and
+Busy (503: every database connection of the pool stayed in use for the pool's timeout)."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import TimeoutError as Busy
+
+from dailypapers.services.schemas import PeriodLink
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist; `links` say where to go instead (name → link)."""
+
+    def __init__(self, message: str, links: dict[str, PeriodLink] | None = None) -> None:
+        super().__init__(message)
+        self.links = links or {}
+
+
+class BadRequest(ValueError):
+    """A parameter is malformed; the message says what is wrong."""
+
+
+__all__ = ["BadRequest", "Busy", "NotFound"]
