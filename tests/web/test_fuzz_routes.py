@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 
 from dailypapers.core.settings import Settings
 from dailypapers.digest import subscriptions as subs
-from dailypapers.digest.tokens import Signer, site_key
+from dailypapers.digest.tokens import site_signer
 from dailypapers.store.db import Database
 from dailypapers.store.tables import subscribers
 from dailypapers.web.app import create_app, site_routes
@@ -229,7 +229,7 @@ class Site:
 
 def _subscriber_tokens(db: Database, settings: Settings, email: str) -> tuple[str, str]:
     """A subscriber's (manage, confirm) tokens, made as the app makes them."""
-    signer = Signer(site_key(db, settings.secret_key))
+    signer = site_signer(db, settings)
     now = datetime(2026, 7, 1, 12, tzinfo=UTC)
     with db.write() as conn:
         subs.subscribe(conn, signer, settings, email, now)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from dailypapers.core.settings import Settings
 from dailypapers.digest import subscriptions as subs
-from dailypapers.digest.tokens import Signer, site_key
+from dailypapers.digest.tokens import site_signer
 from dailypapers.store.db import Database
 from dailypapers.store.tables import subscribers
 from dailypapers.web.app import create_app
@@ -30,7 +30,7 @@ def manage_token(client: TestClient) -> str:
     app = client.app
     db: Database = app.state.db  # type: ignore[attr-defined]
     settings: Settings = app.state.settings  # type: ignore[attr-defined]
-    signer = Signer(site_key(db, settings.secret_key))
+    signer = site_signer(db, settings)
     with db.write() as conn:
         subs.subscribe(conn, signer, settings, "headers@example.org", datetime(2026, 7, 1, tzinfo=UTC))
         sub = conn.execute(sa.select(subscribers).where(subscribers.c.email == "headers@example.org")).one()

@@ -32,7 +32,6 @@ from dailypapers.digest.timing import DuePeriod, due_period
 from dailypapers.digest.tokens import Signer
 from dailypapers.search.keyword import keyword_search
 from dailypapers.search.query import parse_query
-from dailypapers.store.db import Database
 from dailypapers.store.feed import UPVOTES
 from dailypapers.store.tables import feed_entries, outbox, papers, saved_searches, sent_papers, subscribers
 
@@ -225,26 +224,25 @@ def due_digests(conn: sa.Connection, now: datetime) -> list[tuple[Row[Any], DueP
     return due
 
 
-def compose_due(db: Database, settings: Settings, signer: Signer, now: datetime) -> list[int]:
-    """Compose every due digest; the new outbox ids. Which readers are due is found with reads only
-    (due_digests), so a round where nothing is due takes no write lock; each due digest is then
-    composed in its own transaction."""
-    with db.read() as conn:
-        due = [(sub.id, period) for sub, period, fresh in due_digests(conn, now) if fresh]
-    made: list[int] = []
-    for subscriber_id, period in due:
-        with db.write() as conn:
-            sub = conn.execute(sa.select(subscribers).where(subscribers.c.id == subscriber_id)).first()
-            if sub is None or sub.status != "active":
-                continue
-            try:
-                with conn.begin_nested():  # a second composer got there first: its digest stands
-                    outbox_id = compose_one(conn, sub, period, settings, signer, now)
-            except sa.exc.IntegrityError:
-                outbox_id = None
-            if outbox_id is not None:
-                made.append(outbox_id)
-    return made
+def compose_due_digest(
+    conn: sa.Connection,
+    subscriber_id: int,
+    period: DuePeriod,
+    settings: Settings,
+    signer: Signer,
+    now: datetime,
+) -> int | None:
+    """Compose a digest that due_digests found due (call inside a write transaction); the outbox id,
+    or None. The subscriber is read again (they may have left since), and when a second composer got
+    there first its digest stands."""
+    sub = conn.execute(sa.select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+    if sub is None or sub.status != "active":
+        return None
+    try:
+        with conn.begin_nested():
+            return compose_one(conn, sub, period, settings, signer, now)
+    except sa.exc.IntegrityError:
+        return None
 
 
 def preview(

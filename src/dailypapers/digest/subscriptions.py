@@ -1,4 +1,4 @@
-"""Subscriptions: subscribe (double opt-in), confirm, preferences, pause, unsubscribe, bounces.
+"""Subscriptions: subscribe (double opt-in), confirm, preferences, pause, unsubscribe.
 
 Every answer to "subscribe" is the same whatever the address's state, so the site never tells a
 stranger who is subscribed; what differs is only the mail the address itself receives. Confirmation
@@ -265,22 +265,4 @@ def unsubscribe(conn: sa.Connection, sub: Row[Any], now: datetime) -> None:
         subscribers.update()
         .where(subscribers.c.id == sub.id)
         .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
-    )
-
-
-def record_bounce(conn: sa.Connection, subscriber_id: int, max_bounces: int, now: datetime) -> None:
-    """A hard bounce: count it, and pause the subscription after max_bounces of them."""
-    conn.execute(
-        subscribers.update()
-        .where(subscribers.c.id == subscriber_id)
-        .values(bounces=subscribers.c.bounces + 1, updated_at=now)
-    )
-    conn.execute(
-        subscribers.update()
-        .where(
-            subscribers.c.id == subscriber_id,
-            subscribers.c.bounces >= max_bounces,
-            subscribers.c.status == "active",
-        )
-        .values(status="paused", paused_reason=f"{max_bounces} hard bounces")
     )

@@ -1,50 +1,26 @@
 """Signed tokens: the links in mails (confirm, manage, unsubscribe) and the CSRF tokens of forms.
 
 itsdangerous signs a small payload with the site's key (setting secret_key, or a random key made once
-and kept in the table app_secrets, so every process of a site agrees). Each purpose has its own salt:
+and kept in the table app_secrets by store.secrets, so every process of a site agrees). Each purpose has its own salt:
 a manage token is not a confirm token. A subscriber's links carry their token_version, so raising it
 (after an unsubscribe and a new subscription, say) makes older links stop working.
 """
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.dialects import postgresql, sqlite
 
+from dailypapers.core.settings import Settings
 from dailypapers.store.db import Database
-from dailypapers.store.tables import app_secrets
+from dailypapers.store.secrets import site_key
 
 CONFIRM, MANAGE, CSRF = "confirm", "manage", "csrf"
 
 
 class InvalidToken(ValueError):
     """A link or form token that is forged, damaged, expired or no longer valid."""
-
-
-def site_key(db: Database, configured: str | None) -> str:
-    """The signing key: the setting when set, else the database's (made at first use)."""
-    if configured:
-        return configured
-    with db.read() as conn:
-        value = conn.execute(
-            sa.select(app_secrets.c.value).where(app_secrets.c.name == "signing_key")
-        ).scalar()
-    if value:
-        return value
-    with db.write() as conn:  # two processes may race: the first insert wins, both read it back
-        values = {"name": "signing_key", "value": secrets.token_urlsafe(48), "created_at": datetime.now(UTC)}
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(
-            dialect.insert(app_secrets).values(**values).on_conflict_do_nothing(index_elements=["name"])
-        )
-        return conn.execute(
-            sa.select(app_secrets.c.value).where(app_secrets.c.name == "signing_key")
-        ).scalar_one()
 
 
 class Signer:
@@ -67,3 +43,9 @@ class Signer:
             raise InvalidToken("this link has expired") from exc
         except BadSignature as exc:
             raise InvalidToken("this link is not valid") from exc
+
+
+def site_signer(db: Database, settings: Settings) -> Signer:
+    """The signer of the site's links and forms, keyed by store.secrets.site_key (which may read or
+    make the key in its own transaction: call it outside one)."""
+    return Signer(site_key(db, settings.secret_key))

@@ -7,17 +7,27 @@ from collections.abc import Callable
 from datetime import datetime
 
 from dailypapers.core.settings import Settings
-from dailypapers.digest.compose import compose_due
+from dailypapers.digest.compose import compose_due_digest, due_digests
 from dailypapers.digest.outbox import DeliveryReport, Sender
-from dailypapers.digest.tokens import Signer, site_key
+from dailypapers.digest.tokens import Signer, site_signer
 from dailypapers.jobs.outbox import deliver_outbox, log_delivery
 from dailypapers.jobs.scheduler import Clock, Job, Scheduler, utc_now
 from dailypapers.store.db import Database
 
 
-def signer_for(db: Database, settings: Settings) -> Signer:
-    """The signer of the site's links (confirm, manage, unsubscribe), keyed by the site key."""
-    return Signer(site_key(db, settings.secret_key))
+def compose_due(db: Database, settings: Settings, signer: Signer, now: datetime) -> list[int]:
+    """Compose every due digest; the new outbox ids. Which readers are due is found with reads only
+    (due_digests), so a round where nothing is due takes no write lock; each due digest is then
+    composed in its own transaction."""
+    with db.read() as conn:
+        due = [(sub.id, period) for sub, period, fresh in due_digests(conn, now) if fresh]
+    made: list[int] = []
+    for subscriber_id, period in due:
+        with db.write() as conn:
+            outbox_id = compose_due_digest(conn, subscriber_id, period, settings, signer, now)
+        if outbox_id is not None:
+            made.append(outbox_id)
+    return made
 
 
 def run_digests(
@@ -26,7 +36,7 @@ def run_digests(
     """Compose every due digest, then send what the outbox holds (confirmations too); returns the
     number of digests composed and the delivery report."""
     clock = now or utc_now
-    made = compose_due(db, settings, signer_for(db, settings), clock())
+    made = compose_due(db, settings, site_signer(db, settings), clock())
     return len(made), deliver_outbox(db, settings, clock, sender)
 
 

@@ -25,7 +25,7 @@ from dailypapers.digest.subscriptions import Preferences as Preferences
 from dailypapers.digest.subscriptions import normalize_email as normalize_email
 from dailypapers.digest.timing import WEEKDAYS as WEEKDAYS
 from dailypapers.digest.timing import timezone_names as timezone_names
-from dailypapers.digest.tokens import CONFIRM, site_key
+from dailypapers.digest.tokens import CONFIRM, site_signer
 from dailypapers.digest.tokens import CSRF as CSRF
 from dailypapers.digest.tokens import InvalidToken as InvalidToken
 from dailypapers.digest.tokens import Signer as Signer
@@ -52,7 +52,7 @@ def _view(conn: sa.Connection, sub: sa.Row[Any]) -> Subscription:
 
 def signer(db: Database, settings: Settings) -> Signer:
     """The site's signer: its key is the setting secret_key, else the database's (made at first use)."""
-    return Signer(site_key(db, settings.secret_key))
+    return site_signer(db, settings)
 
 
 def subscribe(db: Database, settings: Settings, signer: Signer, address: str, now: datetime) -> bool:
