@@ -187,8 +187,9 @@ def build(url: str, corpus: Path, args: argparse.Namespace, model: str) -> dict[
     import sqlalchemy as sa
 
     from dailypapers.ingest.importer import import_paths
-    from dailypapers.search.vectors import IndexConfig, refresh_index, store_vectors
+    from dailypapers.search.vectors import IndexConfig, refresh_index
     from dailypapers.store.db import Database
+    from dailypapers.store.embeddings import ensure_index, store_vectors
     from dailypapers.store.tables import papers
 
     db = Database(url)
@@ -226,10 +227,8 @@ def build(url: str, corpus: Path, args: argparse.Namespace, model: str) -> dict[
             conn.exec_driver_sql("SET maintenance_work_mem = '4GB'")
             conn.exec_driver_sql("SET max_parallel_maintenance_workers = 1")
             started = time.perf_counter()
-            from dailypapers.search import pgvector
-
             config = IndexConfig()
-            pgvector.ensure_index(conn, model, 384, config.hnsw_m, config.hnsw_ef_construction)
+            ensure_index(conn, model, 384, config.hnsw_m, config.hnsw_ef_construction)
         figures["vector_index_s"] = time.perf_counter() - started
         figures["vector_index"] = (
             f"pgvector HNSW (m={config.hnsw_m}, ef_construction={config.hnsw_ef_construction})"
@@ -278,7 +277,8 @@ def measure(url: str, queries: list[str], args: argparse.Namespace) -> dict[str,
     hybrid_ef = args.hybrid_ef or efs[-1]
     config = IndexConfig(kind=kind, hnsw_ef_search=hybrid_ef, exact_max=args.exact_max)
     started = time.perf_counter()
-    index = get_index(db, embedder.name, config)  # loads the saved HNSW index (or finds pgvector's)
+    with db.read() as conn:  # loads the saved HNSW index (or finds pgvector's)
+        index = get_index(db, embedder.name, config, conn)
     out["index_load_s"] = time.perf_counter() - started
     out["index_kind"] = index.kind
     embedder.embed_query("load the model")

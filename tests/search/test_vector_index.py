@@ -18,12 +18,14 @@ from dailypapers.search.vectors import (
     ExactIndex,
     HnswIndex,
     IndexConfig,
+    VectorIndex,
     get_index,
     refresh_index,
-    store_vectors,
 )
 from dailypapers.services.search import SearchOptions, search_papers, similar_papers
+from dailypapers.store import embeddings
 from dailypapers.store.db import Database
+from dailypapers.store.embeddings import has_column, store_vectors
 from dailypapers.store.tables import paper_embeddings, papers
 from dailypapers.testing.postgres import skip_without_pgvector
 
@@ -41,6 +43,12 @@ def embedder():  # type: ignore[no-untyped-def]
     return get_embedder("default")
 
 
+def _index(db: Database, config: IndexConfig) -> VectorIndex:
+    """The process's index of the demo's model, read in a transaction of the test's own."""
+    with db.read() as conn:
+        return get_index(db, MINILM_NAME, config, conn)
+
+
 def _exact_top(db: Database, vector: np.ndarray, k: int) -> list[str]:
     with db.read() as conn:
         index = ExactIndex.load(conn, MINILM_NAME)
@@ -55,7 +63,7 @@ def test_hnsw_is_saved_loaded_and_finds_what_exact_search_finds(
     assert line.startswith("HNSW index built: 5,601 vectors"), line
     assert list(tmp_path.glob("hnsw-*.faiss")) and list(tmp_path.glob("hnsw-*.json"))
     assert refresh_index(demo_db, MINILM_NAME, config).startswith("HNSW index up to date")
-    index = get_index(demo_db, MINILM_NAME, config)
+    index = _index(demo_db, config)
     assert isinstance(index, HnswIndex) and len(index) == 5601
     recall = []
     for text in QUERIES:
@@ -76,13 +84,13 @@ def test_hnsw_follows_rewritten_vectors_and_rebuilds_when_stale(
 ) -> None:  # type: ignore[no-untyped-def]
     config = IndexConfig(kind="hnsw", directory=str(tmp_path), hnsw_ef_search=128)
     refresh_index(demo_db, MINILM_NAME, config, rebuild=True)
-    index = get_index(demo_db, MINILM_NAME, config)
+    index = _index(demo_db, config)
     target, other = index.ids[10], index.ids[20]
     original, moved = index.vector_of(target), index.vector_of(other)
     try:
         with demo_db.write() as conn:
             store_vectors(conn, MINILM_NAME, [(target, "rewritten", moved)])
-        after = get_index(demo_db, MINILM_NAME, config)
+        after = _index(demo_db, config)
         assert len(after) == 5601 and len(after.stale) == 1  # the old node is excluded, not searched
         assert {i for i, _ in after.search(moved, 2)} == {target, other}
         assert np.allclose(after.vector_of(target), moved)
@@ -110,18 +118,18 @@ def test_auto_picks_the_index_by_size_and_database(demo_db: Database, tmp_path: 
     if not demo_db.is_sqlite:
         skip_without_pgvector(demo_db)
         # PostgreSQL with pgvector (installed by scripts/test.sh): the server searches, whatever the size.
-        assert get_index(demo_db, MINILM_NAME, small).kind == "pgvector"
-        assert get_index(demo_db, MINILM_NAME, large).kind == "pgvector"
+        assert _index(demo_db, small).kind == "pgvector"
+        assert _index(demo_db, large).kind == "pgvector"
         return
-    assert get_index(demo_db, MINILM_NAME, small).kind == "exact"
+    assert _index(demo_db, small).kind == "exact"
     # Above exact_max without a saved HNSW index (embed has not run): exact, until there is one.
-    assert get_index(demo_db, MINILM_NAME, large).kind == "exact"
+    assert _index(demo_db, large).kind == "exact"
     refresh_index(demo_db, MINILM_NAME, large)
     # A new write moves seq: the process looks again and now loads the saved HNSW index.
     with demo_db.write() as conn:
         first = conn.execute(sa.select(paper_embeddings.c.arxiv_id, paper_embeddings.c.vector).limit(1)).one()
         store_vectors(conn, MINILM_NAME, [(first.arxiv_id, "same", np.frombuffer(first.vector, dtype="<f4"))])
-    assert get_index(demo_db, MINILM_NAME, large).kind == "hnsw"
+    assert _index(demo_db, large).kind == "hnsw"
 
 
 def test_pgvector_index_is_created_and_used(demo_db: Database, embedder) -> None:  # type: ignore[no-untyped-def]
@@ -133,7 +141,7 @@ def test_pgvector_index_is_created_and_used(demo_db: Database, embedder) -> None
     assert refresh_index(demo_db, MINILM_NAME, config) == "pgvector: HNSW index up to date"
     with demo_db.read() as conn:
         assert conn.exec_driver_sql(
-            "SELECT 1 FROM pg_indexes WHERE indexname = %s", (pgvector.index_name(MINILM_NAME),)
+            "SELECT 1 FROM pg_indexes WHERE indexname = %s", (embeddings.index_name(MINILM_NAME),)
         ).first()
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         plan = "\n".join(
@@ -144,8 +152,8 @@ def test_pgvector_index_is_created_and_used(demo_db: Database, embedder) -> None
                 (MINILM_NAME,),
             )
         )
-    assert pgvector.index_name(MINILM_NAME) in plan, plan
-    index = get_index(demo_db, MINILM_NAME, config)
+    assert embeddings.index_name(MINILM_NAME) in plan, plan
+    index = _index(demo_db, config)
     assert index.cast == "halfvec"  # searches cast as the index was built (pgvector 0.8 here)
     recall = []
     for text in QUERIES:
@@ -238,8 +246,6 @@ def test_the_narrow_filter_takes_the_exact_path(
 
 
 def test_similar_papers_through_every_index(demo_db: Database, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from dailypapers.search.pgvector import has_column
-
     with demo_db.read() as conn:
         kinds = ["exact", "hnsw"] + (["pgvector"] if has_column(conn) else [])
     with demo_db.read() as conn:
@@ -326,7 +332,7 @@ def test_a_full_precision_pgvector_index_is_replaced_by_a_halfvec_one(demo_db: D
     skip_without_pgvector(demo_db)
     config = IndexConfig(kind="pgvector")
     refresh_index(demo_db, MINILM_NAME, config)
-    old, new = pgvector.index_name(MINILM_NAME, "vector"), pgvector.index_name(MINILM_NAME)
+    old, new = embeddings.index_name(MINILM_NAME, "vector"), embeddings.index_name(MINILM_NAME)
     with demo_db.write() as conn:  # as a database indexed before halfvec indexes were made
         conn.exec_driver_sql(f"DROP INDEX {new}")
         conn.exec_driver_sql(
@@ -334,7 +340,7 @@ def test_a_full_precision_pgvector_index_is_replaced_by_a_halfvec_one(demo_db: D
             f"WHERE model = '{MINILM_NAME}'"
         )
         assert pgvector.searched_kind(conn, MINILM_NAME) == "vector"  # searches keep using the old index
-        assert pgvector.ensure_index(conn, MINILM_NAME, 384, 16, 64)
+        assert embeddings.ensure_index(conn, MINILM_NAME, 384, 16, 64)
         assert pgvector.searched_kind(conn, MINILM_NAME) == "halfvec"
         names = {
             r[0]

@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 from dailypapers.core.models import PaperRecord
 from dailypapers.core.settings import Settings
 from dailypapers.search.embed import get_embedder
-from dailypapers.search.vectors import IndexConfig, embed_pending, get_index, store_vectors
+from dailypapers.search.vectors import IndexConfig, VectorIndex, embed_pending, get_index
 from dailypapers.services.search import SearchOptions, rrf, search_papers, similar_papers
 from dailypapers.store.db import Database
+from dailypapers.store.embeddings import store_vectors
 from dailypapers.store.papers import upsert_batch
 from dailypapers.store.tables import paper_embeddings
 from dailypapers.testing.postgres import skip_without_pgvector
@@ -80,6 +81,12 @@ def test_embedding_is_incremental(corpus: Database, embedder) -> None:  # type: 
         assert conn.execute(sa.select(sa.func.count()).select_from(paper_embeddings)).scalar_one() == CORPUS
 
 
+def _index(db: Database, model: str, config: IndexConfig | None = None) -> VectorIndex:
+    """The process's index of `model`, read in a transaction of the test's own."""
+    with db.read() as conn:
+        return get_index(db, model, config, conn)
+
+
 def _table(db: Database, model: str) -> tuple[list[str], np.ndarray]:
     with db.read() as conn:
         rows = conn.execute(
@@ -99,7 +106,7 @@ def test_every_index_agrees_with_numpy(corpus: Database, embedder, kind: str) ->
     ids, matrix = _table(corpus, embedder.name)
     assert len(ids) == CORPUS
     assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-4)
-    index = get_index(corpus, embedder.name, IndexConfig(kind=kind))
+    index = _index(corpus, embedder.name, IndexConfig(kind=kind))
     assert index.kind == kind and len(index) == CORPUS
     for text in ("speech recognition", "error correcting codes", "diffusion models for images"):
         q = embedder.embed_query(text)
@@ -118,7 +125,7 @@ def test_similar_papers_exclude_the_paper_itself(corpus: Database, embedder) -> 
     target = _records()[3].arxiv_id
     cards = similar_papers(corpus, target, embedder, k=10)
     assert len(cards) == 10 and target not in [c.arxiv_id for c in cards]
-    index = get_index(corpus, embedder.name)
+    index = _index(corpus, embedder.name)
     cosines = [float(index.vector_of(c.arxiv_id) @ index.vector_of(target)) for c in cards]
     assert cosines == sorted(cosines, reverse=True)
     assert similar_papers(corpus, "2999.99999", embedder) == []
@@ -166,14 +173,14 @@ def test_similar_route_and_paper_page(corpus: Database, embedder) -> None:  # ty
 
 
 def test_index_follows_written_vectors(corpus: Database, embedder) -> None:  # type: ignore[no-untyped-def]
-    before = get_index(corpus, embedder.name)
+    before = _index(corpus, embedder.name)
     target, other = _records()[0].arxiv_id, _records()[5].arxiv_id
     moved = before.vector_of(other)
     assert moved is not None and before.search(moved, 1)[0][0] == other
     # The first paper's vector is rewritten as the sixth's: the index in this process takes it in.
     with corpus.write() as conn:
         store_vectors(conn, embedder.name, [(target, "rewritten", moved)])
-    after = get_index(corpus, embedder.name)
+    after = _index(corpus, embedder.name)
     assert len(after) == CORPUS
     assert {i for i, _ in after.search(moved, 2)} == {target, other}
 
@@ -188,7 +195,7 @@ def test_the_worker_embeds_what_arrived(db: Database, embedder) -> None:  # type
     assert (
         run_worker(db, settings, once=True, log=lines.append) == 1
     )  # no source ran, so no new papers: exit status 1
-    assert len(get_index(db, embedder.name)) == 5
+    assert len(_index(db, embedder.name)) == 5
     assert any(line.startswith("embed: embedded 5") for line in lines)
 
 
@@ -197,7 +204,7 @@ def test_the_demo_ships_its_vectors(db: Database, embedder) -> None:  # type: ig
 
     assert VECTORS.is_file()
     build_demo_db(db)
-    index = get_index(db, embedder.name)
+    index = _index(db, embedder.name)
     with db.read() as conn:
         papers_count = conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
     assert len(index) == papers_count > 5000

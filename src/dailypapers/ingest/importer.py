@@ -1,4 +1,5 @@
-"""import_paths: read files in any supported format and upsert their papers in batches."""
+"""import_paths: read files in any supported format and upsert their papers in batches (one write
+transaction each, store.papers.write_batch)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from dailypapers.core.models import PaperRecord, combine_records
 from dailypapers.ingest.files import UnreadableFile, open_binary, read_file
 from dailypapers.ingest.parse_worker import ParseWorker
 from dailypapers.ingest.records import RecordError, Rejected
+from dailypapers.store import fts
 from dailypapers.store.db import Database
-from dailypapers.store.papers import UpsertCounts, upsert_batch
+from dailypapers.store.papers import UpsertCounts, write_batch
 
 # Files at least this big (on disk) are parsed in a child process while this one writes: the
 # ~0.2 s it takes to start is then small next to the parsing it overlaps.
@@ -116,22 +118,20 @@ def import_paths(
     parse_in_worker: parse JSON-lines files in a child process while this one writes; by
     default for files of WORKER_MIN_BYTES and more. The outcome is the same either way.
     A big import into SQLite suspends the keyword-index triggers and rebuilds the indexes at the end
-    (search.bulk); a note in the summary says so.
+    (store.fts); a note in the summary says so.
     """
-    from dailypapers.store import fts as bulk
-
     summary = ImportSummary()
     started = time.perf_counter()
     paths = [Path(p) for p in paths]
     # A big import into SQLite rebuilds the keyword indexes at its end instead of row by row.
-    suspended = bulk.should_suspend(db, paths) and bulk.suspend(db)
+    suspended = fts.should_suspend(db, paths) and fts.suspend(db)
     try:
         with _fewer_cycle_collections():
             for path in paths:
                 _import_file(db, path, summary, batch_size, progress, on_file, now, parse_in_worker)
     finally:
         if suspended:
-            line = bulk.resume(db)
+            line = fts.resume(db)
             if line:
                 summary.notes.append(line)
     summary.seconds = time.perf_counter() - started
@@ -193,6 +193,8 @@ def _import_abs(
     on_file: Callable[[Path, int], None] | None,
 ) -> None:
     """One arXiv .abs metadata file: one paper."""
+    # Here: abs_files loads the remote sources' package (httpx, pydantic settings: 15 MiB), which
+    # an import of listing or snapshot files never needs.
     from dailypapers.ingest.abs_files import parse_abs
 
     try:
@@ -208,8 +210,7 @@ def _import_abs(
         summary.rejected.append(Rejected(str(path), 1, str(exc)))
         return
     summary.read += 1
-    with db.write() as conn:
-        summary.counts.add(upsert_batch(conn, [record], now or datetime.now(UTC)))
+    summary.counts.add(write_batch(db, [record], now or datetime.now(UTC)))
 
 
 def _import_batches(
@@ -226,9 +227,7 @@ def _import_batches(
         summary.merged += batch.read - len(batch.records)
         summary.rejected.extend(batch.rejected)
         if batch.records:
-            with db.write() as conn:
-                counts = upsert_batch(conn, batch.records, now or datetime.now(UTC))
-            summary.counts.add(counts)
+            summary.counts.add(write_batch(db, batch.records, now or datetime.now(UTC)))
         if progress:
             progress(size if batch.last else batch.position, size)
 

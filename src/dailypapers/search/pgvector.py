@@ -7,12 +7,11 @@ at the same recall; a server without halfvec, pgvector < 0.7, gets `embedding::v
 a table that already holds a million vectors takes minutes, after that rows are added to it as they
 are written. Search orders by cosine distance to the query with that same expression, with the
 category/date conditions in the WHERE clause and pgvector 0.8's iterative index scan, so filtered
-queries still return k rows.
+queries still return k rows. The column's writes and the index's DDL are in store.embeddings.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
@@ -24,31 +23,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dailypapers.store.db import Database
+from dailypapers.store.embeddings import index_kind, index_name, sql_literal, vector_literal
 from dailypapers.store.tables import paper_embeddings, papers
 
 log = logging.getLogger(__name__)
 CAST_RECHECK = 60.0  # seconds between two looks at which index (halfvec or vector) searches should use
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def index_name(model: str, kind: str = "halfvec") -> str:
-    """The name of a model's HNSW index: over half-precision copies (`halfvec`, pgvector ≥ 0.7) or,
-    on older servers, over the vectors themselves (`vector`, the name indexes had before)."""
-    prefix = "ix_paper_embeddings_hnswh_" if kind == "halfvec" else "ix_paper_embeddings_hnsw_"
-    return prefix + hashlib.blake2b(model.encode(), digest_size=6).hexdigest()
-
-
-def index_kind(conn: Connection) -> str:
-    """`halfvec` when the server's pgvector has it (0.7+): half the index's size and memory, and at
-    1M papers 8.1 instead of 9.5 ms per 100-deep search at the same recall; else `vector`."""
-    return (
-        "halfvec"
-        if conn.exec_driver_sql("SELECT 1 FROM pg_type WHERE typname = 'halfvec'").first()
-        else "vector"
-    )
 
 
 def searched_kind(conn: Connection, model: str) -> str:
@@ -61,85 +40,6 @@ def searched_kind(conn: Connection, model: str) -> str:
         ).first():
             return "vector"
     return index_kind(conn)
-
-
-def vector_literal(vector: Any) -> str:
-    """pgvector's text form of a vector: '[0.1,0.2,...]' (float32 precision is kept by repr)."""
-    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
-
-
-def has_column(conn: Connection) -> bool:
-    """Whether paper_embeddings has the pgvector column (i.e. pgvector is in use here)."""
-    if conn.dialect.name != "postgresql":
-        return False
-    return bool(
-        conn.exec_driver_sql(
-            "SELECT 1 FROM information_schema.columns WHERE table_name = 'paper_embeddings' "
-            "AND column_name = 'embedding' AND table_schema = current_schema()"
-        ).first()
-    )
-
-
-def ensure_pgvector(conn: Connection) -> bool:
-    """Create the extension and the column when the server has pgvector; False when it cannot be
-    used (not installed, or this role may not create it). Never leaves the transaction failed."""
-    if conn.dialect.name != "postgresql":
-        return False
-    if has_column(conn):
-        return True
-    if not conn.exec_driver_sql("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").first():
-        return False
-    try:
-        with conn.begin_nested():
-            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
-            conn.exec_driver_sql("ALTER TABLE paper_embeddings ADD COLUMN IF NOT EXISTS embedding vector")
-    except sa.exc.DBAPIError as exc:
-        log.warning("cannot enable pgvector (%s)", str(exc.orig).strip().splitlines()[0])
-        return False
-    return True
-
-
-def fill_missing(conn: Connection, model: str, batch: int = 2000) -> int:
-    """Copy stored vectors into the pgvector column where it is empty (vectors written before
-    pgvector was enabled); returns how many rows it filled."""
-    filled = 0
-    while True:
-        rows = conn.execute(
-            sa.select(paper_embeddings.c.arxiv_id, paper_embeddings.c.vector)
-            .where(paper_embeddings.c.model == model, sa.text("embedding IS NULL"))
-            .limit(batch)
-        ).all()
-        if not rows:
-            return filled
-        conn.execute(
-            sa.text(
-                "UPDATE paper_embeddings SET embedding = CAST(:v AS vector) WHERE arxiv_id = :i AND model = :m"
-            ),
-            [
-                {"v": vector_literal(np.frombuffer(r.vector, dtype="<f4")), "i": r.arxiv_id, "m": model}
-                for r in rows
-            ],
-        )
-        filled += len(rows)
-
-
-def ensure_index(conn: Connection, model: str, dim: int, m: int = 32, ef_construction: int = 200) -> bool:
-    """Create this model's HNSW index if it is missing (m and ef_construction: the settings hnsw_m
-    and hnsw_ef_construction; pgvector's own defaults, 16 and 64, gave recall@10 0.76 at 1M papers);
-    True when it was created now. The build is fastest when the graph fits in maintenance_work_mem
-    (about 2 GB for a million 384-dimension vectors)."""
-    kind = index_kind(conn)
-    name = index_name(model, kind)
-    if conn.exec_driver_sql("SELECT 1 FROM pg_indexes WHERE indexname = %s", (name,)).first():
-        return False
-    conn.exec_driver_sql(
-        f"CREATE INDEX IF NOT EXISTS {name} ON paper_embeddings USING hnsw "
-        f"((embedding::{kind}({int(dim)})) {kind}_cosine_ops) WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
-        f"WHERE model = {_literal(model)}"
-    )
-    if kind == "halfvec":  # a full-precision index built before replaces nothing now: drop it
-        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index_name(model, 'vector')}")
-    return True
 
 
 class _Vector(sa.types.UserDefinedType[Any]):
@@ -227,7 +127,7 @@ class PgVectorIndex:
             )(query_vector)
             q = (
                 sa.select(paper_embeddings.c.arxiv_id, (1 - distance).label("score"))
-                .where(sa.text(f"paper_embeddings.model = {_literal(self.model)}"))
+                .where(sa.text(f"paper_embeddings.model = {sql_literal(self.model)}"))
                 .order_by(distance)
                 .limit(k)
             )

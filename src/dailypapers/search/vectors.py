@@ -1,9 +1,9 @@
 """Paper vectors: the incremental `embed` job, and nearest-neighbour search over them.
 
 Vectors live in `paper_embeddings` (one float32 row per paper and model, with the hash of the embedded
-text and a change counter `seq`). `embed_pending` embeds papers that have no vector for the model yet,
-or whose title/abstract changed since (unchanged text is not embedded again); `store_vectors` is the
-one place rows are written (it stamps them with the next seq and fills pgvector's column).
+text and a change counter `seq`); store.embeddings holds their SQL and transactions. `embed_pending`
+embeds papers that have no vector for the model yet, or whose title/abstract changed since (unchanged
+text is not embedded again), a batch per transaction.
 
 Three indexes answer the same `search(query, k, ...)`:
 - `ExactIndex`: the vectors as a float32 matrix, exact cosine (matrix-vector product + partial sort);
@@ -13,7 +13,8 @@ Three indexes answer the same `search(query, k, ...)`:
   from the table's newer rows (changed vectors get a new node; the old one is excluded).
 - `PgVectorIndex` (search.pgvector): on PostgreSQL with pgvector the server searches.
 `get_index` picks one per the setting vector_index and keeps it per process; each call costs one
-indexed query (min and max of `seq`) to learn whether rows were written (or removed) since.
+indexed query (min and max of `seq`), on the caller's connection, to learn whether rows were written
+(or removed) since.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,8 +38,9 @@ from sqlalchemy.engine import Connection
 from dailypapers.core.settings import Settings
 from dailypapers.search import pgvector
 from dailypapers.search.embed import Embedder, paper_text
+from dailypapers.store import embeddings
 from dailypapers.store.db import Database
-from dailypapers.store.tables import paper_embeddings, papers
+from dailypapers.store.tables import papers
 
 log = logging.getLogger(__name__)
 
@@ -61,85 +63,6 @@ class EmbedSummary:
         )
 
 
-def _pending(conn: Connection, model: str, limit: int, after: str) -> Sequence[Any]:
-    """Papers (id > after) with no vector of `model`, or modified after their vector was made."""
-    e = paper_embeddings.alias("e")
-    q = (
-        sa.select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, e.c.text_hash)
-        .select_from(papers.outerjoin(e, sa.and_(e.c.arxiv_id == papers.c.arxiv_id, e.c.model == model)))
-        .where(
-            papers.c.arxiv_id > after, sa.or_(e.c.arxiv_id.is_(None), papers.c.modified_at > e.c.created_at)
-        )
-        .order_by(papers.c.arxiv_id)
-        .limit(limit)
-    )
-    return conn.execute(q).all()
-
-
-def count_pending(db: Database, model: str) -> int:
-    """How many papers `embed_pending` would look at (an upper bound of what it embeds)."""
-    e = paper_embeddings.alias("e")
-    with db.read() as conn:
-        return conn.execute(
-            sa.select(sa.func.count())
-            .select_from(papers.outerjoin(e, sa.and_(e.c.arxiv_id == papers.c.arxiv_id, e.c.model == model)))
-            .where(sa.or_(e.c.arxiv_id.is_(None), papers.c.modified_at > e.c.created_at))
-        ).scalar_one()
-
-
-def next_seq(conn: Connection) -> int:
-    """The change counter for a write of vectors: above every seq so far and at least the time in
-    microseconds (so a table emptied and refilled never repeats a seq a process already saw).
-    Writers are serialised (SQLite's write lock, an advisory lock on PostgreSQL)."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7351846)")
-    top = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(paper_embeddings.c.seq), 0))).scalar_one())
-    return max(top + 1, time.time_ns() // 1000)
-
-
-def store_vectors(
-    conn: Connection, model: str, items: list[tuple[str, str, np.ndarray]], now: datetime | None = None
-) -> None:
-    """Write (arxiv_id, text_hash, vector) rows of `model`, replacing earlier ones, in the caller's
-    transaction; on PostgreSQL with pgvector the vector column is filled too."""
-    if not items:
-        return
-    now = now or datetime.now(UTC)
-    seq = next_seq(conn)
-    ids = [i for i, _, _ in items]
-    for start in range(0, len(ids), 5000):
-        conn.execute(
-            sa.delete(paper_embeddings).where(
-                paper_embeddings.c.model == model, paper_embeddings.c.arxiv_id.in_(ids[start : start + 5000])
-            )
-        )
-    rows = [
-        {
-            "arxiv_id": i,
-            "model": model,
-            "text_hash": h,
-            "dim": int(np.asarray(v).shape[-1]),
-            "vector": np.asarray(v, dtype="<f4").tobytes(),
-            "created_at": now,
-            "seq": seq,
-        }
-        for i, h, v in items
-    ]
-    if pgvector.has_column(conn):
-        conn.execute(
-            sa.text(
-                "INSERT INTO paper_embeddings (arxiv_id, model, text_hash, dim, vector, created_at, seq, embedding) "
-                "VALUES (:arxiv_id, :model, :text_hash, :dim, :vector, :created_at, :seq, CAST(:embedding AS vector))"
-            ),
-            [
-                {**r, "embedding": pgvector.vector_literal(v)}
-                for r, (_, _, v) in zip(rows, items, strict=True)
-            ],
-        )
-    else:
-        conn.execute(paper_embeddings.insert(), rows)
-
-
 def embed_pending(
     db: Database,
     embedder: Embedder,
@@ -154,8 +77,7 @@ def embed_pending(
     started = time.perf_counter()
     after = ""
     while should_stop is None or not should_stop():
-        with db.read() as conn:
-            rows = _pending(conn, embedder.name, batch_size, after)
+        rows = embeddings.pending_batch(db, embedder.name, after, batch_size)
         if not rows:
             break
         after = rows[-1].arxiv_id
@@ -166,18 +88,9 @@ def embed_pending(
         vectors = (
             embedder.embed([texts[i] for i in todo]) if todo else np.zeros((0, embedder.dim), np.float32)
         )
-        now = datetime.now(UTC)
-        with db.write() as conn:
-            if todo:
-                store_vectors(
-                    conn, embedder.name, [(i, hashes[i], v) for i, v in zip(todo, vectors, strict=True)], now
-                )
-            if same:  # metadata changed, text did not: only mark the vector as current
-                conn.execute(
-                    sa.update(paper_embeddings)
-                    .where(paper_embeddings.c.model == embedder.name, paper_embeddings.c.arxiv_id.in_(same))
-                    .values(created_at=now)
-                )
+        # Metadata changed but not the text (`same`): the vector is only marked as current.
+        embedded = [(i, hashes[i], v) for i, v in zip(todo, vectors, strict=True)]
+        embeddings.save_batch(db, embedder.name, embedded, same, datetime.now(UTC))
         summary.embedded += len(todo)
         summary.unchanged += len(same)
         if progress:
@@ -206,52 +119,6 @@ class IndexConfig:
             settings.hnsw_ef_construction,
             settings.hnsw_ef_search,
             settings.vector_index_dir,
-        )
-
-
-def seq_range(conn: Connection, model: str) -> tuple[int, int]:
-    """The oldest and newest change counters of the model's vectors ((0, 0): none), in one round
-    trip that the (model, seq) index answers. When the oldest moves, rows were removed or all of the oldest
-    write replaced, and an in-memory index is loaded again rather than updated."""
-    # Two scalar subqueries, not min() and max() in one SELECT: SQLite answers a lone min() or max()
-    # from the index, but scans every row of the model for both together.
-    ends = [
-        sa.select(sa.func.coalesce(f(paper_embeddings.c.seq), 0))
-        .where(paper_embeddings.c.model == model)
-        .scalar_subquery()
-        for f in (sa.func.min, sa.func.max)
-    ]
-    row = conn.execute(sa.select(*ends)).one()
-    return int(row[0]), int(row[1])
-
-
-def current_seq(conn: Connection, model: str) -> int:
-    """The newest change counter of the model's vectors (0: none)."""
-    return seq_range(conn, model)[1]
-
-
-def _rows_after(
-    conn: Connection, model: str, seq: int, chunk: int = 20_000
-) -> Iterable[tuple[list[str], np.ndarray]]:
-    """The model's vectors written after `seq`, as (ids, float32 matrix) chunks in id order."""
-    after = ""
-    while True:
-        rows = conn.execute(
-            sa.select(paper_embeddings.c.arxiv_id, paper_embeddings.c.vector)
-            .where(
-                paper_embeddings.c.model == model,
-                paper_embeddings.c.seq > seq,
-                paper_embeddings.c.arxiv_id > after,
-            )
-            .order_by(paper_embeddings.c.arxiv_id)
-            .limit(chunk)
-        ).all()
-        if not rows:
-            return
-        after = rows[-1].arxiv_id
-        yield (
-            [r.arxiv_id for r in rows],
-            np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4").reshape(len(rows), -1),
         )
 
 
@@ -337,7 +204,11 @@ class _InMemoryIndex:
 
     def update(self, conn: Connection, seq: int) -> None:
         """Take in the rows written after this index's seq, up to `seq`."""
-        for ids, matrix in _rows_after(conn, self.model, self.seq):
+        self.take_in(embeddings.vectors_after(conn, self.model, self.seq), seq)
+
+    def take_in(self, chunks: Iterable[tuple[list[str], np.ndarray]], seq: int) -> None:
+        """Add (or replace) the vectors of `chunks`; the index then stands at change counter `seq`."""
+        for ids, matrix in chunks:
             with self._lock:
                 self._add(ids, matrix)
         self.seq = seq
@@ -400,7 +271,7 @@ class ExactIndex(_InMemoryIndex):
 
     @classmethod
     def load(cls, conn: Connection, model: str) -> ExactIndex:
-        seq = current_seq(conn, model)
+        seq = embeddings.current_seq(conn, model)
         index = cls(model, [], np.zeros((0, 0), np.float32), 0)
         index.update(conn, seq)
         return index
@@ -459,12 +330,14 @@ class HnswIndex(_InMemoryIndex):
         return faiss
 
     @classmethod
-    def build(cls, conn: Connection, model: str, config: IndexConfig) -> HnswIndex:
+    def build(
+        cls, chunks: Iterable[tuple[list[str], np.ndarray]], model: str, config: IndexConfig, seq: int
+    ) -> HnswIndex:
+        """The graph over all of a model's vectors (`chunks`, which stand at change counter `seq`)."""
         faiss = cls._faiss()
-        seq = current_seq(conn, model)
         started = time.perf_counter()
         index, ids = None, []
-        for chunk_ids, matrix in _rows_after(conn, model, 0, chunk=50_000):
+        for chunk_ids, matrix in chunks:
             if index is None:
                 index = faiss.IndexHNSWFlat(matrix.shape[1], config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
                 index.hnsw.efConstruction = config.hnsw_ef_construction
@@ -565,22 +438,15 @@ def index_folder(db: Database, config: IndexConfig) -> Path | None:
     return None
 
 
-def _count(conn: Connection, model: str) -> int:
-    return int(
-        conn.execute(
-            sa.select(sa.func.count()).select_from(paper_embeddings).where(paper_embeddings.c.model == model)
-        ).scalar_one()
-    )
-
-
-def _choose(conn: Connection, model: str, config: IndexConfig) -> str:
+def _choose(stored: embeddings.VectorSummary, config: IndexConfig) -> str:
+    """Which index answers for a model: the configured one, or by what is stored (auto)."""
     if config.kind != "auto":
-        if config.kind == "pgvector" and not pgvector.has_column(conn):
+        if config.kind == "pgvector" and not stored.pgvector:
             raise ValueError("vector_index = pgvector, but this database has no pgvector column")
         return config.kind
-    if pgvector.has_column(conn):
+    if stored.pgvector:
         return "pgvector"
-    return "hnsw" if _count(conn, model) > config.exact_max else "exact"
+    return "hnsw" if stored.vectors > config.exact_max else "exact"
 
 
 def refresh_index(db: Database, model: str, config: IndexConfig | None = None, rebuild: bool = False) -> str:
@@ -588,18 +454,16 @@ def refresh_index(db: Database, model: str, config: IndexConfig | None = None, r
     rebuild when a fifth of its nodes are stale or asked to), or create pgvector's index. What
     `dailypapers embed` and the worker call; returns a line saying what it did."""
     config = config or IndexConfig()
-    with db.read() as conn:
-        kind = _choose(conn, model, config)
-        dim = conn.execute(
-            sa.select(paper_embeddings.c.dim).where(paper_embeddings.c.model == model).limit(1)
-        ).scalar()
-    if dim is None:
+    stored = embeddings.read_summary(db, model)
+    kind = _choose(stored, config)
+    if stored.dim is None:
         return "no vectors yet"
     if kind == "pgvector":
-        with db.write() as conn:
-            filled = pgvector.fill_missing(conn, model)
-            started = time.perf_counter()
-            made = pgvector.ensure_index(conn, model, dim, config.hnsw_m, config.hnsw_ef_construction)
+        filled = embeddings.fill_vector_column(db, model)
+        started = time.perf_counter()
+        made = embeddings.create_vector_index(
+            db, model, stored.dim, config.hnsw_m, config.hnsw_ef_construction
+        )
         took = time.perf_counter() - started
         return (
             f"pgvector: HNSW index created in {took:.1f} s" if made else "pgvector: HNSW index up to date"
@@ -609,16 +473,18 @@ def refresh_index(db: Database, model: str, config: IndexConfig | None = None, r
         return f"{kind} index (nothing to save)"
     started = time.perf_counter()
     index = None if rebuild else HnswIndex.load_file(folder, model, config.hnsw_ef_search)
-    with db.read() as conn:
-        seq = current_seq(conn, model)
-        if index is not None and len(index.stale) * 5 > index.index.ntotal:
-            index = None
+    if index is not None and len(index.stale) * 5 > index.index.ntotal:
+        index = None
+    # A build reads every vector (in bigger chunks); an update only those written since the saved seq.
+    after, chunk = (0, 50_000) if index is None else (index.seq, 20_000)
+    with embeddings.read_vectors(db, model, after, chunk) as stored_vectors:
         if index is None:
-            index, what = HnswIndex.build(conn, model, config), "built"
-        elif index.seq == seq:
+            index = HnswIndex.build(stored_vectors.chunks, model, config, stored_vectors.seq)
+            what = "built"
+        elif index.seq == stored_vectors.seq:
             return f"HNSW index up to date ({len(index):,} vectors)"
         else:
-            index.update(conn, seq)
+            index.take_in(stored_vectors.chunks, stored_vectors.seq)
             what = "updated"
     index.save(folder)
     _forget(db, model)
@@ -675,18 +541,13 @@ def _forget(db: Database, model: str) -> None:
             del _cache[key]
 
 
-def get_index(
-    db: Database, model: str, config: IndexConfig | None = None, conn: Connection | None = None
-) -> VectorIndex:
-    """The process's index of `model`, brought up to date when rows were written since it was loaded;
-    read on `conn` when the caller holds one (it must not wait for a second one from the pool)."""
+def get_index(db: Database, model: str, config: IndexConfig | None, conn: Connection) -> VectorIndex:
+    """The process's index of `model` (config None: the defaults), brought up to date when rows were
+    written since it was loaded; read on the caller's `conn`."""
     config = config or IndexConfig()
-    if conn is None:
-        with db.read() as own:
-            return get_index(db, model, config, own)
     with _cache_lock:
         index = _cache.get((db.url, model, config))
-        oldest, seq = seq_range(conn, model)
+        oldest, seq = embeddings.seq_range(conn, model)
         if index is not None and index.oldest != oldest:
             index = None  # rows removed (or the table refilled): load it again
         if index is not None and index.seq == seq:
@@ -696,12 +557,10 @@ def get_index(
         ):
             index.update(conn, seq)
             return index
-        kind = _choose(conn, model, config)
+        stored = embeddings.summarize(conn, model)
+        kind = _choose(stored, config)
         if kind == "pgvector":
-            dim = conn.execute(
-                sa.select(paper_embeddings.c.dim).where(paper_embeddings.c.model == model).limit(1)
-            ).scalar()
-            index = pgvector.PgVectorIndex(db, model, int(dim or 0), config.hnsw_ef_search)
+            index = pgvector.PgVectorIndex(db, model, stored.dim or 0, config.hnsw_ef_search)
             index.update(conn, seq)
         elif kind == "hnsw":
             folder = index_folder(db, config)
@@ -713,7 +572,8 @@ def get_index(
                     )
                     index = ExactIndex.load(conn, model)
                 else:
-                    index = HnswIndex.build(conn, model, config)
+                    vectors = embeddings.vectors_after(conn, model, 0, chunk=50_000)
+                    index = HnswIndex.build(vectors, model, config, seq)
             else:
                 index.update(conn, seq)
         else:

@@ -11,9 +11,8 @@ import numpy as np
 from dailypapers.core.settings import Settings
 from dailypapers.ingest import importer
 from dailypapers.ingest.importer import ImportSummary as ImportSummary
-from dailypapers.search.vectors import store_vectors
 from dailypapers.store.db import Database
-from dailypapers.store.embeddings import papers_without_vector
+from dailypapers.store.embeddings import papers_without_vector, store_vectors
 
 
 def import_paths(

@@ -14,7 +14,6 @@ import numpy as np
 import sqlalchemy as sa
 
 from dailypapers.core.settings import Settings
-from dailypapers.search import vectors
 from dailypapers.search.embed import Embedder, embed_query_cached, get_embedder, get_embedder_cached
 from dailypapers.search.keyword import (
     common_stems,
@@ -27,6 +26,7 @@ from dailypapers.search.query import MAX_QUERY_CHARS as MAX_QUERY_CHARS  # the w
 from dailypapers.search.query import ParsedQuery, parse_query
 from dailypapers.search.vectors import EmbedReport, IndexConfig, embed_and_index, get_index
 from dailypapers.services.schemas import PaperCard, SearchPage
+from dailypapers.store import embeddings
 from dailypapers.store import feed as feed_q
 from dailypapers.store.db import Database
 from dailypapers.store.tables import papers
@@ -345,7 +345,7 @@ def similar(db: Database, settings: Settings, arxiv_id: str, k: int = 10) -> lis
 
 def count_pending(db: Database, settings: Settings) -> int:
     """How many papers `embed_papers` would look at (for a progress bar's total)."""
-    return vectors.count_pending(db, get_embedder(settings.embedding_model).name)
+    return embeddings.count_pending(db, get_embedder(settings.embedding_model).name)
 
 
 def embed_papers(
@@ -382,7 +382,8 @@ def warm_up(db: Database, settings: Settings) -> threading.Thread:
             options = search_options(settings)
             if options.embedder is not None:
                 options.embedder.embed_query("warm up")
-                get_index(db, options.embedder.name, options.index)
+                with db.read() as conn:
+                    get_index(db, options.embedder.name, options.index, conn)
         except Exception as exc:  # noqa: BLE001 - a warm-up failure only means a slower first search
             log.warning("search warm-up failed: %s", exc)
 

@@ -1,4 +1,4 @@
-"""Paper writes (the import upsert) and paper lookups."""
+"""Paper writes (the import upsert, a batch per transaction) and paper lookups."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from dailypapers.core.models import CONTENT_FIELDS, PaperRecord, as_utc, content_hash, merge_records
+from dailypapers.store.db import Database
 from dailypapers.store.tables import feed_entries, papers
 
 # Stay far below SQLite's bound-parameter limit in IN (...) lookups.
@@ -61,6 +62,12 @@ def upsert_batch(conn: Connection, records: Sequence[PaperRecord], now: datetime
     plan = _plan_writes(records, stored, known_days, now)
     _write(conn, plan)
     return plan.counts
+
+
+def write_batch(db: Database, records: Sequence[PaperRecord], now: datetime) -> UpsertCounts:
+    """upsert_batch in a write transaction of its own: one batch of an import."""
+    with db.write() as conn:
+        return upsert_batch(conn, records, now)
 
 
 @dataclass(slots=True)

@@ -118,7 +118,7 @@ paper_embeddings = sa.Table(
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, little-endian, L2-normalised
     sa.Column("created_at", Timestamp, nullable=False),
     # Change counter (migration 0005): each write of vectors stamps its rows with max(seq) + 1.
-    # PostgreSQL with pgvector also has `embedding vector` (not in this table object: see search.pgvector).
+    # PostgreSQL with pgvector also has `embedding vector` (not in this table object: see store.embeddings).
     sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_paper_embeddings_model_seq", "model", "seq"),
 )

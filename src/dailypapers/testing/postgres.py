@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dailypapers.search.pgvector import has_column
 from dailypapers.store.db import Database
+from dailypapers.store.embeddings import has_column
 from dailypapers.testing.server import free_port
 
 
