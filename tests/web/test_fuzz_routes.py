@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -32,11 +32,13 @@ from starlette.staticfiles import StaticFiles
 from dailypapers.core.settings import Settings
 from dailypapers.digest import subscriptions as subs
 from dailypapers.digest.tokens import site_signer
+from dailypapers.services import accounts
 from dailypapers.store.db import Database
-from dailypapers.store.tables import subscribers
+from dailypapers.store.tables import outbox, subscribers
 from dailypapers.web.app import create_app, site_routes
 
 SLOWEST_S = 2.0
+WALKER_PASSWORD = "the walker's own passphrase 1"
 METHODS = {"GET", "HEAD", "POST"}
 # Every value below is already percent-encoded, as it goes on the wire.
 NASTY = [
@@ -218,13 +220,32 @@ class Site:
     plans: list[Plan | Unwalkable]
     manage_token: str = ""
     confirm_token: str = ""
+    account_confirm_token: str = ""
+    reset_token: str = ""
     subscribers: int = 0
 
     def new_subscriber(self) -> None:
-        """Tokens of a new subscriber (a route's test may unsubscribe the previous one)."""
+        """Tokens of a new subscriber (a route's test may unsubscribe the previous one), and a new
+        member, signed in, with the tokens of their mails (a route's test may sign out, or use the
+        single-use reset link)."""
         self.subscribers += 1
         email = f"walker{self.subscribers}@example.org"
         self.manage_token, self.confirm_token = _subscriber_tokens(self.db, self.settings, email)
+        self.account_confirm_token, self.reset_token, session = _member_tokens(
+            self.db, self.settings, f"walker{self.subscribers}"
+        )
+        self.client.cookies.set("dp_session", session, domain="testserver.local")
+
+    @property
+    def tokens(self) -> list[str]:
+        """Every kind of valid link token the site has made."""
+        return [self.manage_token, self.confirm_token, self.account_confirm_token, self.reset_token]
+
+    def token_for(self, path: str) -> str:
+        """The valid token of a path's links."""
+        if path.startswith("/account"):
+            return self.account_confirm_token
+        return self.reset_token if path.startswith("/reset") else self.manage_token
 
 
 def _subscriber_tokens(db: Database, settings: Settings, email: str) -> tuple[str, str]:
@@ -236,6 +257,29 @@ def _subscriber_tokens(db: Database, settings: Settings, email: str) -> tuple[st
         sub = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).one()
     confirm = parse_qs(urlsplit(subs.confirm_url(signer, settings.site_url, sub)).query)["token"][0]
     return subs.manage_token(signer, sub), confirm
+
+
+def _member_tokens(db: Database, settings: Settings, username: str) -> tuple[str, str, str]:
+    """A new member's (confirm link, reset link, session) tokens, taken from the mails the site
+    queued, and a session signed in from an address of its own (so the walker's failed sign-ins
+    never throttle it)."""
+    signer = site_signer(db, settings)
+    now = datetime.now(UTC)
+    accounts.sign_up(db, settings, signer, username, f"{username}@example.org", WALKER_PASSWORD, now)
+    accounts.request_reset(db, settings, signer, f"{username}@example.org", now)
+    with db.read() as conn:
+        bodies = dict(
+            conn.execute(
+                sa.select(outbox.c.kind, outbox.c.body_text).where(
+                    outbox.c.to_addr == f"{username}@example.org"
+                )
+            ).all()
+        )
+    confirm = re.search(r"/account/confirm\?token=(\S+)", bodies["account-confirm"])
+    reset = re.search(r"/reset/confirm\?token=(\S+)", bodies["password-reset"])
+    assert confirm and reset
+    session = accounts.sign_in(db, settings, username, WALKER_PASSWORD, "walker-fixture", now)
+    return unquote(confirm.group(1)), unquote(reset.group(1)), session
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +322,7 @@ def _forms_for(site: Site, action: str) -> list[list[tuple[str, str]]]:
         path = plan.path_format
         for name in plan.path_params:
             path = path.replace("{" + name + "}", site.path_values[name][0])
-        for token in (site.manage_token, site.confirm_token):
+        for token in site.tokens:
             query = f"?token={token}" if "token" in plan.query_params else ""
             response = site.client.get(path + query)
             if "html" in response.headers.get("content-type", ""):
@@ -367,7 +411,7 @@ def _baseline(
     path = {p: (plan.static_files or site.path_values[p])[0] for p in plan.path_params}
     query = [(q, QUERY_VALUES[q][0]) for q in plan.query_params if q in QUERY_VALUES]
     if "token" in plan.query_params:
-        query.append(("token", site.manage_token))
+        query.append(("token", site.token_for(plan.path_format)))
     if plan.method != "POST":
         return path, query, None
     forms = _forms_for(site, plan.path_format)
@@ -433,7 +477,7 @@ def test_one_hostile_value_at_a_time(site: Site, plan_id: str) -> None:
 def hostile_requests(draw: st.DrawFn, site: Site, plan: Plan, form: list[tuple[str, str]] | None) -> Sent:
     """A request of `plan` with generated path, query and form values, with and without a valid CSRF token."""
     path = {p: draw(_generated(plan.static_files or site.path_values[p])) for p in plan.path_params}
-    tokens = [site.manage_token, site.confirm_token]
+    tokens = site.tokens
     query: list[tuple[str, str]] = []
     for name in plan.query_params:
         realistic = tokens if name == "token" else QUERY_VALUES.get(name, [])

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from dailypapers.cli import digest as digest_cli
 from dailypapers.cli import sources
+from dailypapers.cli import users as users_cli
 from dailypapers.cli.common import (
     MAX_REJECTIONS_SHOWN,
     HostOpt,
@@ -76,7 +77,7 @@ def demo(
     ] = None,
 ) -> None:
     """Build (or refresh) a SQLite database from the bundled corpus and serve it."""
-    from dailypapers.demo import build_demo_db
+    from dailypapers.demo import build_demo_db, demo_accounts
     from dailypapers.services.runtime import open_database
 
     settings = get_settings()
@@ -85,6 +86,8 @@ def demo(
     err.print(f"Building the demo database {path} from the bundled corpus…")
     summary = build_demo_db(db, settings)
     err.print(summary.line())
+    for username, role, password in demo_accounts(db, settings):
+        err.print(f"Demo {role}: sign in as [bold]{username}[/bold] with password [bold]{password}[/bold]")
     _serve(settings, db, host, port, demo_mail=path.with_name(path.stem + "-mail"))
 
 
@@ -277,6 +280,7 @@ app.command()(sources.worker)
 app.command()(sources.sources)
 app.add_typer(digest_cli.digest, name="digest")
 app.add_typer(digest_cli.subscribers, name="subscribers")
+app.add_typer(users_cli.users, name="users")
 
 
 def main() -> None:

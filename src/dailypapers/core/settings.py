@@ -216,6 +216,34 @@ class Settings(BaseSettings):
         "and the demo.",
     )
 
+    # --- accounts --------------------------------------------------------------------------------
+    password_min_length: int = Field(10, ge=8, le=128, description="Fewest characters of a new password.")
+    session_days: int = Field(
+        30, ge=1, description="Days a session lasts without use; each use extends it (sliding expiry)."
+    )
+    account_confirm_hours: int = Field(
+        48, ge=1, description="Hours the link that confirms an account's address stays valid."
+    )
+    password_reset_minutes: int = Field(
+        60, ge=5, description="Minutes a password-reset link stays valid (it works once)."
+    )
+    signin_free_attempts: int = Field(
+        5,
+        ge=1,
+        description="Failed sign-ins allowed per account and per client address before backoff starts.",
+    )
+    signin_backoff_seconds: float = Field(
+        2.0, gt=0, description="Wait after the first failure past the free ones; each next one doubles it."
+    )
+    signin_backoff_max_seconds: float = Field(
+        900.0, gt=0, description="Longest wait the sign-in backoff imposes."
+    )
+    signin_window_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds after which the failed sign-ins of an account or address are forgotten.",
+    )
+
     def category_list(self) -> list[str]:
         """arxiv_categories as a list."""
         return [c.strip() for c in self.arxiv_categories.split(",") if c.strip()]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from dailypapers.core.settings import Settings
 from dailypapers.search.embed import MINILM_NAME
+from dailypapers.services.accounts import ensure_account
 from dailypapers.services.imports import ImportSummary, import_paths, import_vectors
 from dailypapers.services.runtime import Database
 
 CORPUS = Path(__file__).with_name("corpus.jsonl.gz")
 # The corpus's vectors under the default embedding model (scripts/build_demo_vectors.py).
 VECTORS = Path(__file__).with_name("vectors.npz")
+# The demo's accounts: (username, address, role).
+DEMO_ACCOUNTS = [("admin", "admin@example.org", "admin"), ("member", "member@example.org", "member")]
 
 
 def build_demo_db(db: Database, settings: Settings | None = None) -> ImportSummary:
@@ -40,3 +45,17 @@ def load_demo_vectors(db: Database) -> int:
         vectors = data["vectors"].astype(np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     return import_vectors(db, MINILM_NAME, list(zip(ids, hashes, vectors, strict=True)))
+
+
+def demo_accounts(db: Database, settings: Settings) -> list[tuple[str, str, str]]:
+    """Make (or update) the demo's admin and member accounts with new random passwords; returns
+    (username, role, password) for the command to print. Random, not fixed: `dailypapers demo
+    --host` may serve beyond this machine, where a known admin password would be anyone's; new at
+    every start, so the pair printed last always works (older sessions end)."""
+    now = datetime.now(UTC)
+    made = []
+    for username, email, role in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        ensure_account(db, settings, username, email, role, password, now)
+        made.append((username, role, password))
+    return made

@@ -111,7 +111,7 @@ def deliver(
             continue
         except PermanentFailure as exc:
             error = f"{exc.code or ''} {exc.message}".strip()
-            if exc.bounce:
+            if exc.bounce and row.subscriber_id is not None:  # an account's mail counts no bounce
                 mark_bounced(db, row.id, row.subscriber_id, error, settings.digest_max_bounces, clock())
             else:
                 mark_failed(db, row.id, error)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dailypapers.core.arxiv_ids import abs_url, pdf_url
+from dailypapers.core.models import as_utc
 from dailypapers.core.text import excerpt, short_authors
 
 
@@ -144,3 +145,37 @@ class SearchPage(BaseModel):
     # The cosine similarity to the query of the papers on this page that the vector list found
     # (vector and hybrid modes), by arXiv id.
     similarity: dict[str, float] = {}
+
+
+class Member(BaseModel):
+    """A member as pages and the CLI show them (never the password hash)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str  # member, moderator or admin
+    email: str | None
+    email_confirmed: bool
+    banned_until: datetime | None
+    ban_reason: str | None = None
+    created_at: datetime
+
+    @property
+    def name(self) -> str:
+        """What pages call the member: the display name, else the username."""
+        return self.display_name or self.username
+
+    @classmethod
+    def from_row(cls, row: Any) -> Member:
+        """Build a member from a users row."""
+        return cls(
+            id=row.id,
+            username=row.username,
+            display_name=row.display_name,
+            role=row.role,
+            email=row.email,
+            email_confirmed=row.email_confirmed_at is not None,
+            banned_until=as_utc(row.banned_until),  # SQLite gives naive UTC datetimes back
+            ban_reason=row.ban_reason,
+            created_at=as_utc(row.created_at),
+        )

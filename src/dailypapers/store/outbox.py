@@ -15,9 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from dailypapers.core.models import as_utc
 from dailypapers.store.checkpoints import owner_gone
 from dailypapers.store.db import Database
-from dailypapers.store.tables import outbox, subscribers
+from dailypapers.store.tables import outbox, subscribers, users
 
 
 def release_dead_senders(db: Database) -> int:
@@ -46,7 +47,8 @@ def release_dead_senders(db: Database) -> int:
 def claim_next(db: Database, owner: str, now: datetime, lease: timedelta) -> sa.Row[Any] | None:
     """Lease the next due row (queued and due, or `sending` with its lease run out: a sender that
     died) to `owner`, attempts + 1; the row as claimed, None when none is due. A row whose
-    subscriber left (or paused) meanwhile comes back `dropped`, in the same transaction."""
+    subscriber left (or paused), or whose member was deleted or banned, meanwhile comes back
+    `dropped`, in the same transaction."""
     with db.write() as conn:
         due = sa.or_(
             sa.and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= now),
@@ -58,7 +60,7 @@ def claim_next(db: Database, owner: str, now: datetime, lease: timedelta) -> sa.
         row = conn.execute(q).first()
         if row is None:
             return None
-        if _still_wanted(conn, row):
+        if _still_wanted(conn, row, now):
             claim = {"status": "sending", "lease_owner": owner, "lease_until": now + lease}
         else:
             claim = {"status": "dropped", "lease_until": None}
@@ -68,7 +70,11 @@ def claim_next(db: Database, owner: str, now: datetime, lease: timedelta) -> sa.
         return conn.execute(sa.select(outbox).where(outbox.c.id == row.id)).one()
 
 
-def _still_wanted(conn: Connection, row: sa.Row[Any]) -> bool:
+def _still_wanted(conn: Connection, row: sa.Row[Any], now: datetime) -> bool:
+    if row.user_id is not None:
+        # An account's mail (confirmation, reset): not for a deleted or banned member.
+        member = conn.execute(sa.select(users.c.banned_until).where(users.c.id == row.user_id)).first()
+        return member is not None and (member.banned_until is None or as_utc(member.banned_until) <= now)
     status = conn.scalar(sa.select(subscribers.c.status).where(subscribers.c.id == row.subscriber_id))
     if row.kind == "confirm":
         return status is not None

@@ -69,9 +69,49 @@ users = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("display_name", sa.String(200), nullable=False, server_default=""),
-    sa.Column("role", sa.String(16), nullable=False, server_default="reader"),
+    sa.Column("role", sa.String(16), nullable=False, server_default="member"),
     sa.Column("created_at", Timestamp, nullable=False),
-    sa.CheckConstraint("role IN ('reader', 'curator', 'admin')", name="role"),
+    # Accounts (migration 0008; store.accounts): the address is normalised (services.accounts), and
+    # confirmed before the account can act; password_hash is argon2id (core.passwords).
+    sa.Column("email", sa.String(320), nullable=True, unique=True),
+    sa.Column("email_confirmed_at", Timestamp, nullable=True),
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    sa.Column("banned_until", Timestamp, nullable=True),
+    sa.Column("ban_reason", sa.Text, nullable=True),
+    # Part of every signed account link (confirm, reset): raising it invalidates the links mailed.
+    sa.Column("token_version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column(
+        "updated_at", Timestamp, nullable=True
+    ),  # NULL: a row inserted without it (not by store.accounts)
+    sa.CheckConstraint("role IN ('member', 'moderator', 'admin')", name="role"),
+)
+# Usernames are unique whatever their case.
+sa.Index("uq_users_username_lower", sa.func.lower(users.c.username), unique=True)
+
+# Server-side sessions: `id` is the SHA-256 (hex) of the random token in the cookie, never the token.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_seen_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Column("user_agent", sa.String(300), nullable=True),
+    sa.Column("client_address", sa.String(64), nullable=True),
+)
+
+# Failed sign-ins, one row per key ("account:<login>" or "address:<client address>"): failures since
+# first_failure_at; past the free attempts each failure blocks the key until blocked_until.
+sign_in_attempts = sa.Table(
+    "sign_in_attempts",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("first_failure_at", Timestamp, nullable=False),
+    sa.Column("blocked_until", Timestamp, nullable=True),
 )
 
 votes = sa.Table(
@@ -189,15 +229,19 @@ saved_searches = sa.Table(
 
 # The outbox: every mail, composed once. (subscriber_id, kind, period_key) is unique, so a retried or
 # restarted composer can never make a second digest of a period. status: queued, sending (leased by a
-# sender until lease_until), sent, failed.
+# sender until lease_until), sent, failed. A mail goes to a subscriber (digests and their
+# confirmations) or to an account (user_id, migration 0008: account confirmations and resets).
 outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column(
-        "subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+        "subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=True
     ),
-    sa.Column("kind", sa.String(20), nullable=False),  # digest | confirm
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    ),
+    sa.Column("kind", sa.String(20), nullable=False),  # digest | confirm | account-confirm | ...
     sa.Column(
         "period_key", sa.String(64), nullable=False
     ),  # digest: D2026-11-30 / W2026-48; confirm: a stamp
@@ -217,6 +261,7 @@ outbox = sa.Table(
     sa.Column("sent_at", Timestamp, nullable=True),
     sa.UniqueConstraint("subscriber_id", "kind", "period_key"),
     sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.CheckConstraint("subscriber_id IS NOT NULL OR user_id IS NOT NULL", name="recipient"),
 )
 
 # Papers already put in a digest for a subscriber: never sent to them twice.

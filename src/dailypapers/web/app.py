@@ -18,8 +18,9 @@ from dailypapers import __version__
 from dailypapers.core.settings import Settings
 from dailypapers.services.errors import BadRequest, Busy, NotFound
 from dailypapers.services.runtime import Database, Wakeable
+from dailypapers.web import accounts, pages, subscriptions
 from dailypapers.web import mailbox as mailbox_pages
-from dailypapers.web import pages, subscriptions
+from dailypapers.web.accounts import SessionMember
 from dailypapers.web.csrf import CsrfCookie, CsrfError
 from dailypapers.web.render import error_response, message_page
 from dailypapers.web.security import HeadAsGet, RequestLimits, SecurityHeaders, security_headers
@@ -145,13 +146,16 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/api/docs/assets", StaticFiles(directory=_swagger_assets()), name="api-docs-assets")
     app.state.signer = None  # made on first use (web.csrf.signer)
-    # The last added runs first: headers go on every answer, HEAD and the limits apply to all.
+    # The last added runs first: headers go on every answer, HEAD and the limits apply to all; the
+    # session's member is looked up last, for the pages only.
+    app.add_middleware(SessionMember)
     app.add_middleware(CsrfCookie)
     app.add_middleware(RequestLimits)
     app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)
     app.include_router(pages.router)
     app.include_router(subscriptions.router)
+    app.include_router(accounts.router)
     app.state.mailbox = mailbox
     if mailbox is not None:
         app.include_router(mailbox_pages.router)

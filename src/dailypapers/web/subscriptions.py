@@ -19,10 +19,8 @@ in-process scheduler, woken at once): no request thread ever talks to a mail ser
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -31,9 +29,9 @@ from pydantic_core import ErrorDetails
 from starlette.concurrency import run_in_threadpool
 
 from dailypapers.services import subscriptions as subs
-from dailypapers.services.runtime import Wakeable
 from dailypapers.services.subscriptions import InvalidToken, Subscription
 from dailypapers.web.csrf import check_csrf, signer
+from dailypapers.web.forms import FormRefused, read_form, request_time, wake_outbox
 from dailypapers.web.render import message_page, render
 
 router = APIRouter()
@@ -56,10 +54,6 @@ FIELD_LABELS = {
     "paused": "pause",
     "searches": "saved searches",
 }
-
-
-class FormRefused(Exception):
-    """A form body that is not read at all: too many fields or not UTF-8 (a 400 page)."""
 
 
 class SubscribeForm(BaseModel):
@@ -133,24 +127,8 @@ def _problems(exc: ValidationError) -> str:
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
-    """The url-encoded form of the request body (already bounded by RequestLimits), or FormRefused."""
-    body = await request.body()
-    try:
-        # Strict UTF-8, for the body and for its %-escapes: "%ff%fe" is not text, and must not
-        # become "��" in an address.
-        return parse_qs(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            max_num_fields=MAX_FORM_FIELDS,
-            encoding="utf-8",
-            errors="strict",
-        )
-    except UnicodeDecodeError:
-        raise FormRefused("This form is not valid UTF-8 text; nothing was changed.") from None
-    except ValueError:  # parse_qs: more than max_num_fields
-        raise FormRefused(
-            f"This form has too many fields (at most {MAX_FORM_FIELDS}); nothing was changed."
-        ) from None
+    """The url-encoded form of the request body, or FormRefused."""
+    return await read_form(request, MAX_FORM_FIELDS)
 
 
 def _fields(form: dict[str, list[str]], lists: tuple[str, ...] = ()) -> dict[str, str | list[str]]:
@@ -178,20 +156,6 @@ def _bad_link(request: Request, exc: InvalidToken, again: bool = False) -> Respo
     return message_page(request, "Link not valid", message, 400)
 
 
-def _now(request: Request) -> datetime:
-    """The time of a change, aware and in UTC: the app's clock, app.state.clock, when set (tests run
-    the flow at fixed instants), else real time."""
-    clock: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
-    return (clock() if clock is not None else datetime.now(UTC)).astimezone(UTC)
-
-
-def _wake_outbox(request: Request) -> None:
-    """Ask the app's in-process scheduler (the demo's), if it has one, to send the outbox now."""
-    jobs: Wakeable | None = getattr(request.app.state, "jobs", None)
-    if jobs is not None:
-        jobs.wake("outbox")
-
-
 @router.post("/subscribe", summary="Subscribe an address to the digest (double opt-in)")
 async def subscribe(request: Request) -> Response:
     try:
@@ -205,10 +169,10 @@ async def subscribe(request: Request) -> Response:
         raw = _one(form, "email").strip()[: subs.MAX_EMAIL_CHARS]
         return render(request, "subscribe.html", {"title": "Subscribe", "email": raw, "error": error}, 400)
     db, settings = request.app.state.db, request.app.state.settings
-    sign, now = signer(request), _now(request)
+    sign, now = signer(request), request_time(request)
     # Links in the mail come from settings.site_url, never from this request's Host header.
     if await run_in_threadpool(subs.subscribe, db, settings, sign, address, now):
-        _wake_outbox(request)
+        wake_outbox(request)
     # The same answer whatever the address's state: nothing here tells who is subscribed.
     return render(request, "subscribe_sent.html", {"title": "Check your inbox", "email": address})
 
@@ -237,7 +201,7 @@ async def confirm(request: Request) -> Response:
     except ValidationError as exc:
         return message_page(request, "Link not valid", f"Not confirmed: {_problems(exc)}.", 400)
     db, settings = request.app.state.db, request.app.state.settings
-    sign, now = signer(request), _now(request)
+    sign, now = signer(request), request_time(request)
     try:
         manage_token = await run_in_threadpool(subs.confirm, db, settings, sign, token, now)
     except InvalidToken as exc:
@@ -303,7 +267,12 @@ async def save_preferences(request: Request) -> Response:
     except ValidationError as exc:
         # The form's own fields, or the preferences they ask for, out of bounds: nothing is saved.
         token, prefs, problem = _one(form, "token")[:MAX_TOKEN_CHARS], None, _problems(exc)
-    db, settings, sign, now = request.app.state.db, request.app.state.settings, signer(request), _now(request)
+    db, settings, sign, now = (
+        request.app.state.db,
+        request.app.state.settings,
+        signer(request),
+        request_time(request),
+    )
     try:
         if prefs is None:
             sub = await run_in_threadpool(subs.subscription, db, settings, sign, token)
@@ -348,7 +317,12 @@ async def unsubscribe(request: Request, token: TokenQuery = "") -> Response:
         if one_click:
             return Response(f"{_problems(exc)}\n", status_code=400, media_type="text/plain")
         return message_page(request, "Link not valid", f"Not unsubscribed: {_problems(exc)}.", 400)
-    db, settings, sign, now = request.app.state.db, request.app.state.settings, signer(request), _now(request)
+    db, settings, sign, now = (
+        request.app.state.db,
+        request.app.state.settings,
+        signer(request),
+        request_time(request),
+    )
     try:
         sub = await run_in_threadpool(subs.unsubscribe, db, settings, sign, token, now)
     except InvalidToken as exc:
