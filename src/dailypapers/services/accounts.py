@@ -488,6 +488,23 @@ def _named(conn: Connection, username: str) -> Row[Any]:
     return row
 
 
+def _insert_confirmed(
+    conn: Connection, username: str, email: str, password_hash: str, role: str, now: datetime
+) -> Member | None:
+    """A new account made by the operator (its address counts as confirmed); None when the username
+    or the address has an account already."""
+    user_id = store.insert_member(
+        conn,
+        username=username,
+        email=email,
+        password_hash=password_hash,
+        role=role,
+        now=now,
+        confirmed_at=now,
+    )
+    return None if user_id is None else _member(store.member_by_id(conn, user_id))
+
+
 def create_user(
     db: Database, settings: Settings, username: str, email: str, password: str, role: str, now: datetime
 ) -> Member:
@@ -498,18 +515,10 @@ def create_user(
     name, address = _username(username), _email(email)
     password_hash = _new_password(settings, password, name, address)
     with db.write() as conn:
-        user_id = store.insert_member(
-            conn,
-            username=name,
-            email=address,
-            password_hash=password_hash,
-            role=role,
-            now=now,
-            confirmed_at=now,
-        )
-        if user_id is None:
-            raise AccountError("username", "this username or address has an account already")
-        return _member(store.member_by_id(conn, user_id))
+        member = _insert_confirmed(conn, name, address, password_hash, role, now)
+    if member is None:
+        raise AccountError("username", "this username or address has an account already")
+    return member
 
 
 def ensure_account(
@@ -521,18 +530,10 @@ def ensure_account(
     with db.write() as conn:
         row = store.member_by_username(conn, username)
         if row is None:
-            user_id = store.insert_member(
-                conn,
-                username=username,
-                email=_email(email),
-                password_hash=password_hash,
-                role=role,
-                now=now,
-                confirmed_at=now,
-            )
-            if user_id is None:
+            member = _insert_confirmed(conn, username, _email(email), password_hash, role, now)
+            if member is None:
                 raise AccountError("email", "this address has another account")
-            return _member(store.member_by_id(conn, user_id))
+            return member
         store.update_member(
             conn, row.id, now, password_hash=password_hash, role=role, token_version=row.token_version + 1
         )
