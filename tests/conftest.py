@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from dailypapers.core.settings import Settings
 from dailypapers.demo import build_demo_db
 from dailypapers.store.db import Database
 from dailypapers.store.tables import metadata
+from dailypapers.testing.smtp import LoopbackSMTP
 
 DATA = Path(__file__).parent / "data"
 
@@ -86,3 +89,30 @@ def demo_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE {name}")
     admin.dispose()
+
+
+@pytest.fixture
+def smtp() -> Iterator[LoopbackSMTP]:
+    """A real SMTP server on loopback for the test's mail."""
+    with LoopbackSMTP() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_settings(db: Database, smtp: LoopbackSMTP) -> Callable[..., Settings]:
+    """Settings of a site that mails through `smtp` from the test database; keyword arguments set
+    the knobs a test is about."""
+
+    def make(**overrides: Any) -> Settings:
+        return Settings(
+            **{
+                "database_url": db.url,
+                "site_url": "http://testserver",
+                "smtp_host": smtp.host,
+                "smtp_port": smtp.port,
+                "mail_from": "Daily Papers <digest@example.org>",
+                **overrides,
+            }
+        )
+
+    return make

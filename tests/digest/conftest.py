@@ -3,7 +3,7 @@ and the fixed clock every digest test runs at (`now`; parametrize it to run a te
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -12,7 +12,6 @@ from dailypapers.core.models import PaperRecord
 from dailypapers.core.settings import Settings
 from dailypapers.store.db import Database
 from dailypapers.store.papers import upsert_batch
-from dailypapers.testing.smtp import LoopbackSMTP
 
 # (id, title, categories, upvotes)
 PAPERS = [
@@ -63,22 +62,9 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def smtp() -> Iterator[LoopbackSMTP]:
-    with LoopbackSMTP() as server:
-        yield server
-
-
-@pytest.fixture
-def settings(smtp: LoopbackSMTP, db: Database) -> Settings:
-    return Settings(
-        database_url=db.url,
-        site_url="http://testserver",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        mail_from="Daily Papers <digest@example.org>",
-        mail_unsubscribe_mailto="unsubscribe@example.org",
-        digest_retry_base=60.0,
-        digest_max_bounces=2,
+def settings(mail_settings: Callable[..., Settings]) -> Settings:
+    return mail_settings(
+        mail_unsubscribe_mailto="unsubscribe@example.org", digest_retry_base=60.0, digest_max_bounces=2
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -21,22 +21,9 @@ WAIT = 30.0  # seconds a test waits for another thread; only reached when the co
 
 
 @pytest.fixture
-def smtp() -> Iterator[LoopbackSMTP]:
-    with LoopbackSMTP() as server:
-        yield server
-
-
-@pytest.fixture
-def settings(smtp: LoopbackSMTP, db: Database) -> Settings:
-    return Settings(
-        database_url=db.url,
-        site_url="http://testserver",
-        smtp_host=smtp.host,
-        smtp_port=smtp.port,
-        mail_from="Daily Papers <digest@example.org>",
-        outbox_interval=3600.0,  # only a wake can send the mail within the test
-        digest_interval=3600.0,
-    )
+def settings(mail_settings: Callable[..., Settings]) -> Settings:
+    # Only a wake can send the mail within the test.
+    return mail_settings(outbox_interval=3600.0, digest_interval=3600.0)
 
 
 def eventually(condition: Callable[[], bool], what: str) -> None:

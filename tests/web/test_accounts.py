@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -42,18 +42,8 @@ class Clock:
 
 
 @pytest.fixture
-def smtp() -> Iterator[LoopbackSMTP]:
-    with LoopbackSMTP() as server:
-        yield server
-
-
-@pytest.fixture
-def settings(db: Database, smtp: LoopbackSMTP) -> Settings:
-    return Settings(
-        database_url=db.url,
-        site_url="http://testserver",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
+def settings(mail_settings: Callable[..., Settings]) -> Settings:
+    return mail_settings(
         mail_from="Daily Papers <accounts@example.org>",
         signin_free_attempts=3,
         signin_backoff_seconds=2.0,
