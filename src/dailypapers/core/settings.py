@@ -244,6 +244,52 @@ class Settings(BaseSettings):
         description="Seconds after which the failed sign-ins of an account or address are forgotten.",
     )
 
+    # --- community: submissions, votes, comments, OpenID Connect ----------------------------------
+    submit_max_age_days: int = Field(
+        7,
+        ge=0,
+        description="Oldest a submitted paper may be: days since its first arXiv version (0: no limit).",
+    )
+    submit_daily_cap: int = Field(
+        5, ge=0, description="Papers a member may submit per day (UTC); moderators and admins have no cap."
+    )
+    submit_min_account_days: int = Field(
+        0,
+        ge=0,
+        description="Days a confirmed account must exist before it may submit papers (0: any confirmed member).",
+    )
+    comment_max_chars: int = Field(10_000, ge=100, le=100_000, description="Longest comment, in characters.")
+    comment_max_depth: int = Field(
+        5,
+        ge=0,
+        le=20,
+        description="Deepest reply: 0 allows no replies, 1 replies to top-level comments only.",
+    )
+    comment_edit_minutes: int = Field(
+        60,
+        ge=0,
+        description="Minutes after posting during which a member may edit a comment (shown as edited).",
+    )
+    comment_rate_limit: int = Field(
+        10, ge=1, description="Comments a member may post within comment_rate_window_seconds."
+    )
+    comment_rate_window_seconds: float = Field(
+        600.0, gt=0, description="The window of comment_rate_limit, in seconds."
+    )
+    oidc_name: str = Field(
+        "",
+        description="The button's name for OpenID Connect sign-in (e.g. 'Keycloak'); empty: the issuer's host.",
+    )
+    oidc_issuer: str = Field(
+        "",
+        description="OpenID Connect issuer URL (its /.well-known/openid-configuration is read); empty: no OIDC sign-in.",
+    )
+    oidc_client_id: str = Field("", description="OpenID Connect client id registered with the provider.")
+    oidc_client_secret: str = Field("", description="OpenID Connect client secret.")
+    oidc_scopes: str = Field(
+        "openid email profile", description="Scopes asked of the OpenID Connect provider."
+    )
+
     def category_list(self) -> list[str]:
         """arxiv_categories as a list."""
         return [c.strip() for c in self.arxiv_categories.split(",") if c.strip()]

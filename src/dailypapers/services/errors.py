@@ -1,5 +1,6 @@
-"""The errors every service raises for its callers to show: NotFound (404), BadRequest (400) and
-Busy (503: every database connection of the pool stayed in use for the pool's timeout)."""
+"""The errors every service raises for its callers to show: NotFound (404), BadRequest (400),
+Forbidden (403: the member may not do this), TooMany (429: a rate limit) and Busy (503: every database
+connection of the pool stayed in use for the pool's timeout)."""
 
 from __future__ import annotations
 
@@ -20,4 +21,16 @@ class BadRequest(ValueError):
     """A parameter is malformed; the message says what is wrong."""
 
 
-__all__ = ["BadRequest", "Busy", "NotFound"]
+class Forbidden(PermissionError):
+    """The member (or nobody signed in) may not do this; the message says why in words."""
+
+
+class TooMany(PermissionError):
+    """A rate limit: the message says what and when; `retry_after` in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+__all__ = ["BadRequest", "Busy", "Forbidden", "NotFound", "TooMany"]

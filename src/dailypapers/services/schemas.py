@@ -159,11 +159,27 @@ class Member(BaseModel):
     banned_until: datetime | None
     ban_reason: str | None = None
     created_at: datetime
+    public_votes: bool = False  # upvotes listed on the member page
+    notify_mentions: bool = True  # a mail when someone @mentions the member
+    pending_email: str | None = None  # an address change waiting for its confirmation
 
     @property
     def name(self) -> str:
         """What pages call the member: the display name, else the username."""
         return self.display_name or self.username
+
+    @property
+    def is_moderator(self) -> bool:
+        """Moderators and admins moderate."""
+        return self.role in ("moderator", "admin")
+
+    def banned_at(self, now: datetime) -> bool:
+        """Banned at `now`."""
+        return self.banned_until is not None and self.banned_until > now
+
+    def can_act(self, now: datetime) -> bool:
+        """May vote, submit, comment and flag: a confirmed address and no ban at `now`."""
+        return self.email_confirmed and not self.banned_at(now)
 
     @classmethod
     def from_row(cls, row: Any) -> Member:
@@ -178,4 +194,46 @@ class Member(BaseModel):
             banned_until=as_utc(row.banned_until),  # SQLite gives naive UTC datetimes back
             ban_reason=row.ban_reason,
             created_at=as_utc(row.created_at),
+            public_votes=bool(getattr(row, "public_votes", False)),
+            notify_mentions=bool(getattr(row, "notify_mentions", True)),
+            pending_email=getattr(row, "pending_email", None),
         )
+
+
+# --- community ---------------------------------------------------------------------------------------
+
+
+class CommentView(BaseModel):
+    """One comment as the thread shows it. A deleted comment keeps its place ("[deleted]": no author,
+    no body); a hidden one shows "[hidden by a moderator]" to members, its body to moderators."""
+
+    id: int
+    arxiv_id: str
+    parent_id: int | None
+    depth: int
+    author: str | None  # username; None when deleted or the account is gone
+    author_name: str | None  # display name or username
+    body_html: str  # sanitised HTML (core.markdown.render_comment); "" when deleted or hidden
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+    hidden: bool
+    hidden_reason: str | None = None
+    flag_count: int = 0  # shown to moderators
+    # What the viewing member may do with it.
+    can_edit: bool = False
+    can_delete: bool = False
+    can_reply: bool = False
+    can_flag: bool = False
+    can_moderate: bool = False
+    replies: list[CommentView] = []
+
+
+class CommentThread(BaseModel):
+    """The comments of a paper, as a tree (top-level comments oldest first, replies under their parent)."""
+
+    arxiv_id: str
+    count: int  # visible comments (papers.comment_count)
+    comments: list[CommentView]
+    can_comment: bool  # the viewer may post (signed in, confirmed, not banned)
+    max_chars: int

@@ -194,7 +194,8 @@ class _DriverSQL:
     columns: tuple[str, ...]
 
 
-_PAPER_COLUMNS = tuple(c.name for c in papers.c)
+# Every column the merge writes; comment_count is the community's (store.comments), 0 for a new paper.
+_PAPER_COLUMNS = tuple(c.name for c in papers.c if c.name != "comment_count")
 _UPDATED_COLUMNS = (*CONTENT_FIELDS, "content_hash", "modified_at")
 _ENTRY_COLUMNS = ("feed_date", "arxiv_id", "featured_by", "featured_at")
 

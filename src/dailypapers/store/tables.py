@@ -41,6 +41,8 @@ papers = sa.Table(
     sa.Column("vote_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("first_featured_at", Timestamp, nullable=True),
     sa.Column("trending_score", sa.Float, nullable=False, index=True),
+    # Visible comments (not deleted, not hidden), kept by store.comments (migration 0009).
+    sa.Column("comment_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("content_hash", sa.String(32), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("modified_at", Timestamp, nullable=False),
@@ -60,6 +62,10 @@ feed_entries = sa.Table(
     ),
     sa.Column("featured_by", sa.String(64), nullable=False),
     sa.Column("featured_at", Timestamp, nullable=False),
+    # The member who submitted the paper to this day (migration 0009); NULL for imports and sources.
+    sa.Column(
+        "submitted_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    ),
     sa.UniqueConstraint("feed_date", "arxiv_id"),
 )
 
@@ -83,7 +89,15 @@ users = sa.Table(
     sa.Column(
         "updated_at", Timestamp, nullable=True
     ),  # NULL: a row inserted without it (not by store.accounts)
+    # Community (migration 0009): upvotes shown on the member page, mention mails, an address change
+    # waiting for its confirmation, and the OpenID Connect identity the member signs in with.
+    sa.Column("public_votes", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("notify_mentions", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("pending_email", sa.String(320), nullable=True),
+    sa.Column("oidc_issuer", sa.String(300), nullable=True),
+    sa.Column("oidc_subject", sa.String(300), nullable=True),
     sa.CheckConstraint("role IN ('member', 'moderator', 'admin')", name="role"),
+    sa.Index("uq_users_oidc_issuer_oidc_subject", "oidc_issuer", "oidc_subject", unique=True),
 )
 # Usernames are unique whatever their case.
 sa.Index("uq_users_username_lower", sa.func.lower(users.c.username), unique=True)
@@ -273,4 +287,68 @@ sent_papers = sa.Table(
     ),
     sa.Column("arxiv_id", sa.String(32), primary_key=True),
     sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False),
+)
+
+
+# --- community (migration 0009) ---------------------------------------------------------------------
+
+# Comments under a paper. A reply has its parent and depth = parent's + 1. A deleted comment keeps its
+# row (body emptied) so the thread keeps "[deleted]"; a hidden one is kept for moderators.
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "arxiv_id", sa.String(32), sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("comments.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("depth", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("body", sa.Text, nullable=False),  # Markdown source, rendered by core.markdown
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("edited_at", Timestamp, nullable=True),
+    sa.Column("deleted_at", Timestamp, nullable=True),
+    sa.Column("hidden_at", Timestamp, nullable=True),
+    sa.Column("hidden_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("hidden_reason", sa.Text, nullable=True),
+    sa.Column("flag_count", sa.Integer, nullable=False, server_default="0"),  # open flags
+    sa.Index("ix_comments_arxiv_id_created_at", "arxiv_id", "created_at"),
+    sa.Index("ix_comments_user_id_created_at", "user_id", "created_at"),
+    sa.Index("ix_comments_parent_id", "parent_id"),
+)
+
+FLAG_REASONS = ("spam", "off-topic", "abusive", "other")
+
+# One flag per member and comment; resolved when a moderator hides or keeps the comment.
+comment_flags = sa.Table(
+    "comment_flags",
+    metadata,
+    sa.Column("comment_id", sa.Integer, sa.ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("reason", sa.String(20), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("resolved_at", Timestamp, nullable=True, index=True),
+    sa.Column("resolved_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.CheckConstraint("reason IN ('spam', 'off-topic', 'abusive', 'other')", name="reason"),
+)
+
+# The public moderation log: who did what to which item, and why. Names and ids are copied in, so
+# an entry outlives the comment, the submission or the account it is about.
+moderation_log = sa.Table(
+    "moderation_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", Timestamp, nullable=False, index=True),
+    sa.Column("moderator_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("moderator_name", sa.String(64), nullable=False),
+    sa.Column(
+        "action", sa.String(40), nullable=False
+    ),  # hide-comment, restore-comment, remove-submission, ban, unban, ...
+    sa.Column("target_kind", sa.String(20), nullable=False),  # comment | submission | member
+    sa.Column("target", sa.String(300), nullable=False),  # what the log page shows
+    sa.Column("arxiv_id", sa.String(32), nullable=True),
+    sa.Column("comment_id", sa.Integer, nullable=True),
+    sa.Column("username", sa.String(64), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
 )

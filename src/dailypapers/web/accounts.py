@@ -24,6 +24,7 @@ from dailypapers.services import accounts
 from dailypapers.services.accounts import AccountError, SignInRefused
 from dailypapers.services.schemas import Member
 from dailypapers.services.subscriptions import InvalidToken
+from dailypapers.web.auth import current_member
 from dailypapers.web.csrf import check_csrf, signer
 from dailypapers.web.forms import FormRefused, read_form, request_time, wake_outbox
 from dailypapers.web.render import message_page, render
@@ -121,12 +122,6 @@ class SessionMember:
             )
         request.state.member = member
         await self.app(scope, receive, send)
-
-
-def current_member(request: Request) -> Member | None:
-    """The signed-in member of this request (SessionMember), or None."""
-    member: Member | None = getattr(request.state, "member", None)
-    return member
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -16,13 +16,14 @@ from starlette.routing import BaseRoute, Match
 
 from dailypapers import __version__
 from dailypapers.core.settings import Settings
-from dailypapers.services.errors import BadRequest, Busy, NotFound
+from dailypapers.services.errors import BadRequest, Busy, Forbidden, NotFound, TooMany
 from dailypapers.services.runtime import Database, Wakeable
 from dailypapers.web import accounts, pages, subscriptions
 from dailypapers.web import mailbox as mailbox_pages
 from dailypapers.web.accounts import SessionMember
+from dailypapers.web.auth import SignInNeeded
 from dailypapers.web.csrf import CsrfCookie, CsrfError
-from dailypapers.web.render import error_response, message_page
+from dailypapers.web.render import error_response, message_page, wants_json
 from dailypapers.web.security import HeadAsGet, RequestLimits, SecurityHeaders, security_headers
 
 STATIC = Path(__file__).with_name("static")
@@ -96,6 +97,20 @@ def create_app(
     @app.exception_handler(BadRequest)
     async def _bad_request(request: Request, exc: BadRequest) -> Response:
         return error_response(request, 400, str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return error_response(request, 403, str(exc))
+
+    @app.exception_handler(TooMany)
+    async def _too_many(request: Request, exc: TooMany) -> Response:
+        return error_response(request, 429, str(exc), {"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(SignInNeeded)
+    async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
+        if wants_json(request):
+            return error_response(request, 401, "Please sign in first.")
+        return RedirectResponse(exc.signin_url(), status_code=303)
 
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError) -> Response:

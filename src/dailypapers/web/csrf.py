@@ -76,7 +76,9 @@ def csrf_token(request: Request) -> str:
 
 
 def check_csrf(request: Request, token: str | None) -> None:
-    """CsrfError unless `token` is this browser's signed cookie value."""
+    """CsrfError unless `token` (the form's field, else the X-CSRF-Token header a script or a JSON
+    client sends) is this browser's signed cookie value."""
+    token = token or request.headers.get("x-csrf-token")
     cookie = request.cookies.get(COOKIE)
     try:
         value = signer(request).check(CSRF, token or "")

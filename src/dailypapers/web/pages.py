@@ -11,12 +11,15 @@ from pydantic import BeforeValidator, Field
 from dailypapers.core.periods import Period
 from dailypapers.core.settings import Settings
 from dailypapers.core.text import latex_to_unicode
+from dailypapers.services import comments as comment_service
 from dailypapers.services import feed as feed_service
 from dailypapers.services import papers as paper_service
 from dailypapers.services import search as search_service
 from dailypapers.services.errors import NotFound
 from dailypapers.services.feed import SortOrder
 from dailypapers.services.runtime import Database
+from dailypapers.web.auth import current_member
+from dailypapers.web.forms import request_time
 from dailypapers.web.render import render, wants_json
 
 router = APIRouter()
@@ -178,11 +181,19 @@ def paper(request: Request, arxiv_id: str, db: DbDep, settings: SettingsDep):
     if wants_json(request):
         return JSONResponse(detail.model_dump(mode="json"))
     similar_cards = search_service.similar(db, settings, detail.arxiv_id)
+    thread = comment_service.thread(
+        db, settings, detail.arxiv_id, current_member(request), request_time(request)
+    )
     # The tab title is text: its LaTeX as Unicode (the h1 renders it as MathML).
     return render(
         request,
         "paper.html",
-        {"paper": detail, "title": latex_to_unicode(detail.title), "similar": similar_cards},
+        {
+            "paper": detail,
+            "title": latex_to_unicode(detail.title),
+            "similar": similar_cards,
+            "thread": thread,
+        },
     )
 
 
