@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,11 +131,10 @@ def test_latex_titles_pager_authors_and_a_way_back_in_the_browser(demo_server: s
     math = page.locator("h1 math")
     box = math.bounding_box()
     assert box is not None and box["width"] > 0 and "$" not in page.locator("h1").inner_text()
-    # The upvote count is not a control: no pointer, no border.
-    votes = page.locator(".votes").first
-    assert votes.evaluate("v => getComputedStyle(v).cursor") != "pointer"
-    assert votes.evaluate("v => getComputedStyle(v).borderTopStyle") == "none"
-    assert votes.get_attribute("title").endswith("upvotes on the Hub")
+    # The upvote is a real button in a form (it works without JavaScript); it says how the count is made.
+    vote = page.locator("form.vote button.vote-button").first
+    assert vote.evaluate("v => getComputedStyle(v).cursor") == "pointer"
+    assert re.fullmatch(r"\d+ on Hugging Face \+ \d+ here", vote.get_attribute("title") or "")
     # An author's name finds their papers.
     author = rec["authors"][0]
     page.get_by_role("link", name=author, exact=True).first.click()

@@ -70,7 +70,7 @@ def result_count(page_html: str) -> str:
 
 def card_titles(page_html: str) -> list[str]:
     """The inner HTML of each result card's title link."""
-    return re.findall(r'<li class="card[^"]*">.*?<h3><a href="[^"]*">(.*?)</a></h3>', page_html, re.S)
+    return re.findall(r'<li class="card[^"]*"[^>]*>.*?<h3><a href="[^"]*">(.*?)</a></h3>', page_html, re.S)
 
 
 def search_box_values(page_html: str) -> list[str]:

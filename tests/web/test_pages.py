@@ -163,7 +163,10 @@ def test_bad_input_gets_a_clear_error_never_a_500(
 def test_pages_escape_paper_text(client: TestClient) -> None:
     # Titles and abstracts are rendered through autoescaping and nh3; no raw tag from data survives.
     html = client.get("/papers/month/2026-06?sort=newest").text
-    assert not re.search(r"<(script|iframe|object)\b", html)
+    # The site's own script files are the only scripts a page loads.
+    own = re.compile(r'<script src="/static/[a-z-]+\.js\?v=[^"<>]+" defer></script>')
+    assert own.search(html)
+    assert not re.search(r"<(script|iframe|object)\b", own.sub("", html))
 
 
 def test_dates_in_json_are_iso(client: TestClient) -> None:
@@ -480,7 +483,7 @@ def test_the_date_picker_jumps_to_a_day(client: TestClient) -> None:
         r'<form class="day-picker" action="/papers/date" method="get">(.*?)</form>', html, re.S
     ).group(1)
     assert '<input id="day-picker-input" type="date" name="day" required value="2026-06-30">' in form
-    assert '<input type="hidden" name="sort" value="upvotes">' in form and "<script" not in html
+    assert '<input type="hidden" name="sort" value="upvotes">' in form and "<script>" not in html
     jump = client.get("/papers/date?day=2026-06-29&sort=upvotes", follow_redirects=False)
     assert jump.status_code == 303 and jump.headers["location"] == "/papers/date/2026-06-29?sort=upvotes"
     plain = client.get("/papers/date?day=2026-06-29", follow_redirects=False)
@@ -523,16 +526,6 @@ def test_author_names_link_to_their_papers(client: TestClient, corpus: list[dict
     )
     assert rec["id"] in {p["arxiv_id"] for p in found}
     assert all(rec["authors"][0] in p["authors"] for p in found)
-
-
-def test_the_upvote_count_is_not_a_control(client: TestClient) -> None:
-    html = client.get("/papers/date/2026-06-30").text
-    boxes = re.findall(r'<div class="votes" title="(\d+) upvotes? on the Hub"><strong>(\d+)</strong>', html)
-    assert boxes and all(a == b for a, b in boxes)
-    assert not re.search(r'<(a|button)[^>]*class="votes', html)
-    css = client.get("/static/site.css").text
-    rule = re.search(r"\n\.votes \{(.*?)\}", css, re.S).group(1)
-    assert "cursor: default" in rule and "border" not in rule
 
 
 # --- versions and the similar list ------------------------------------------------------------------

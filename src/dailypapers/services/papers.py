@@ -6,6 +6,7 @@ from dailypapers.core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from dailypapers.core.settings import Settings
 from dailypapers.services.errors import BadRequest, NotFound
 from dailypapers.services.schemas import PaperPublic, PeriodLink
+from dailypapers.store import feed as feed_q
 from dailypapers.store import papers as papers_q
 from dailypapers.store.db import Database
 
@@ -31,4 +32,5 @@ def paper_detail(db: Database, settings: Settings, arxiv_id: str) -> PaperPublic
                 f"version {parsed.version} of paper {parsed.id} is not in this feed: {held}", {"paper": link}
             )
         days = papers_q.feed_days_of(conn, parsed.id)
-    return PaperPublic.from_row(row, days)
+        submitted_by = feed_q.submitter_of(conn, parsed.id)
+    return PaperPublic.from_row(row, days, submitted_by)

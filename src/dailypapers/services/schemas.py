@@ -20,7 +20,11 @@ class PaperCard(BaseModel):
     authors: list[str]
     authors_short: str
     categories: list[str]
-    upvotes: int
+    upvotes: int  # upvotes_imported + upvotes_local
+    upvotes_local: int = 0  # votes of members of this site
+    upvotes_imported: int = 0  # upvotes imported from the Hugging Face Hub
+    comment_count: int = 0  # visible comments
+    submitted_by: str | None = None  # username of the member who submitted it to the day shown
     excerpt: str
     code_url: str | None
     withdrawn: bool
@@ -30,7 +34,8 @@ class PaperCard(BaseModel):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> PaperCard:
-        """Build a card from a papers row (with an `upvotes` column)."""
+        """Build a card from a papers row (with an `upvotes` column, and `submitted_by` when the
+        query looked it up)."""
         return cls(
             arxiv_id=row["arxiv_id"],
             title=row["title"],
@@ -38,6 +43,10 @@ class PaperCard(BaseModel):
             authors_short=short_authors(row["authors"]),
             categories=row["categories"],
             upvotes=row["upvotes"],
+            upvotes_local=row["vote_count"],
+            upvotes_imported=row["imported_upvotes"],
+            comment_count=row["comment_count"],
+            submitted_by=row.get("submitted_by"),
             excerpt=excerpt(row["abstract"]),
             code_url=(row["code_urls"] or [None])[0],
             withdrawn=row["withdrawn"],
@@ -91,7 +100,11 @@ class PaperPublic(BaseModel):
     published_at: datetime | None
     updated_at: datetime | None
     feed_days: list[date]
-    upvotes: int
+    upvotes: int  # upvotes_imported + upvotes_local
+    upvotes_local: int = 0  # votes of members of this site
+    upvotes_imported: int = 0  # upvotes imported from the Hugging Face Hub
+    comment_count: int = 0  # visible comments
+    submitted_by: str | None = None  # username of the member who submitted it to its latest feed day
     withdrawn: bool
     abs_url: str
     pdf_url: str
@@ -100,8 +113,10 @@ class PaperPublic(BaseModel):
     trending_score: float
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], feed_days: list[date]) -> PaperPublic:
-        """Build the public paper from a papers row and its feed days."""
+    def from_row(
+        cls, row: dict[str, Any], feed_days: list[date], submitted_by: str | None = None
+    ) -> PaperPublic:
+        """Build the public paper from a papers row, its feed days and its submitter."""
         return cls(
             arxiv_id=row["arxiv_id"],
             version=row["version"],
@@ -117,6 +132,10 @@ class PaperPublic(BaseModel):
             updated_at=row["updated_at"],
             feed_days=feed_days,
             upvotes=row["imported_upvotes"] + row["vote_count"],
+            upvotes_local=row["vote_count"],
+            upvotes_imported=row["imported_upvotes"],
+            comment_count=row["comment_count"],
+            submitted_by=submitted_by,
             withdrawn=row["withdrawn"],
             abs_url=abs_url(row["arxiv_id"], row["version"]),
             pdf_url=pdf_url(row["arxiv_id"], row["version"]),

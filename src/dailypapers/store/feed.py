@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dailypapers.core.ranking import period_vote_multipliers
-from dailypapers.store.tables import feed_entries, papers
+from dailypapers.store.tables import feed_entries, papers, users
 
 SortOrder = Literal["trending", "upvotes", "newest"]
 SORT_ORDERS: tuple[SortOrder, ...] = ("trending", "upvotes", "newest")
@@ -17,6 +17,20 @@ SORT_ORDERS: tuple[SortOrder, ...] = ("trending", "upvotes", "newest")
 _VOTES = papers.c.imported_upvotes + papers.c.vote_count
 # A paper's upvotes (imported + votes here), as the column `upvotes` of a select.
 UPVOTES = _VOTES.label("upvotes")
+
+
+def submitter(start: date | None = None, end: date | None = None) -> Any:
+    """The username of the member who submitted the paper (of the outer query's row) to its newest
+    feed day between start and end (any day when not given), as the column `submitted_by`: a
+    correlated subquery on the feed_entries index, part of the card query itself."""
+    q = (
+        sa.select(users.c.username)
+        .select_from(feed_entries.join(users, users.c.id == feed_entries.c.submitted_by))
+        .where(feed_entries.c.arxiv_id == papers.c.arxiv_id)
+    )
+    if start is not None and end is not None:
+        q = q.where(feed_entries.c.feed_date.between(start, end))
+    return q.order_by(feed_entries.c.feed_date.desc()).limit(1).scalar_subquery().label("submitted_by")
 
 
 def _order(sort: SortOrder) -> list[Any]:
@@ -63,9 +77,13 @@ def papers_in_period(
     """
     if sort == "trending" and end > start:
         first_day, order = _period_trending_order(start, end)
-        q = sa.select(papers, UPVOTES).join(first_day, first_day.c.arxiv_id == papers.c.arxiv_id)
+        q = sa.select(papers, UPVOTES, submitter(start, end)).join(
+            first_day, first_day.c.arxiv_id == papers.c.arxiv_id
+        )
     else:
-        q = sa.select(papers, UPVOTES).where(papers.c.arxiv_id.in_(_in_period(start, end)))
+        q = sa.select(papers, UPVOTES, submitter(start, end)).where(
+            papers.c.arxiv_id.in_(_in_period(start, end))
+        )
         order = _order(sort)
     q = q.order_by(*order).limit(limit).offset(offset)
     return [row._asdict() for row in conn.execute(q)]
@@ -97,6 +115,12 @@ def next_feed_day(conn: Connection, after: date) -> date | None:
 
 
 def paper_cards(conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
-    """The rows (with `upvotes`) of these papers, for cards; unknown ids are left out."""
-    rows = conn.execute(sa.select(papers, UPVOTES).where(papers.c.arxiv_id.in_(ids)))
+    """The rows (with `upvotes`, and `submitted_by` of the newest feed day) of these papers, for
+    cards; unknown ids are left out."""
+    rows = conn.execute(sa.select(papers, UPVOTES, submitter()).where(papers.c.arxiv_id.in_(ids)))
     return [dict(r._mapping) for r in rows]
+
+
+def submitter_of(conn: Connection, arxiv_id: str) -> str | None:
+    """The username of the member who submitted the paper to its newest feed day, if one did."""
+    return conn.scalar(sa.select(submitter()).where(papers.c.arxiv_id == arxiv_id))

@@ -24,7 +24,15 @@ _ROW_COLUMNS = [papers.c[name] for name in (*CONTENT_FIELDS, "arxiv_id", "conten
 
 # The lookups are built once, the ids passed as parameters: a statement built per batch holds its
 # ids in a reference cycle, which an import (fewer cycle collections) would keep for a long time.
-_SELECT_ROWS = sa.select(*_ROW_COLUMNS).where(papers.c.arxiv_id.in_(sa.bindparam("ids", expanding=True)))
+# On PostgreSQL the rows a batch may rewrite are locked as they are read (in id order, so two batches
+# never wait on each other crosswise): a vote landing between the read and the write would otherwise be
+# overwritten with the count read. (SQLite's write transactions are serial: BEGIN IMMEDIATE.)
+_SELECT_ROWS = (
+    sa.select(*_ROW_COLUMNS)
+    .where(papers.c.arxiv_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(papers.c.arxiv_id)
+    .with_for_update()
+)
 _SELECT_DAYS = sa.select(feed_entries.c.arxiv_id, feed_entries.c.feed_date).where(
     feed_entries.c.arxiv_id.in_(sa.bindparam("ids", expanding=True))
 )
@@ -88,7 +96,7 @@ def _load_stored(
         return _load_stored_sqlite(conn, ids)
     stored: dict[str, dict[str, Any]] = {}
     known_days: dict[str, set[date]] = {}
-    for chunk in _chunks(ids):
+    for chunk in _chunks(sorted(ids)):
         for row in conn.execute(_SELECT_ROWS, {"ids": chunk}):
             stored[row.arxiv_id] = row._asdict()
         for arxiv_id, feed_date in conn.execute(_SELECT_DAYS, {"ids": chunk}):

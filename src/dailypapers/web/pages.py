@@ -15,6 +15,7 @@ from dailypapers.services import comments as comment_service
 from dailypapers.services import feed as feed_service
 from dailypapers.services import papers as paper_service
 from dailypapers.services import search as search_service
+from dailypapers.services import votes as vote_service
 from dailypapers.services.errors import NotFound
 from dailypapers.services.feed import SortOrder
 from dailypapers.services.runtime import Database
@@ -69,6 +70,12 @@ ModeParam = Annotated[
 DayParam = Annotated[str, Query(max_length=32, description="a day, YYYY-MM-DD")]
 
 
+def _voted(request: Request, db: Database, ids: list[str]) -> set[str]:
+    """Which of these papers the signed-in member has upvoted (the pressed ▲ buttons)."""
+    member = current_member(request)
+    return vote_service.voted_ids(db, member.id if member else None, ids)
+
+
 def _strip_json(key: str) -> str:
     return key[:-5] if key.endswith(".json") else key
 
@@ -97,7 +104,8 @@ def _feed_response(
         return _not_found(request, exc)
     if wants_json(request):
         return JSONResponse(result.model_dump(mode="json"))
-    return render(request, "feed.html", {"feed": result, "title": result.label})
+    voted = _voted(request, db, [p.arxiv_id for p in result.papers])
+    return render(request, "feed.html", {"feed": result, "title": result.label, "voted": voted})
 
 
 @router.get("/", summary="The latest feed day")
@@ -193,6 +201,7 @@ def paper(request: Request, arxiv_id: str, db: DbDep, settings: SettingsDep):
             "title": latex_to_unicode(detail.title),
             "similar": similar_cards,
             "thread": thread,
+            "voted": _voted(request, db, [detail.arxiv_id]),
         },
     )
 
@@ -217,7 +226,13 @@ def search(
     return render(
         request,
         "search.html",
-        {"result": result, "title": f"Search: {q}" if q else "Search", "q": q, "mode": mode},
+        {
+            "result": result,
+            "title": f"Search: {q}" if q else "Search",
+            "q": q,
+            "mode": mode,
+            "voted": _voted(request, db, [p.arxiv_id for p in result.papers]),
+        },
     )
 
 
