@@ -10,10 +10,12 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from dailypapers.core.settings import Settings
 from dailypapers.services import accounts
 from dailypapers.store.db import Database
+from dailypapers.store.tables import moderation_log
 
 PASSWORD = "an operator's passphrase 3"
 
@@ -50,6 +52,22 @@ def test_create_promote_ban_unban_list(db: Database) -> None:
     assert listed[1]["banned_until"] and listed[1]["ban_reason"] == "spam links"
     assert "password_hash" not in listed[0]
     assert "banned" not in cli(db, "unban", "bob").stdout
+    # The operator's actions are in the public moderation log, signed "operator".
+    with db.read() as conn:
+        logged = conn.execute(
+            sa.select(
+                moderation_log.c.moderator_name,
+                moderation_log.c.moderator_id,
+                moderation_log.c.action,
+                moderation_log.c.username,
+                moderation_log.c.reason,
+            ).order_by(moderation_log.c.id)
+        ).all()
+    assert [tuple(row) for row in logged] == [
+        ("operator", None, "set-role", "bob", "role member → moderator"),
+        ("operator", None, "ban", "bob", "spam links"),
+        ("operator", None, "unban", "bob", "lifted by the operator"),
+    ]
 
 
 def test_refusals_exit_2_with_the_reason(db: Database) -> None:
@@ -62,6 +80,10 @@ def test_refusals_exit_2_with_the_reason(db: Database) -> None:
     assert unknown.returncode == 2 and "no member is called 'nobody'" in unknown.stderr
     assert cli(db, "promote", "ada", "--role", "king").returncode == 2
     assert cli(db, "ban", "ada", "--reason", " ").returncode == 2
+    with db.read() as conn:
+        assert (
+            conn.scalar(sa.select(sa.func.count()).select_from(moderation_log)) == 0
+        )  # nothing refused is logged
 
 
 def test_demo_accounts_get_new_random_passwords_at_every_start(db: Database) -> None:

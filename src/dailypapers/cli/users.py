@@ -58,13 +58,13 @@ def create(
 
 @users.command("promote")
 def promote(username: Annotated[str, typer.Argument()], role: RoleOpt = "moderator") -> None:
-    """Give a member a role (moderator by default; `--role member` demotes)."""
-    from dailypapers.services.accounts import AccountError, set_role
-    from dailypapers.services.errors import NotFound
+    """Give a member a role (moderator by default; `--role member` demotes); the moderation log shows it."""
+    from dailypapers.services.errors import BadRequest, NotFound
+    from dailypapers.services.moderation import operator_set_role
 
     try:
-        member = set_role(_db(), username, role, datetime.now(UTC))
-    except (AccountError, NotFound) as exc:
+        member = operator_set_role(_db(), username, role, datetime.now(UTC))
+    except (BadRequest, NotFound) as exc:
         raise _fail(exc) from None
     typer.echo(_line(member))
 
@@ -72,32 +72,36 @@ def promote(username: Annotated[str, typer.Argument()], role: RoleOpt = "moderat
 @users.command("ban")
 def ban(
     username: Annotated[str, typer.Argument()],
-    reason: Annotated[str, typer.Option(help="Why (shown to the member when they sign in).")],
+    reason: Annotated[str, typer.Option(help="Why (shown to the member and in the moderation log).")],
     days: Annotated[float | None, typer.Option(min=0.01, help="How long; without it, for good.")] = None,
 ) -> None:
-    """Ban a member (their sessions end at once)."""
-    from dailypapers.services.accounts import AccountError
-    from dailypapers.services.accounts import ban as ban_member
-    from dailypapers.services.errors import NotFound
+    """Ban a member (their sessions end at once); the moderation log shows it."""
+    from dailypapers.services.errors import BadRequest, NotFound
+    from dailypapers.services.moderation import operator_ban
 
     now = datetime.now(UTC)
     until = now + timedelta(days=days) if days is not None else None
     try:
-        member = ban_member(_db(), username, reason, until, now)
-    except (AccountError, NotFound) as exc:
+        member = operator_ban(_db(), username, reason, until, now)
+    except (BadRequest, NotFound) as exc:
         raise _fail(exc) from None
     typer.echo(_line(member))
 
 
 @users.command("unban")
-def unban(username: Annotated[str, typer.Argument()]) -> None:
-    """Lift a member's ban."""
-    from dailypapers.services.accounts import unban as unban_member
-    from dailypapers.services.errors import NotFound
+def unban(
+    username: Annotated[str, typer.Argument()],
+    reason: Annotated[
+        str, typer.Option(help="Why (shown in the moderation log).")
+    ] = "lifted by the operator",
+) -> None:
+    """Lift a member's ban; the moderation log shows it."""
+    from dailypapers.services.errors import BadRequest, NotFound
+    from dailypapers.services.moderation import operator_unban
 
     try:
-        member = unban_member(_db(), username, datetime.now(UTC))
-    except NotFound as exc:
+        member = operator_unban(_db(), username, reason, datetime.now(UTC))
+    except (BadRequest, NotFound) as exc:
         raise _fail(exc) from None
     typer.echo(_line(member))
 
