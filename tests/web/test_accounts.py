@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from dailypapers.core.settings import Settings
 from dailypapers.jobs.outbox import deliver_outbox
-from dailypapers.services import accounts
+from dailypapers.services import accounts, moderation
 from dailypapers.store.db import Database
 from dailypapers.store.tables import outbox, sessions, users
 from dailypapers.testing.smtp import LoopbackSMTP
@@ -310,11 +310,11 @@ def test_banned_member_is_refused_and_signed_out(
     make_member(db, settings)
     sign_in(client, "ada")
     assert client.get("/account").status_code == 200
-    accounts.ban(db, "ada", "spam", START + timedelta(days=7), START)
+    moderation.operator_ban(db, "ada", "spam", START + timedelta(days=7), START)
     assert client.get("/account", follow_redirects=False).status_code == 303  # the session ended
     refused = sign_in(client, "ada")
     assert refused.status_code == 403 and "banned until 2026-12-14" in refused.text and "spam" in refused.text
-    accounts.unban(db, "ada", START)
+    moderation.operator_unban(db, "ada", "lifted", START)
     assert sign_in(client, "ada").status_code == 303
 
 
@@ -384,7 +384,7 @@ def test_a_banned_members_mail_is_dropped(
 ) -> None:
     make_member(db, settings)
     post_form(client, "/reset", "/reset", {"email": "ada@example.org"})
-    accounts.ban(db, "ada", "spam", None, START)
+    moderation.operator_ban(db, "ada", "spam", None, START)
     report = deliver_outbox(db, settings, now=client.app.state.clock)  # type: ignore[attr-defined]
     assert report.dropped == 1 and report.sent == 0 and smtp.messages == []
 

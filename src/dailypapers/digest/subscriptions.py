@@ -145,6 +145,42 @@ def subscribe(
     return True
 
 
+def subscribe_confirmed(conn: sa.Connection, email: str, user_id: int, now: datetime) -> Row[Any]:
+    """Subscribe a member's confirmed address at once (no second opt-in: the account confirmed it),
+    or re-activate its subscriber; the row is linked to the member. A new subscription (from
+    unsubscribed) gets a new token version, so the old links stop working."""
+    sub = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).first()
+    if sub is None:
+        conn.execute(
+            subscribers.insert().values(
+                email=email,
+                status="active",
+                user_id=user_id,
+                categories=[],
+                created_at=now,
+                confirmed_at=now,
+                updated_at=now,
+            )
+        )
+    elif sub.status != "active" or sub.user_id != user_id:
+        version = sub.token_version + (1 if sub.status == "unsubscribed" else 0)
+        conn.execute(
+            subscribers.update()
+            .where(subscribers.c.id == sub.id)
+            .values(
+                status="active",
+                user_id=user_id,
+                token_version=version,
+                confirmed_at=sub.confirmed_at or now,
+                bounces=0,
+                paused_reason=None,
+                unsubscribed_at=None,
+                updated_at=now,
+            )
+        )
+    return conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).one()
+
+
 def confirm(conn: sa.Connection, signer: Signer, token: str, max_age_hours: int, now: datetime) -> Row[Any]:
     """Activate the subscription of a confirmation link; returns the subscriber row, or InvalidToken."""
     payload = signer.check(CONFIRM, token, max_age=max_age_hours * 3600)

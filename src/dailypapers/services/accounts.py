@@ -27,6 +27,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
+from pydantic import BaseModel
 from sqlalchemy.engine import Connection, Row
 
 from dailypapers.core.models import as_utc
@@ -34,16 +35,20 @@ from dailypapers.core.passwords import hash_password, needs_rehash, password_pro
 from dailypapers.core.settings import Settings
 from dailypapers.digest.account_mail import AccountMail, render_account_mail
 from dailypapers.digest.subscriptions import InvalidEmail, links_domain, normalize_email
+from dailypapers.digest.subscriptions import unsubscribe as unsubscribe_subscriber
 from dailypapers.digest.tokens import InvalidToken, Signer
 from dailypapers.services.errors import NotFound
 from dailypapers.services.schemas import Member
 from dailypapers.store import accounts as store
+from dailypapers.store.comments import delete_member_comments
 from dailypapers.store.db import Database
+from dailypapers.store.votes import remove_member_votes
 
 # Salts of the signed account links (digest.tokens: each purpose its own).
-ACCOUNT_CONFIRM, PASSWORD_RESET = "account-confirm", "password-reset"
+ACCOUNT_CONFIRM, PASSWORD_RESET, EMAIL_CHANGE = "account-confirm", "password-reset", "email-change"
 # Outbox kinds of the account mails.
 CONFIRM_MAIL, EXISTS_MAIL, RESET_MAIL = "account-confirm", "account-exists", "password-reset"
+CHANGE_MAIL, CHANGE_NOTICE_MAIL = "email-change", "email-change-notice"
 MAIL_THROTTLE = timedelta(minutes=10)  # at most one mail of a kind per member this often
 SESSION_TOUCH = timedelta(minutes=1)  # a session's expiry moves at most this often (one write)
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")
@@ -351,6 +356,17 @@ def sign_in(
                 _record_failure(conn, settings, key, now)
         raise SignInRefused(WRONG_LOGIN)
     assert row is not None
+    _refuse_banned(row, now)
+    rehashed = hash_password(password) if needs_rehash(row.password_hash) else None
+    with db.write() as conn:
+        store.clear_attempts(conn, account_key)
+        if rehashed:
+            store.update_member(conn, row.id, now, password_hash=rehashed)
+        return _new_session(conn, settings, row.id, now, user_agent, client_address)
+
+
+def _refuse_banned(row: Any, now: datetime) -> None:
+    """SignInRefused, saying until when and why, for a banned member."""
     if is_banned(row, now):
         until = (
             "for good"
@@ -358,21 +374,27 @@ def sign_in(
             else f"until {as_utc(row.banned_until):%Y-%m-%d %H:%M} UTC"
         )
         raise SignInRefused(f"This account is banned {until}: {row.ban_reason or 'no reason given'}.")
-    rehashed = hash_password(password) if needs_rehash(row.password_hash) else None
+
+
+def _new_session(
+    conn: Connection,
+    settings: Settings,
+    user_id: int,
+    now: datetime,
+    user_agent: str | None,
+    client_address: str | None,
+) -> str:
+    """Store a new session of a member; its cookie token."""
     token = secrets.token_urlsafe(32)
-    with db.write() as conn:
-        store.clear_attempts(conn, account_key)
-        if rehashed:
-            store.update_member(conn, row.id, now, password_hash=rehashed)
-        store.insert_session(
-            conn,
-            session_id=token_hash(token),
-            user_id=row.id,
-            now=now,
-            expires_at=now + timedelta(days=settings.session_days),
-            user_agent=_printable(user_agent or "")[:300] or None,
-            client_address=_printable(client_address or "")[:64] or None,
-        )
+    store.insert_session(
+        conn,
+        session_id=token_hash(token),
+        user_id=user_id,
+        now=now,
+        expires_at=now + timedelta(days=settings.session_days),
+        user_agent=_printable(user_agent or "")[:300] or None,
+        client_address=_printable(client_address or "")[:64] or None,
+    )
     return token
 
 
@@ -478,6 +500,323 @@ def set_display_name(db: Database, member_id: int, display_name: str, now: datet
         return _member(store.member_by_id(conn, member_id))
 
 
+class AccountExport(BaseModel):
+    """Everything the site keeps about a member, as GET /account/export.json gives it."""
+
+    profile: dict[str, Any]
+    sessions: list[dict[str, Any]]
+    votes: list[dict[str, Any]]
+    comments: list[dict[str, Any]]
+    submissions: list[dict[str, Any]]
+    flags: list[dict[str, Any]]
+    digest_subscription: dict[str, Any] | None
+    moderation_log: list[dict[str, Any]]
+
+
+def _row_of(conn: Connection, member_id: int) -> Row[Any]:
+    row = store.member_by_id(conn, member_id)
+    if row is None:
+        raise NotFound("no such member")
+    return row
+
+
+def resend_confirmation(
+    db: Database, settings: Settings, signer: Signer, member_id: int, now: datetime
+) -> bool:
+    """Queue the confirmation mail of an unconfirmed address again; False when the address is
+    confirmed already or one went out less than MAIL_THROTTLE ago."""
+    with db.write() as conn:
+        row = _row_of(conn, member_id)
+        if row.email_confirmed_at is not None or not row.email:
+            return False
+        return _confirm_mail(conn, settings, signer, row, now)
+
+
+def _check_password(db: Database, settings: Settings, row: Any, password: str, now: datetime) -> None:
+    """AccountError unless `password` is the member's (throttled like sign-in, per account)."""
+    key = f"member:{row.id}"
+    with db.read() as conn:
+        wait = _blocked_for(store.attempts_of(conn, [key]), now)
+    if wait is not None:
+        raise AccountError("password", f"too many wrong passwords: try again in {wait} seconds")
+    if not row.password_hash or not verify_password(row.password_hash, (password or "")[:1024]):
+        with db.write() as conn:
+            _record_failure(conn, settings, key, now)
+        raise AccountError("password", "this is not your password")
+
+
+def _confirms(db: Database, settings: Settings, row: Any, confirmation: str, now: datetime) -> None:
+    """The member confirms a grave change: with the password, or (an account that signs in only
+    through OpenID Connect, without one) by typing the username."""
+    if row.password_hash:
+        _check_password(db, settings, row, confirmation, now)
+    elif (confirmation or "").strip().lower() != row.username.lower():
+        raise AccountError("password", "type your username to confirm")
+
+
+def request_email_change(
+    db: Database, settings: Settings, signer: Signer, member_id: int, email: str, password: str, now: datetime
+) -> tuple[str, bool]:
+    """Start a change of address: the new one (normalised as at sign-up) waits in pending_email,
+    gets a confirmation link, and the old one a notice. Returns (the new address, whether the
+    link was mailed: False when one went out less than MAIL_THROTTLE ago). AccountError when the
+    password is wrong or the address is not one or is the account's already."""
+    address = _email(email)
+    with db.read() as conn:
+        row = _row_of(conn, member_id)
+    _confirms(db, settings, row, password, now)
+    if address == row.email:
+        raise AccountError("email", "this is your address already")
+    with db.write() as conn:
+        row = _row_of(conn, member_id)
+        store.update_member(conn, row.id, now, pending_email=address)
+        token = signer.sign(
+            EMAIL_CHANGE, {"u": row.id, "v": row.token_version, "e": address, "t": _stamp(now)}
+        )
+        hours = settings.account_confirm_hours
+        change = _mail(
+            settings,
+            address,
+            subject=f"Confirm your new address for {settings.site_name}",
+            heading="Confirm your new address",
+            paragraphs=(f"{row.username} asked to use this address on {settings.site_name} from now on.",),
+            action_label="Use this address",
+            action_url=_link(settings, "/account/email/confirm", token),
+            note=f"The link works once and expires in {hours} {'hour' if hours == 1 else 'hours'}. "
+            "If you did not ask for this, ignore this mail: nothing changes.",
+        )
+        queued = _queue_mail(conn, settings, row, CHANGE_MAIL, change, now)
+        if queued and row.email:
+            notice = _mail(
+                settings,
+                row.email,
+                subject=f"Your address on {settings.site_name} is about to change",
+                heading="Your address is about to change",
+                paragraphs=(
+                    f"Someone signed in as {row.username} asked to change the account's address from "
+                    f"this one to {address}. It changes once the link mailed there is opened.",
+                ),
+                action_label="Choose a new password",
+                action_url=f"{settings.site_url.rstrip('/')}/reset",
+                note="If this was you, nothing to do. If not, choose a new password now: that ends every "
+                "session and cancels the change.",
+            )
+            _queue_mail(conn, settings, row, CHANGE_NOTICE_MAIL, notice, now)
+    return address, queued
+
+
+def check_email_change_link(settings: Settings, signer: Signer, token: str, now: datetime) -> str:
+    """The new address of an email-change link, signed here and not expired; else InvalidToken."""
+    payload = _checked(signer, EMAIL_CHANGE, token, timedelta(hours=settings.account_confirm_hours), now)
+    return str(payload.get("e") or "")
+
+
+def confirm_email_change(
+    db: Database, settings: Settings, signer: Signer, member_id: int, token: str, now: datetime
+) -> Member:
+    """Replace the member's address by the one of its change link (which then stops working: the
+    token version rises). InvalidToken for a forged, expired, used link or one of another member;
+    AccountError when another account took the address meanwhile."""
+    payload = _checked(signer, EMAIL_CHANGE, token, timedelta(hours=settings.account_confirm_hours), now)
+    with db.write() as conn:
+        row = store.member_by_id(conn, member_id)
+        if (
+            row is None
+            or payload.get("u") != row.id
+            or payload.get("v") != row.token_version
+            or payload.get("e") != row.pending_email
+        ):
+            raise InvalidToken(
+                "this link has been used already, is for another account, or is no longer valid"
+            )
+        other = store.member_by_email(conn, row.pending_email)
+        if other is not None and other.id != row.id:
+            raise AccountError("email", "this address has another account now")
+        store.update_member(
+            conn,
+            row.id,
+            now,
+            email=row.pending_email,
+            pending_email=None,
+            email_confirmed_at=now,
+            token_version=row.token_version + 1,
+        )
+        return _member(store.member_by_id(conn, row.id))
+
+
+def set_preferences(
+    db: Database, member_id: int, public_votes: bool, notify_mentions: bool, now: datetime
+) -> Member:
+    """Whether the member's upvotes are listed on its page, and whether @mentions mail it."""
+    with db.write() as conn:
+        store.update_member(
+            conn, member_id, now, public_votes=bool(public_votes), notify_mentions=bool(notify_mentions)
+        )
+        return _member(store.member_by_id(conn, member_id))
+
+
+def has_password(db: Database, member_id: int) -> bool:
+    """Whether the member signs in with a password (else only through OpenID Connect)."""
+    with db.read() as conn:
+        return bool(_row_of(conn, member_id).password_hash)
+
+
+def delete_account(
+    db: Database, settings: Settings, member_id: int, confirmation: str, now: datetime
+) -> None:
+    """Delete an account for good, in one transaction, once confirmed (`_confirms`): its upvotes are
+    withdrawn (counts and trending recomputed), its comments emptied (threads show "[deleted]"), its
+    submissions stay in the feed without a name, the digest subscription of its address ends, and
+    its sessions, flags and mails go with the row. AccountError when not confirmed."""
+    with db.read() as conn:
+        row = _row_of(conn, member_id)
+    _confirms(db, settings, row, confirmation, now)
+    with db.write() as conn:
+        row = _row_of(conn, member_id)
+        remove_member_votes(conn, row.id, now)
+        delete_member_comments(conn, row.id, now)
+        sub = store.member_subscriber(conn, row.id, row.email)
+        if sub is not None and sub.status != "unsubscribed":
+            unsubscribe_subscriber(conn, sub, now)
+        store.delete_member(conn, row.id)
+
+
+def _utc_values(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # SQLite gives naive UTC datetimes back: the export says UTC on both databases.
+    return [{k: as_utc(v) if isinstance(v, datetime) else v for k, v in r.items()} for r in rows]
+
+
+def export_account(db: Database, member_id: int) -> AccountExport:
+    """The member's data (never the password hash nor session ids), for its JSON export."""
+    with db.read() as conn:
+        row = _row_of(conn, member_id)
+        profile = {
+            "username": row.username,
+            "display_name": row.display_name,
+            "email": row.email,
+            "email_confirmed_at": row.email_confirmed_at,
+            "pending_email": row.pending_email,
+            "role": row.role,
+            "created_at": row.created_at,
+            "public_votes": row.public_votes,
+            "notify_mentions": row.notify_mentions,
+            "has_password": bool(row.password_hash),
+            "oidc_issuer": row.oidc_issuer,
+            "oidc_subject": row.oidc_subject,
+            "banned_until": row.banned_until,
+            "ban_reason": row.ban_reason,
+        }
+        sub = store.member_subscriber(conn, row.id, row.email)
+        digest = None
+        if sub is not None:
+            digest = _utc_values(
+                [
+                    {
+                        "email": sub.email,
+                        "status": sub.status,
+                        "frequency": sub.frequency,
+                        "weekday": sub.weekday,
+                        "send_hour": sub.send_hour,
+                        "timezone": sub.timezone,
+                        "max_papers": sub.max_papers,
+                        "categories": list(sub.categories or []),
+                        "min_upvotes": sub.min_upvotes,
+                        "created_at": sub.created_at,
+                        "confirmed_at": sub.confirmed_at,
+                        "unsubscribed_at": sub.unsubscribed_at,
+                    }
+                ]
+            )[0]
+            digest["saved_searches"] = store.export_saved_searches(conn, sub.id)
+        return AccountExport(
+            profile=_utc_values([profile])[0],
+            sessions=_utc_values(store.export_sessions(conn, row.id)),
+            votes=_utc_values(store.export_votes(conn, row.id)),
+            comments=_utc_values(store.export_comments(conn, row.id)),
+            submissions=_utc_values(store.export_submissions(conn, row.id)),
+            flags=_utc_values(store.export_flags(conn, row.id)),
+            digest_subscription=digest,
+            moderation_log=_utc_values(store.export_moderation(conn, row.username, row.id)),
+        )
+
+
+# --- OpenID Connect sign-in (services.oidc checks the provider's answer) -----------------------------
+
+
+def _oidc_username(conn: Connection, preferred: str, email: str | None) -> str:
+    """A free username made from the provider's preferred_username, else the address's local part."""
+    base = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in preferred or "")
+    base = base.strip("-_")
+    if len(base) < 2 and email:
+        local = email.split("@")[0]
+        base = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in local).strip(
+            "-_"
+        )
+    if len(base) < 2:
+        base = "member"
+    base = base[:28]
+    name, n = base, 1
+    while store.member_by_username(conn, name) is not None:
+        n += 1
+        name = f"{base}-{n}"[:32]
+    return name
+
+
+def sign_in_oidc(
+    db: Database,
+    settings: Settings,
+    identity: dict[str, Any],
+    client_address: str | None,
+    now: datetime,
+    user_agent: str | None = None,
+) -> str:
+    """A new session's token for an identity checked by services.oidc (issuer, subject, email,
+    email_verified, preferred_username): its linked account; else the account of the same
+    verified address, which gets linked; else a new confirmed member. SignInRefused when banned."""
+    issuer, subject = str(identity["issuer"]), str(identity["subject"])
+    verified = identity.get("email_verified") is True
+    address = None
+    if identity.get("email"):
+        try:
+            address = normalize_email(str(identity["email"]))
+        except InvalidEmail:
+            address = None
+    with db.write() as conn:
+        row = store.member_by_oidc(conn, issuer, subject)
+        if row is None and address and verified:
+            row = store.member_by_email(conn, address)
+            if row is not None:
+                if row.oidc_subject is not None:
+                    raise SignInRefused("This address's account signs in with another identity.")
+                store.update_member(
+                    conn,
+                    row.id,
+                    now,
+                    oidc_issuer=issuer,
+                    oidc_subject=subject,
+                    email_confirmed_at=row.email_confirmed_at or now,
+                )
+        if row is None:
+            free = address if address and verified and store.member_by_email(conn, address) is None else None
+            name = _oidc_username(conn, str(identity.get("preferred_username") or ""), address)
+            user_id = store.insert_member(
+                conn,
+                username=name,
+                email=free,
+                password_hash=None,
+                role="member",
+                now=now,
+                confirmed_at=now if free else None,
+            )
+            if user_id is None:
+                raise SignInRefused("The account could not be made: please try again.")
+            store.update_member(conn, user_id, now, oidc_issuer=issuer, oidc_subject=subject)
+            row = _row_of(conn, user_id)
+        row = _row_of(conn, row.id)
+        _refuse_banned(row, now)
+        return _new_session(conn, settings, row.id, now, user_agent, client_address)
+
+
 # --- the operator's commands (`dailypapers users ...`) --------------------------------------------
 
 
@@ -538,36 +877,6 @@ def ensure_account(
             conn, row.id, now, password_hash=password_hash, role=role, token_version=row.token_version + 1
         )
         store.delete_member_sessions(conn, row.id)
-        return _member(store.member_by_id(conn, row.id))
-
-
-def set_role(db: Database, username: str, role: str, now: datetime) -> Member:
-    """Give a member a role (member, moderator, admin)."""
-    if role not in ROLES:
-        raise AccountError("role", f"one of {', '.join(ROLES)}")
-    with db.write() as conn:
-        row = _named(conn, username)
-        store.update_member(conn, row.id, now, role=role)
-        return _member(store.member_by_id(conn, row.id))
-
-
-def ban(db: Database, username: str, reason: str, until: datetime | None, now: datetime) -> Member:
-    """Ban a member until `until` (None: for good) with a reason; their sessions end at once."""
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise AccountError("reason", "a ban needs a reason")
-    with db.write() as conn:
-        row = _named(conn, username)
-        store.update_member(conn, row.id, now, banned_until=until or FOREVER, ban_reason=reason[:500])
-        store.delete_member_sessions(conn, row.id)
-        return _member(store.member_by_id(conn, row.id))
-
-
-def unban(db: Database, username: str, now: datetime) -> Member:
-    """Lift a member's ban."""
-    with db.write() as conn:
-        row = _named(conn, username)
-        store.update_member(conn, row.id, now, banned_until=None, ban_reason=None)
         return _member(store.member_by_id(conn, row.id))
 
 

@@ -29,6 +29,9 @@ from dailypapers.digest.tokens import CONFIRM, site_signer
 from dailypapers.digest.tokens import CSRF as CSRF
 from dailypapers.digest.tokens import InvalidToken as InvalidToken
 from dailypapers.digest.tokens import Signer as Signer
+from dailypapers.services.errors import Forbidden
+from dailypapers.services.schemas import Member
+from dailypapers.store import accounts as account_store
 from dailypapers.store.db import Database
 
 
@@ -100,3 +103,31 @@ def unsubscribe(db: Database, settings: Settings, signer: Signer, token: str, no
         sub = subs.from_manage_token(conn, signer, token)
         subs.unsubscribe(conn, sub, now)
         return _view(conn, subs.from_manage_token(conn, signer, token))
+
+
+@dataclass(frozen=True)
+class MemberSubscription:
+    """A member's digest subscription as the account page shows it, with the token of its
+    preferences and unsubscribe links."""
+
+    subscription: Subscription
+    manage_token: str
+
+
+def member_subscription(db: Database, signer: Signer, member: Member) -> MemberSubscription | None:
+    """The digest subscription of a member (linked to it, else of its address), or None."""
+    with db.read() as conn:
+        sub = account_store.member_subscriber(conn, member.id, member.email)
+        if sub is None:
+            return None
+        return MemberSubscription(_view(conn, sub), subs.manage_token(signer, sub))
+
+
+def subscribe_member(db: Database, signer: Signer, member: Member, now: datetime) -> MemberSubscription:
+    """Subscribe a member's confirmed address in one click (no second opt-in), or re-activate its
+    subscription; Forbidden when the address is not confirmed (or the member is banned)."""
+    if not member.can_act(now) or not member.email:
+        raise Forbidden("Confirm your address first: the digest goes to a confirmed address only.")
+    with db.write() as conn:
+        sub = subs.subscribe_confirmed(conn, member.email, member.id, now)
+        return MemberSubscription(_view(conn, sub), subs.manage_token(signer, sub))

@@ -1,5 +1,6 @@
 """The SQL of accounts: members (table users), their sessions, sign-in failures and account mails in
-the outbox. Every function runs on the caller's connection: services.accounts owns the transactions.
+the outbox, and the read-only queries of a member's data export. Every function runs on the caller's
+connection: services.accounts owns the transactions.
 """
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 
-from dailypapers.store.tables import outbox, sessions, sign_in_attempts, users
+from dailypapers.store.tables import (
+    comment_flags,
+    comments,
+    feed_entries,
+    moderation_log,
+    outbox,
+    saved_searches,
+    sessions,
+    sign_in_attempts,
+    subscribers,
+    users,
+    votes,
+)
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
@@ -194,3 +207,130 @@ def save_attempt(
 def clear_attempts(conn: Connection, key: str) -> None:
     """Forget a key's failures (a successful sign-in of that account)."""
     conn.execute(sign_in_attempts.delete().where(sign_in_attempts.c.key == key))
+
+
+def member_by_oidc(conn: Connection, issuer: str, subject: str) -> Row[Any] | None:
+    """The users row linked to an OpenID Connect identity (issuer, subject)."""
+    return conn.execute(
+        sa.select(users).where(users.c.oidc_issuer == issuer, users.c.oidc_subject == subject)
+    ).first()
+
+
+def delete_member(conn: Connection, user_id: int) -> None:
+    """Delete a users row; its sessions, votes, flags and outbox rows go with it (ON DELETE CASCADE),
+    its comments and submissions stay without a name (SET NULL)."""
+    conn.execute(users.delete().where(users.c.id == user_id))
+
+
+# --- a member's data export (read-only) -------------------------------------------------------------
+
+
+def export_sessions(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    """The member's sessions: when made and last used, and the browser (never their ids)."""
+    rows = conn.execute(
+        sa.select(sessions.c.created_at, sessions.c.last_seen_at, sessions.c.user_agent)
+        .where(sessions.c.user_id == user_id)
+        .order_by(sessions.c.created_at)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def export_votes(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    """The papers the member upvoted, and when."""
+    rows = conn.execute(
+        sa.select(votes.c.arxiv_id, votes.c.created_at)
+        .where(votes.c.user_id == user_id)
+        .order_by(votes.c.created_at, votes.c.arxiv_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def export_comments(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    """The member's comments: source, times and state (deleted, hidden and why)."""
+    rows = conn.execute(
+        sa.select(
+            comments.c.id,
+            comments.c.arxiv_id,
+            comments.c.parent_id,
+            comments.c.body,
+            comments.c.created_at,
+            comments.c.edited_at,
+            comments.c.deleted_at,
+            comments.c.hidden_at,
+            comments.c.hidden_reason,
+        )
+        .where(comments.c.user_id == user_id)
+        .order_by(comments.c.created_at, comments.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def export_submissions(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    """The papers the member submitted, with their feed day."""
+    rows = conn.execute(
+        sa.select(feed_entries.c.feed_date, feed_entries.c.arxiv_id, feed_entries.c.featured_at)
+        .where(feed_entries.c.submitted_by == user_id)
+        .order_by(feed_entries.c.feed_date, feed_entries.c.arxiv_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def export_flags(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    """The flags the member raised."""
+    rows = conn.execute(
+        sa.select(
+            comment_flags.c.comment_id,
+            comment_flags.c.reason,
+            comment_flags.c.note,
+            comment_flags.c.created_at,
+            comment_flags.c.resolved_at,
+        )
+        .where(comment_flags.c.user_id == user_id)
+        .order_by(comment_flags.c.created_at, comment_flags.c.comment_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def member_subscriber(conn: Connection, user_id: int, email: str | None) -> Row[Any] | None:
+    """The digest subscriber of a member: the one linked to it, else the one of its address."""
+    linked = conn.execute(
+        sa.select(subscribers).where(subscribers.c.user_id == user_id).order_by(subscribers.c.id)
+    ).first()
+    if linked is not None or not email:
+        return linked
+    return conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).first()
+
+
+def export_saved_searches(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
+    """The saved searches of a subscriber."""
+    rows = conn.execute(
+        sa.select(saved_searches.c.include, saved_searches.c.exclude)
+        .where(saved_searches.c.subscriber_id == subscriber_id)
+        .order_by(saved_searches.c.position)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def export_moderation(conn: Connection, username: str, user_id: int) -> list[dict[str, Any]]:
+    """The moderation log entries about the member: by its name, or about one of its comments."""
+    own_comments = sa.select(comments.c.id).where(comments.c.user_id == user_id)
+    rows = conn.execute(
+        sa.select(
+            moderation_log.c.created_at,
+            moderation_log.c.moderator_name,
+            moderation_log.c.action,
+            moderation_log.c.target_kind,
+            moderation_log.c.target,
+            moderation_log.c.arxiv_id,
+            moderation_log.c.comment_id,
+            moderation_log.c.reason,
+        )
+        .where(
+            sa.or_(
+                sa.func.lower(moderation_log.c.username) == username.lower(),
+                moderation_log.c.comment_id.in_(own_comments),
+            )
+        )
+        .order_by(moderation_log.c.created_at, moderation_log.c.id)
+    )
+    return [dict(r._mapping) for r in rows]

@@ -1,5 +1,8 @@
-"""Account pages: sign up, confirm the address, sign in and out (here or everywhere), the account
-page (display name), password reset; and the session cookie with the request's current member.
+"""Account pages: sign up, confirm the address (and send its mail again), sign in and out (here or
+everywhere; with a password or through the OpenID Connect provider of the settings), the account page
+(display name, preferences, change of address, the digest in one click, export, deletion), password
+reset; and the session cookie with the request's current member. A sign-in can carry a pending
+upvote (`vote`), applied once signed in.
 
 Forms only, no JavaScript; every POST checks its CSRF token (web.csrf). The session cookie
 (`dp_session`) is HttpOnly, SameSite=Lax, Secure when settings.site_url is https, and holds a random
@@ -15,13 +18,14 @@ from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dailypapers.services import accounts
+from dailypapers.services import accounts, oidc, subscriptions, votes
 from dailypapers.services.accounts import AccountError, SignInRefused
+from dailypapers.services.errors import BadRequest, Forbidden, NotFound
 from dailypapers.services.schemas import Member
 from dailypapers.services.subscriptions import InvalidToken
 from dailypapers.web.auth import current_member
@@ -31,6 +35,9 @@ from dailypapers.web.render import message_page, render
 
 router = APIRouter()
 COOKIE = "dp_session"
+OIDC_COOKIE = "dp_oidc"  # the signed state of a sign-in through the provider (services.oidc)
+OIDC_PATH = "/signin/oidc"
+MAX_VOTE_CHARS = 64
 MAX_FORM_FIELDS = 20
 MAX_TOKEN_CHARS = 2000
 MAX_NEXT_CHARS = 2000
@@ -55,6 +62,7 @@ class SignInForm(BaseModel):
     login: str = Field("", max_length=accounts.MAX_LOGIN_CHARS)
     password: str = Field("", max_length=1024)
     next: str = Field("", max_length=MAX_NEXT_CHARS)
+    vote: str = Field("", max_length=MAX_VOTE_CHARS)  # an upvote to apply once signed in
 
 
 class EmailForm(BaseModel):
@@ -84,6 +92,40 @@ class DisplayNameForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     display_name: str = Field("", max_length=200)
+
+
+class EmailChangeForm(BaseModel):
+    """POST /account/email: the new address, confirmed with the password."""
+
+    model_config = ConfigDict(extra="ignore")
+    email: str = Field("", max_length=320)
+    password: str = Field("", max_length=1024)
+
+
+class PreferencesForm(BaseModel):
+    """POST /account/preferences: checkboxes (present: on)."""
+
+    model_config = ConfigDict(extra="ignore")
+    public_votes: str = Field("", max_length=10)
+    notify_mentions: str = Field("", max_length=10)
+
+
+class DeleteForm(BaseModel):
+    """POST /account/delete: the password (an account without one: its username)."""
+
+    model_config = ConfigDict(extra="ignore")
+    password: str = Field("", max_length=1024)
+
+
+# What /account?done=... says after a change (a fixed text: nothing from the query is shown).
+DONE = {
+    "resent": "We sent the confirmation mail again: open its link.",
+    "throttled": "A mail went out a few minutes ago: please wait for it before asking again.",
+    "email": "We sent a link to the new address: your address changes once you open it.",
+    "email-changed": "Your address is changed.",
+    "preferences": "Preferences saved.",
+    "digest": "You are subscribed to the digest.",
+}
 
 
 def safe_return(target: str | None) -> str:
@@ -245,15 +287,54 @@ async def confirm(request: Request) -> Response:
 
 
 def _signin_page(
-    request: Request, login: str = "", next_path: str = "", error: str | None = None, status_code: int = 200
+    request: Request,
+    login: str = "",
+    next_path: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+    vote: str = "",
 ) -> Response:
-    context = {"title": "Sign in", "login": login, "next": safe_return(next_path), "error": error}
+    settings = request.app.state.settings
+    context = {
+        "title": "Sign in",
+        "login": login,
+        "next": safe_return(next_path),
+        "vote": vote,
+        "error": error,
+        "oidc_name": oidc.provider_name(settings) if oidc.enabled(settings) else "",
+    }
     return render(request, "signin.html", context, status_code)
 
 
 @router.get("/signin", summary="The sign-in form")
-def signin_page(request: Request, next: NextQuery = "") -> Response:
-    return _signin_page(request, next_path=next)
+def signin_page(
+    request: Request, next: NextQuery = "", vote: Annotated[str, Query(max_length=MAX_VOTE_CHARS)] = ""
+) -> Response:
+    return _signin_page(request, next_path=next, vote=vote)
+
+
+async def _apply_vote(request: Request, token: str, arxiv_id: str) -> None:
+    """The upvote a sign-in carried, given by the member just signed in (quietly nothing when the
+    paper is unknown or the member may not vote yet)."""
+    if not arxiv_id:
+        return
+    state, now = request.app.state, request_time(request)
+    member = await run_in_threadpool(accounts.member_of_session, state.db, state.settings, token, now)
+    if member is None:
+        return
+    try:
+        await run_in_threadpool(votes.vote, state.db, state.settings, member, arxiv_id, True, now)
+    except (NotFound, Forbidden, BadRequest):
+        pass
+
+
+async def _signed_in(request: Request, token: str, next_path: str, vote: str) -> Response:
+    """End the browser's previous session, apply a pending vote, set the new cookie, go on."""
+    await run_in_threadpool(accounts.sign_out, request.app.state.db, request.cookies.get(COOKIE))
+    await _apply_vote(request, token, vote)
+    response = RedirectResponse(safe_return(next_path), status_code=303)
+    _session_cookie(request, response, token)
+    return response
 
 
 @router.post("/signin", include_in_schema=False)
@@ -278,14 +359,81 @@ async def signin(request: Request) -> Response:
             request.headers.get("user-agent"),
         )
     except SignInRefused as exc:
-        response = _signin_page(request, form.login, form.next, str(exc), 429 if exc.retry_after else 403)
+        response = _signin_page(
+            request, form.login, form.next, str(exc), 429 if exc.retry_after else 403, form.vote
+        )
         if exc.retry_after:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
     # The browser's previous session (if any) ends: a sign-in always starts a new one.
-    await run_in_threadpool(accounts.sign_out, state.db, request.cookies.get(COOKIE))
-    response = RedirectResponse(safe_return(form.next), status_code=303)
-    _session_cookie(request, response, token)
+    return await _signed_in(request, token, form.next, form.vote)
+
+
+def _oidc_failed(request: Request, message: str) -> Response:
+    settings = request.app.state.settings
+    words = f"Sign-in with {oidc.provider_name(settings)} failed: {message}."
+    response = message_page(request, "Not signed in", words, 400)
+    response.delete_cookie(OIDC_COOKIE, path=OIDC_PATH, httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/signin/oidc", summary="Sign in through the OpenID Connect provider (a redirect to it)")
+async def signin_oidc(
+    request: Request, next: NextQuery = "", vote: Annotated[str, Query(max_length=MAX_VOTE_CHARS)] = ""
+) -> Response:
+    state = request.app.state
+    if not oidc.enabled(state.settings):
+        return message_page(request, "Not available", "This site has no identity provider set up.", 404)
+    try:
+        started = await run_in_threadpool(
+            oidc.start, state.settings, signer(request), safe_return(next), vote, request_time(request)
+        )
+    except oidc.OidcError as exc:
+        return _oidc_failed(request, str(exc))
+    response = RedirectResponse(started.url, status_code=303)
+    response.set_cookie(
+        OIDC_COOKIE,
+        started.cookie,
+        max_age=oidc.STATE_MINUTES * 60,
+        httponly=True,
+        samesite="lax",  # the provider's redirect back is a top-level GET: the cookie comes with it
+        secure=state.settings.site_url.startswith("https://"),
+        path=OIDC_PATH,
+    )
+    return response
+
+
+@router.get(f"{OIDC_PATH}/callback", summary="The OpenID Connect provider's redirect back")
+async def signin_oidc_callback(
+    request: Request,
+    code: Annotated[str, Query(max_length=MAX_TOKEN_CHARS)] = "",
+    state: Annotated[str, Query(max_length=MAX_TOKEN_CHARS)] = "",
+    error: Annotated[str, Query(max_length=200)] = "",
+    error_description: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    app_state = request.app.state
+    params = {"code": code, "state": state, "error": error, "error_description": error_description}
+    now = request_time(request)
+    try:
+        done = await run_in_threadpool(
+            oidc.finish, app_state.settings, signer(request), request.cookies.get(OIDC_COOKIE), params, now
+        )
+        client = request.client.host if request.client else None
+        token = await run_in_threadpool(
+            accounts.sign_in_oidc,
+            app_state.db,
+            app_state.settings,
+            done.identity,
+            client,
+            now,
+            request.headers.get("user-agent"),
+        )
+    except oidc.OidcError as exc:
+        return _oidc_failed(request, str(exc))
+    except SignInRefused as exc:
+        return _oidc_failed(request, str(exc).rstrip("."))
+    response = await _signed_in(request, token, done.next_path, done.vote)
+    response.delete_cookie(OIDC_COOKIE, path=OIDC_PATH, httponly=True, samesite="lax")
     return response
 
 
@@ -319,23 +467,249 @@ def _account_page(
     saved: bool = False,
     confirmed: bool = False,
     error: str | None = None,
+    done: str = "",
 ) -> Response:
+    db = request.app.state.db
     context = {
         "title": "Your account",
         "member": member,
         "saved": saved,
         "confirmed": confirmed,
         "error": error,
+        "notice": DONE.get(done),
+        "has_password": accounts.has_password(db, member.id),
+        "digest": subscriptions.member_subscription(db, signer(request), member),
+        "can_act": member.can_act(request_time(request)),
     }
     return render(request, "account.html", context, 400 if error else 200)
 
 
 @router.get("/account", summary="The member's account page")
-def account_page(request: Request, confirmed: Annotated[str, Query(max_length=10)] = "") -> Response:
+def account_page(
+    request: Request,
+    confirmed: Annotated[str, Query(max_length=10)] = "",
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
     member = current_member(request)
     if member is None:
         return _signin_redirect(request)
-    return _account_page(request, member, confirmed=bool(confirmed))
+    return _account_page(request, member, confirmed=bool(confirmed), done=done)
+
+
+async def _member_form(request: Request) -> tuple[Member | None, dict[str, str]]:
+    """The signed-in member (None: nobody) and the CSRF-checked form; FormRefused when unreadable."""
+    fields = await _form(request)
+    return current_member(request), fields
+
+
+def _field_error(exc: AccountError) -> str:
+    return f"{FIELD_LABELS.get(exc.field, exc.field)}: {exc}"
+
+
+def _done(what: str) -> Response:
+    return RedirectResponse(f"/account?done={what}", status_code=303)
+
+
+@router.post("/account/confirm/resend", include_in_schema=False)
+async def resend_confirmation(request: Request) -> Response:
+    try:
+        member, _ = await _member_form(request)
+    except FormRefused as exc:
+        return _refused(request, str(exc))
+    if member is None:
+        return _signin_redirect(request)
+    state = request.app.state
+    queued = await run_in_threadpool(
+        accounts.resend_confirmation,
+        state.db,
+        state.settings,
+        signer(request),
+        member.id,
+        request_time(request),
+    )
+    if queued:
+        wake_outbox(request)
+        return _done("resent")
+    return _done("throttled" if not member.email_confirmed else "resent")
+
+
+@router.post("/account/email", include_in_schema=False)
+async def change_email(request: Request) -> Response:
+    try:
+        member, fields = await _member_form(request)
+    except FormRefused as exc:
+        return _refused(request, str(exc))
+    if member is None:
+        return _signin_redirect(request)
+    state = request.app.state
+    try:
+        form = EmailChangeForm.model_validate(fields)
+        _, queued = await run_in_threadpool(
+            accounts.request_email_change,
+            state.db,
+            state.settings,
+            signer(request),
+            member.id,
+            form.email,
+            form.password,
+            request_time(request),
+        )
+    except ValidationError as exc:
+        return _account_page(request, member, error=_problems(exc))
+    except AccountError as exc:
+        return _account_page(request, member, error=_field_error(exc))
+    if queued:
+        wake_outbox(request)
+    return _done("email" if queued else "throttled")
+
+
+@router.get("/account/email/confirm", summary="The page of an email-change link")
+def email_confirm_page(request: Request, token: TokenQuery = "") -> Response:
+    try:
+        address = accounts.check_email_change_link(
+            request.app.state.settings, signer(request), token, request_time(request)
+        )
+    except InvalidToken as exc:
+        return _bad_link(request, exc)
+    if current_member(request) is None:
+        target = "/account/email/confirm?token=" + quote(token, safe="")
+        return RedirectResponse("/signin?next=" + quote(target, safe="/"), status_code=303)
+    context = {"title": "Confirm your new address", "token": token, "email": address}
+    return render(request, "account_email_confirm.html", context)
+
+
+@router.post("/account/email/confirm", include_in_schema=False)
+async def email_confirm(request: Request) -> Response:
+    try:
+        member, fields = await _member_form(request)
+        token = TokenForm.model_validate(fields).token
+    except FormRefused as exc:
+        return _refused(request, str(exc))
+    except ValidationError as exc:
+        return message_page(request, "Link not valid", f"Not changed: {_problems(exc)}.", 400)
+    if member is None:
+        return _signin_redirect(request)
+    state = request.app.state
+    try:
+        await run_in_threadpool(
+            accounts.confirm_email_change,
+            state.db,
+            state.settings,
+            signer(request),
+            member.id,
+            token,
+            request_time(request),
+        )
+    except InvalidToken as exc:
+        return _bad_link(request, exc)
+    except AccountError as exc:
+        return message_page(request, "Address not changed", f"Not changed: {exc}.", 409)
+    return _done("email-changed")
+
+
+@router.post("/account/preferences", include_in_schema=False)
+async def save_preferences(request: Request) -> Response:
+    try:
+        member, fields = await _member_form(request)
+    except FormRefused as exc:
+        return _refused(request, str(exc))
+    if member is None:
+        return _signin_redirect(request)
+    try:
+        form = PreferencesForm.model_validate(fields)
+    except ValidationError as exc:
+        return _account_page(request, member, error=_problems(exc))
+    await run_in_threadpool(
+        accounts.set_preferences,
+        request.app.state.db,
+        member.id,
+        bool(form.public_votes),
+        bool(form.notify_mentions),
+        request_time(request),
+    )
+    return _done("preferences")
+
+
+@router.post("/account/digest", include_in_schema=False)
+async def subscribe_digest(request: Request) -> Response:
+    try:
+        member, _ = await _member_form(request)
+    except FormRefused as exc:
+        return _refused(request, str(exc))
+    if member is None:
+        return _signin_redirect(request)
+    try:
+        await run_in_threadpool(
+            subscriptions.subscribe_member,
+            request.app.state.db,
+            signer(request),
+            member,
+            request_time(request),
+        )
+    except Forbidden as exc:
+        return _account_page(request, member, error=str(exc))
+    return _done("digest")
+
+
+@router.get("/account/export.json", summary="The member's data as JSON (a download)")
+def export_account(request: Request) -> Response:
+    member = current_member(request)
+    if member is None:
+        return _signin_redirect(request)
+    data = accounts.export_account(request.app.state.db, member.id)
+    response = JSONResponse(data.model_dump(mode="json"))
+    response.headers["Content-Disposition"] = f'attachment; filename="dailypapers-{member.username}.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _delete_page(request: Request, member: Member, error: str | None = None) -> Response:
+    context = {
+        "title": "Delete your account",
+        "member": member,
+        "has_password": accounts.has_password(request.app.state.db, member.id),
+        "error": error,
+    }
+    return render(request, "account_delete.html", context, 400 if error else 200)
+
+
+@router.get("/account/delete", summary="What deleting the account does, and its form")
+def delete_page(request: Request) -> Response:
+    member = current_member(request)
+    if member is None:
+        return _signin_redirect(request)
+    return _delete_page(request, member)
+
+
+@router.post("/account/delete", include_in_schema=False)
+async def delete_account(request: Request) -> Response:
+    try:
+        member, fields = await _member_form(request)
+    except FormRefused as exc:
+        return _refused(request, str(exc))
+    if member is None:
+        return _signin_redirect(request)
+    state = request.app.state
+    try:
+        confirmation = DeleteForm.model_validate(fields).password
+        await run_in_threadpool(
+            accounts.delete_account, state.db, state.settings, member.id, confirmation, request_time(request)
+        )
+    except ValidationError as exc:
+        return _delete_page(request, member, _problems(exc))
+    except AccountError as exc:
+        return _delete_page(request, member, _field_error(exc))
+    return _signed_out(request, "/account/deleted")
+
+
+@router.get("/account/deleted", summary="Says that the account is deleted")
+def deleted_page(request: Request) -> Response:
+    return message_page(
+        request,
+        "Account deleted",
+        "Your account is deleted: your upvotes are withdrawn, your comments show as [deleted], and your "
+        "submissions stay in the feed without your name.",
+    )
 
 
 @router.post("/account", include_in_schema=False)
