@@ -32,9 +32,10 @@ from starlette.staticfiles import StaticFiles
 from dailypapers.core.settings import Settings
 from dailypapers.digest import subscriptions as subs
 from dailypapers.digest.tokens import site_signer
-from dailypapers.services import accounts
+from dailypapers.services import accounts, comments, moderation
+from dailypapers.services.schemas import Member
 from dailypapers.store.db import Database
-from dailypapers.store.tables import outbox, subscribers
+from dailypapers.store.tables import feed_entries, outbox, papers, subscribers
 from dailypapers.web.app import create_app, site_routes
 
 SLOWEST_S = 2.0
@@ -222,7 +223,10 @@ class Site:
     confirm_token: str = ""
     account_confirm_token: str = ""
     reset_token: str = ""
+    email_change_token: str = ""
     subscribers: int = 0
+    author: Member | None = None  # another member, whose comments the walker flags and moderates
+    flagger: Member | None = None  # a third member, who flags them
 
     def new_subscriber(self) -> None:
         """Tokens of a new subscriber (a route's test may unsubscribe the previous one), and a new
@@ -239,13 +243,70 @@ class Site:
     @property
     def tokens(self) -> list[str]:
         """Every kind of valid link token the site has made."""
-        return [self.manage_token, self.confirm_token, self.account_confirm_token, self.reset_token]
+        return [
+            self.manage_token,
+            self.confirm_token,
+            self.account_confirm_token,
+            self.reset_token,
+            self.email_change_token,
+        ]
 
     def token_for(self, path: str) -> str:
         """The valid token of a path's links."""
+        if path.startswith("/account/email"):
+            return self.email_change_token
         if path.startswith("/account"):
             return self.account_confirm_token
         return self.reset_token if path.startswith("/reset") else self.manage_token
+
+    def walk_as_admin(self, plan: Plan) -> None:
+        """Sign the browser in as a new confirmed admin, who sees every form of the site, and make the
+        targets `plan` changes (a comment of the right kind, a member to ban or unban, a submission to
+        remove); the resend-confirmation route keeps the unconfirmed member, the only one offered it."""
+        now = datetime.now(UTC)
+        name = f"walkeradmin{self.subscribers}"
+        admin = accounts.create_user(
+            self.db, self.settings, name, f"{name}@example.org", WALKER_PASSWORD, "admin", now
+        )
+        if plan.path_format != "/account/confirm/resend":
+            session = accounts.sign_in(self.db, self.settings, name, WALKER_PASSWORD, "walker-fixture", now)
+            self.client.cookies.set("dp_session", session, domain="testserver.local")
+        self.email_change_token = _email_change_token(self.db, self.settings, admin.id, name, now)
+        assert self.author is not None and self.flagger is not None
+        paper = self.path_values["arxiv_id"][0]
+        if "{comment_id}" in plan.path_format:
+            mine = plan.path_format.endswith(("/edit", "/delete")) and "/moderation/" not in plan.path_format
+            comment = comments.post_comment(
+                self.db, self.settings, admin if mine else self.author, paper, "A comment, $x^2$.", None, now
+            )
+            if plan.path_format.endswith("/restore"):
+                moderation.hide_comment(self.db, self.settings, admin, comment.id, "walker", now)
+            if plan.path_format.endswith("/dismiss"):
+                comments.flag_comment(self.db, self.settings, self.flagger, comment.id, "spam", "", now)
+            self.path_values["comment_id"] = [str(comment.id), "1", "2147483647"]
+        if "{username}" in plan.path_format:
+            target = f"walkertarget{self.subscribers}"
+            accounts.create_user(
+                self.db, self.settings, target, f"{target}@example.org", WALKER_PASSWORD, "member", now
+            )
+            if plan.path_format.endswith("/unban"):
+                moderation.ban_member(self.db, self.settings, admin, target, "walker", None, now)
+            self.path_values["username"] = [target, "walkerauthor", "WalkerAuthor"]
+        if "{day}" in plan.path_format:
+            day = now.date()
+            with self.db.write() as conn:
+                entry = (feed_entries.c.feed_date == day) & (feed_entries.c.arxiv_id == paper)
+                conn.execute(feed_entries.delete().where(entry))
+                conn.execute(
+                    feed_entries.insert().values(
+                        feed_date=day,
+                        arxiv_id=paper,
+                        featured_by="user:walkerauthor",
+                        featured_at=now,
+                        submitted_by=self.author.id,
+                    )
+                )
+            self.path_values["day"] = [day.isoformat(), "2026-02-30", "1999-01-01"]
 
 
 def _subscriber_tokens(db: Database, settings: Settings, email: str) -> tuple[str, str]:
@@ -257,6 +318,23 @@ def _subscriber_tokens(db: Database, settings: Settings, email: str) -> tuple[st
         sub = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).one()
     confirm = parse_qs(urlsplit(subs.confirm_url(signer, settings.site_url, sub)).query)["token"][0]
     return subs.manage_token(signer, sub), confirm
+
+
+def _email_change_token(
+    db: Database, settings: Settings, member_id: int, username: str, now: datetime
+) -> str:
+    """The token of the link that confirms a new address of a member, taken from the mail queued."""
+    signer = site_signer(db, settings)
+    accounts.request_email_change(
+        db, settings, signer, member_id, f"{username}.new@example.org", WALKER_PASSWORD, now
+    )
+    with db.read() as conn:
+        body = conn.execute(
+            sa.select(outbox.c.body_text).where(outbox.c.to_addr == f"{username}.new@example.org")
+        ).scalar_one()
+    found = re.search(r"/account/email/confirm\?token=(\S+)", body)
+    assert found, body
+    return unquote(found.group(1))
 
 
 def _member_tokens(db: Database, settings: Settings, username: str) -> tuple[str, str, str]:
@@ -282,6 +360,19 @@ def _member_tokens(db: Database, settings: Settings, username: str) -> tuple[str
     return unquote(confirm.group(1)), unquote(reset.group(1)), session
 
 
+def _old_style_paper_on_the_feed(db: Database, day: date, now: datetime) -> None:
+    """hep-th/9901001 on the feed's newest day, so its page and its vote button exist."""
+    with db.write() as conn:
+        row = dict(conn.execute(sa.select(papers).limit(1)).mappings().one())
+        row.update(arxiv_id="hep-th/9901001", title="An old-style paper", trending_score=1e6, vote_count=0)
+        conn.execute(papers.insert().values(**row))
+        conn.execute(
+            feed_entries.insert().values(
+                feed_date=day, arxiv_id="hep-th/9901001", featured_by="walker", featured_at=now
+            )
+        )
+
+
 @pytest.fixture(scope="module")
 def site(demo_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The demo app with its mailbox, a subscriber, and realistic values for every path parameter."""
@@ -292,7 +383,9 @@ def site(demo_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     mail.set_content("Open http://testserver/subscribe/confirm?token=x")
     mail.add_alternative("<p><a href='http://testserver/'>Confirm</a></p>", subtype="html")
     key = mailbox.Maildir(folder, create=True).add(mail)
-    settings = Settings(database_url=demo_db.url, page_size=30)
+    settings = Settings(
+        database_url=demo_db.url, page_size=30, comment_rate_limit=100_000, submit_max_age_days=0
+    )
     app = create_app(settings, demo_db, mailbox=folder)
     with TestClient(app, raise_server_exceptions=False) as client:
         feed = client.get("/index.json").json()
@@ -305,11 +398,23 @@ def site(demo_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "key": [day.isoformat(), f"{day.isoformat()}.json", week, day.isoformat()[:7], key],
             "archive": ["hep-th", "math"],
             "number": ["9901001", "0101001v2"],
+            # Made for each route by Site.walk_as_admin; these are the fallbacks of generated values.
+            "comment_id": ["1", "2147483647"],
+            "username": ["walkerauthor", "WalkerAuthor"],
+            "day": [day.isoformat(), "2026-02-30"],
         }
+        now = datetime.now(UTC)
+        author, flagger = (
+            accounts.create_user(demo_db, settings, n, f"{n}@example.org", WALKER_PASSWORD, "member", now)
+            for n in ("walkerauthor", "walkerflagger")
+        )
+        _old_style_paper_on_the_feed(demo_db, day, now)
         # The first search in each mode loads the embedder and the vector index: not a request's cost.
         for mode in ("hybrid", "keyword", "vector"):
             assert client.get(f"/search?q=learning&mode={mode}").status_code == 200
-        yield Site(client, demo_db, settings, path_values, plans_of(app.routes))
+        yield Site(
+            client, demo_db, settings, path_values, plans_of(app.routes), author=author, flagger=flagger
+        )
 
 
 def _forms_for(site: Site, action: str) -> list[list[tuple[str, str]]]:
@@ -408,13 +513,14 @@ def _baseline(
     """A valid request of the route, for a new subscriber: path values, query and (for POST) the
     form a page renders."""
     site.new_subscriber()
+    site.walk_as_admin(plan)
     path = {p: (plan.static_files or site.path_values[p])[0] for p in plan.path_params}
     query = [(q, QUERY_VALUES[q][0]) for q in plan.query_params if q in QUERY_VALUES]
     if "token" in plan.query_params:
         query.append(("token", site.token_for(plan.path_format)))
     if plan.method != "POST":
         return path, query, None
-    forms = _forms_for(site, plan.path_format)
+    forms = _forms_for(site, _url(plan, path, []))
     if not forms:
         pytest.fail(
             f"{plan.id}: no page renders a form that posts here, so the walker has no valid form to start from"

@@ -18,7 +18,7 @@ from dailypapers import __version__
 from dailypapers.core.settings import Settings
 from dailypapers.services.errors import BadRequest, Busy, Forbidden, NotFound, TooMany
 from dailypapers.services.runtime import Database, Wakeable
-from dailypapers.web import accounts, pages, subscriptions
+from dailypapers.web import accounts, comments, members, moderation, pages, subscriptions, voting
 from dailypapers.web import mailbox as mailbox_pages
 from dailypapers.web.accounts import SessionMember
 from dailypapers.web.auth import SignInNeeded
@@ -171,6 +171,10 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(subscriptions.router)
     app.include_router(accounts.router)
+    app.include_router(voting.router)
+    app.include_router(comments.router)
+    app.include_router(moderation.router)
+    app.include_router(members.router)
     app.state.mailbox = mailbox
     if mailbox is not None:
         app.include_router(mailbox_pages.router)
