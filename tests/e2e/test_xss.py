@@ -43,6 +43,9 @@ CHROMIUM = "/usr/bin/chromium"
 PAYLOADS_FILE = Path(__file__).resolve().parents[1] / "data" / "xss" / "payloads.txt"
 PAYLOADS = [line for line in PAYLOADS_FILE.read_text(encoding="utf-8").split("\n") if line.strip()]
 SAMPLE = range(0, len(PAYLOADS), 8)  # pages that hold one payload each, beyond the forms' own
+# The refused forms (sign-up, submit) hold one or two payloads a page: every other payload (136, the
+# issue asks for 100 at least) keeps the test's time in bounds; every payload is on the batch pages.
+FORM_SAMPLE = range(0, len(PAYLOADS), 2)
 PASSWORD = "xss-corpus-Password-2025"
 MODERATOR = "xssmod"
 SIGNUP_ECHO_CHARS = 64  # web.accounts.SignUpForm: a longer username is refused before the service
@@ -364,7 +367,8 @@ def test_no_payload_runs_or_injects_anything(site: Site, browser) -> None:  # ty
     _self_test(guest)
     guest.goto("/signup")
     echoed = 0
-    for i, payload in enumerate(PAYLOADS):
+    for i in FORM_SAMPLE:
+        payload = PAYLOADS[i]
         values = {"username": payload, "email": f"new{i}@example.org", "password": PASSWORD}
         guest.submit('form[action="/signup"]', values, f"/signup (username #{i})")
         assert guest.texts(".form-error"), payload
@@ -383,13 +387,15 @@ def test_no_payload_runs_or_injects_anything(site: Site, browser) -> None:  # ty
     # Every payload as the paper and the first comment of a submission, two payloads a page: refused
     # (not an arXiv id), the form comes back with both.
     mod.goto("/submit")
-    half = (n + 1) // 2
-    for i in range(half):
-        arxiv, comment = PAYLOADS[i][:SUBMIT_ARXIV_CHARS], PAYLOADS[(i + half) % n]
+    pairs = list(FORM_SAMPLE)
+    half = (len(pairs) + 1) // 2
+    for k in range(half):
+        i, j = pairs[k], pairs[(k + half) % len(pairs)]
+        arxiv, comment = PAYLOADS[i][:SUBMIT_ARXIV_CHARS], PAYLOADS[j]
         mod.submit('form[action="/submit"]', {"arxiv": arxiv, "comment": comment}, f"/submit (#{i})")
         assert mod.texts(".form-error"), arxiv
         assert mod.values('input[name="arxiv"]', 'textarea[name="comment"]') == [arxiv, comment]
-    places["arXiv id and comment (refused submit form)"] = n
+    places["arXiv id and comment (refused submit form)"] = len(pairs)
 
     # The moderator's display name through the account form (header and form), for the sample.
     mod.goto("/account")

@@ -4,6 +4,7 @@ comment counting open flags only; the rate window; who a mention mails."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -133,3 +134,32 @@ def test_mention_recipients_want_mail_and_can_get_it(db: Database, settings, peo
     with db.read() as conn:
         to = conn.execute(sa.select(outbox.c.to_addr).where(outbox.c.kind == "mention")).scalars().all()
     assert sorted(to) == sorted(f"user{i}@example.org" for i in range(service.MAX_MENTIONS))
+
+
+def test_concurrent_comments_and_flags_keep_exact_counts(db: Database, settings, people) -> None:  # type: ignore[no-untyped-def]
+    """24 members post at once on one paper, then flag one comment at once: the paper's count and the
+    comment's flag count equal the rows (on PostgreSQL a count inside the UPDATE lost some)."""
+    members = [
+        accounts.create_user(
+            db, settings, f"m{i}", f"m{i}@example.org", "a long passphrase 42", "member", NOW
+        )
+        for i in range(24)
+    ]
+    first = service.post_comment(db, settings, people["ada"], PAPER, "the first", None, NOW)
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        posted = list(
+            pool.map(
+                lambda m: service.post_comment(db, settings, m, PAPER, f"by {m.username}", None, NOW), members
+            )
+        )
+        flags = list(
+            pool.map(lambda m: service.flag_comment(db, settings, m, first.id, "spam", "", NOW), members)
+        )
+    assert len(posted) == len(flags) == 24
+    with db.read() as conn:
+        rows = conn.execute(sa.select(sa.func.count()).select_from(comments)).scalar_one()
+        flag_count = conn.execute(
+            sa.select(comments.c.flag_count).where(comments.c.id == first.id)
+        ).scalar_one()
+    assert rows == 25 and count_of(db) == 25
+    assert flag_count == 24

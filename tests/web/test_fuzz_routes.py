@@ -35,7 +35,7 @@ from dailypapers.digest.tokens import site_signer
 from dailypapers.services import accounts, comments, moderation
 from dailypapers.services.schemas import Member
 from dailypapers.store.db import Database
-from dailypapers.store.tables import feed_entries, outbox, papers, subscribers
+from dailypapers.store.tables import feed_entries, outbox, papers, sign_in_attempts, subscribers
 from dailypapers.web.app import create_app, site_routes
 
 SLOWEST_S = 2.0
@@ -225,20 +225,22 @@ class Site:
     reset_token: str = ""
     email_change_token: str = ""
     subscribers: int = 0
+    admin: Member | None = None  # the walker's own account (walk_as_admin)
     author: Member | None = None  # another member, whose comments the walker flags and moderates
     flagger: Member | None = None  # a third member, who flags them
 
-    def new_subscriber(self) -> None:
+    def new_subscriber(self, sign_in: bool = True) -> None:
         """Tokens of a new subscriber (a route's test may unsubscribe the previous one), and a new
-        member, signed in, with the tokens of their mails (a route's test may sign out, or use the
-        single-use reset link)."""
+        member, signed in when asked, with the tokens of their mails (a route's test may sign out, or
+        use the single-use reset link)."""
         self.subscribers += 1
         email = f"walker{self.subscribers}@example.org"
         self.manage_token, self.confirm_token = _subscriber_tokens(self.db, self.settings, email)
         self.account_confirm_token, self.reset_token, session = _member_tokens(
-            self.db, self.settings, f"walker{self.subscribers}"
+            self.db, self.settings, f"walker{self.subscribers}", sign_in
         )
-        self.client.cookies.set("dp_session", session, domain="testserver.local")
+        if session:
+            self.client.cookies.set("dp_session", session, domain="testserver.local")
 
     @property
     def tokens(self) -> list[str]:
@@ -260,19 +262,29 @@ class Site:
         return self.reset_token if path.startswith("/reset") else self.manage_token
 
     def walk_as_admin(self, plan: Plan) -> None:
-        """Sign the browser in as a new confirmed admin, who sees every form of the site, and make the
-        targets `plan` changes (a comment of the right kind, a member to ban or unban, a submission to
-        remove); the resend-confirmation route keeps the unconfirmed member, the only one offered it."""
+        """Sign the browser in (a new session) as the walker's confirmed admin, who sees every form of
+        the site, and make the targets `plan` changes (a comment of the right kind, a member to ban or
+        unban, a submission to remove, an address-change link); the resend-confirmation route keeps
+        the unconfirmed member of new_subscriber, the only one offered it."""
         now = datetime.now(UTC)
-        name = f"walkeradmin{self.subscribers}"
-        admin = accounts.create_user(
-            self.db, self.settings, name, f"{name}@example.org", WALKER_PASSWORD, "admin", now
-        )
+        admin = self.admin
+        assert admin is not None and self.author is not None and self.flagger is not None
+        if plan.path_format.startswith("/account/email"):
+            # An address-change link of an admin of its own (account mails are throttled per member).
+            name = f"walkeradmin{self.subscribers}"
+            admin = accounts.create_user(
+                self.db, self.settings, name, f"{name}@example.org", WALKER_PASSWORD, "admin", now
+            )
+            self.email_change_token = _email_change_token(self.db, self.settings, admin.id, name, now)
         if plan.path_format != "/account/confirm/resend":
-            session = accounts.sign_in(self.db, self.settings, name, WALKER_PASSWORD, "walker-fixture", now)
+            with self.db.write() as conn:  # the wrong passwords of earlier routes' hostile forms
+                conn.execute(sign_in_attempts.delete())
+                if plan.path_format == "/account/digest":  # offered only to a member not subscribed
+                    conn.execute(subscribers.delete().where(subscribers.c.user_id == admin.id))
+            session = accounts.sign_in(
+                self.db, self.settings, admin.username, WALKER_PASSWORD, "walker-fixture", now
+            )
             self.client.cookies.set("dp_session", session, domain="testserver.local")
-        self.email_change_token = _email_change_token(self.db, self.settings, admin.id, name, now)
-        assert self.author is not None and self.flagger is not None
         paper = self.path_values["arxiv_id"][0]
         if "{comment_id}" in plan.path_format:
             mine = plan.path_format.endswith(("/edit", "/delete")) and "/moderation/" not in plan.path_format
@@ -291,7 +303,7 @@ class Site:
             )
             if plan.path_format.endswith("/unban"):
                 moderation.ban_member(self.db, self.settings, admin, target, "walker", None, now)
-            self.path_values["username"] = [target, "walkerauthor", "WalkerAuthor"]
+            self.path_values["username"] = [target, "walkerbystander", "WalkerBystander"]
         if "{day}" in plan.path_format:
             day = now.date()
             with self.db.write() as conn:
@@ -337,7 +349,7 @@ def _email_change_token(
     return unquote(found.group(1))
 
 
-def _member_tokens(db: Database, settings: Settings, username: str) -> tuple[str, str, str]:
+def _member_tokens(db: Database, settings: Settings, username: str, sign_in: bool) -> tuple[str, str, str]:
     """A new member's (confirm link, reset link, session) tokens, taken from the mails the site
     queued, and a session signed in from an address of its own (so the walker's failed sign-ins
     never throttle it)."""
@@ -356,7 +368,9 @@ def _member_tokens(db: Database, settings: Settings, username: str) -> tuple[str
     confirm = re.search(r"/account/confirm\?token=(\S+)", bodies["account-confirm"])
     reset = re.search(r"/reset/confirm\?token=(\S+)", bodies["password-reset"])
     assert confirm and reset
-    session = accounts.sign_in(db, settings, username, WALKER_PASSWORD, "walker-fixture", now)
+    session = (
+        accounts.sign_in(db, settings, username, WALKER_PASSWORD, "walker-fixture", now) if sign_in else ""
+    )
     return unquote(confirm.group(1)), unquote(reset.group(1)), session
 
 
@@ -400,20 +414,36 @@ def site(demo_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "number": ["9901001", "0101001v2"],
             # Made for each route by Site.walk_as_admin; these are the fallbacks of generated values.
             "comment_id": ["1", "2147483647"],
-            "username": ["walkerauthor", "WalkerAuthor"],
+            "username": ["walkerbystander", "WalkerBystander"],  # never the author: it may be banned
             "day": [day.isoformat(), "2026-02-30"],
         }
         now = datetime.now(UTC)
-        author, flagger = (
-            accounts.create_user(demo_db, settings, n, f"{n}@example.org", WALKER_PASSWORD, "member", now)
-            for n in ("walkerauthor", "walkerflagger")
+        author, flagger, admin = (
+            accounts.create_user(demo_db, settings, n, f"{n}@example.org", WALKER_PASSWORD, role, now)
+            for n, role in (("walkerauthor", "member"), ("walkerflagger", "member"), ("walkeradmin", "admin"))
+        )
+        accounts.create_user(
+            demo_db,
+            settings,
+            "walkerbystander",
+            "walkerbystander@example.org",
+            WALKER_PASSWORD,
+            "member",
+            now,
         )
         _old_style_paper_on_the_feed(demo_db, day, now)
         # The first search in each mode loads the embedder and the vector index: not a request's cost.
         for mode in ("hybrid", "keyword", "vector"):
             assert client.get(f"/search?q=learning&mode={mode}").status_code == 200
         yield Site(
-            client, demo_db, settings, path_values, plans_of(app.routes), author=author, flagger=flagger
+            client,
+            demo_db,
+            settings,
+            path_values,
+            plans_of(app.routes),
+            admin=admin,
+            author=author,
+            flagger=flagger,
         )
 
 
@@ -512,7 +542,7 @@ def _baseline(
 ) -> tuple[dict[str, str], list[tuple[str, str]], list[tuple[str, str]] | None]:
     """A valid request of the route, for a new subscriber: path values, query and (for POST) the
     form a page renders."""
-    site.new_subscriber()
+    site.new_subscriber(sign_in=plan.path_format == "/account/confirm/resend")
     site.walk_as_admin(plan)
     path = {p: (plan.static_files or site.path_values[p])[0] for p in plan.path_params}
     query = [(q, QUERY_VALUES[q][0]) for q in plan.query_params if q in QUERY_VALUES]

@@ -155,6 +155,24 @@ def _comment_target(row: Any) -> str:
     return f"comment #{row.id} by {row.username or '[deleted account]'} on {row.arxiv_id}"
 
 
+def _log_comment(
+    conn: Any, moderator: Member, now: datetime, action: str, row: Any, reason: str
+) -> ModerationResult:
+    """Log an action on a comment (`row`: the comment with its author's username)."""
+    return _log(
+        conn,
+        moderator,
+        now,
+        action=action,
+        target_kind="comment",
+        target=_comment_target(row),
+        reason=reason,
+        arxiv_id=row.arxiv_id,
+        comment_id=row.id,
+        username=row.username,
+    )
+
+
 def _log(conn: Any, moderator: Member | None, now: datetime, **values: Any) -> ModerationResult:
     store.insert_log(
         conn,
@@ -172,7 +190,7 @@ def _log(conn: Any, moderator: Member | None, now: datetime, **values: Any) -> M
 
 
 def _comment(conn: Any, comment_id: int) -> Any:
-    row = store.comment_with_author(conn, comment_id)
+    row = comments_q.comment_row(conn, comment_id)
     if row is None:
         raise NotFound(f"There is no comment #{comment_id}.")
     return row
@@ -193,18 +211,7 @@ def hide_comment(
         store.set_hidden(conn, comment_id, now, moderator.id, reason)
         store.resolve_flags(conn, comment_id, moderator.id, now)
         comments_q.recount(conn, row.arxiv_id)
-        return _log(
-            conn,
-            moderator,
-            now,
-            action="hide-comment",
-            target_kind="comment",
-            target=_comment_target(row),
-            reason=reason,
-            arxiv_id=row.arxiv_id,
-            comment_id=comment_id,
-            username=row.username,
-        )
+        return _log_comment(conn, moderator, now, "hide-comment", row, reason)
 
 
 def restore_comment(
@@ -220,18 +227,7 @@ def restore_comment(
         store.set_hidden(conn, comment_id, None, None, None)
         store.resolve_flags(conn, comment_id, moderator.id, now)
         comments_q.recount(conn, row.arxiv_id)
-        return _log(
-            conn,
-            moderator,
-            now,
-            action="restore-comment",
-            target_kind="comment",
-            target=_comment_target(row),
-            reason=reason,
-            arxiv_id=row.arxiv_id,
-            comment_id=comment_id,
-            username=row.username,
-        )
+        return _log_comment(conn, moderator, now, "restore-comment", row, reason)
 
 
 def dismiss_flags(
@@ -244,18 +240,7 @@ def dismiss_flags(
         row = _comment(conn, comment_id)
         if store.resolve_flags(conn, comment_id, moderator.id, now) == 0:
             raise BadRequest("This comment has no open flags.")
-        return _log(
-            conn,
-            moderator,
-            now,
-            action="keep-comment",
-            target_kind="comment",
-            target=_comment_target(row),
-            reason=reason,
-            arxiv_id=row.arxiv_id,
-            comment_id=comment_id,
-            username=row.username,
-        )
+        return _log_comment(conn, moderator, now, "keep-comment", row, reason)
 
 
 def remove_submission(

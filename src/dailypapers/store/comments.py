@@ -18,9 +18,22 @@ from dailypapers.core.models import as_utc
 from dailypapers.store.tables import comment_flags, comments, papers, users
 
 
+def _lock_paper(conn: Connection, arxiv_id: str) -> None:
+    """The paper's row lock until the transaction ends (PostgreSQL; SQLite ignores it)."""
+    conn.execute(
+        sa.select(papers.c.arxiv_id).where(papers.c.arxiv_id == arxiv_id).with_for_update(key_share=True)
+    )
+
+
 def recount(conn: Connection, arxiv_id: str) -> int:
-    """Set papers.comment_count to the paper's comments neither deleted nor hidden; the count."""
-    visible = (
+    """Set papers.comment_count to the paper's comments neither deleted nor hidden; the count.
+
+    The paper's row is locked before the count (PostgreSQL; SQLite's writers are serial already): in
+    READ COMMITTED a count inside the UPDATE would not see a comment committed by a transaction that
+    held the lock meanwhile, and two concurrent comments would both write the same number. The count
+    runs as its own statement after the lock, so its snapshot includes every earlier writer."""
+    _lock_paper(conn, arxiv_id)
+    count: int = conn.execute(
         sa.select(sa.func.count())
         .select_from(comments)
         .where(
@@ -28,12 +41,8 @@ def recount(conn: Connection, arxiv_id: str) -> int:
             comments.c.deleted_at.is_(None),
             comments.c.hidden_at.is_(None),
         )
-        .scalar_subquery()
-    )
-    conn.execute(papers.update().where(papers.c.arxiv_id == arxiv_id).values(comment_count=visible))
-    count: int = conn.execute(
-        sa.select(papers.c.comment_count).where(papers.c.arxiv_id == arxiv_id)
     ).scalar_one()
+    conn.execute(papers.update().where(papers.c.arxiv_id == arxiv_id).values(comment_count=count))
     return count
 
 
@@ -68,7 +77,10 @@ def insert_comment(
     body: str,
     now: datetime,
 ) -> int:
-    """A new comment; its id."""
+    """A new comment; its id. The paper's row is locked first (see recount, which follows in the same
+    transaction): taken before the comment's foreign key takes its share lock, it never has to be
+    upgraded while an import batch waits for the row."""
+    _lock_paper(conn, arxiv_id)
     row = conn.execute(
         comments.insert()
         .values(
@@ -146,17 +158,15 @@ def save_flag(conn: Connection, comment_id: int, user_id: int, reason: str, note
 
 
 def recount_flags(conn: Connection, comment_id: int) -> int:
-    """Set comments.flag_count to the comment's unresolved flags; the count."""
-    open_flags = (
+    """Set comments.flag_count to the comment's unresolved flags; the count (the comment's row locked
+    first, for the reason recount gives)."""
+    conn.execute(sa.select(comments.c.id).where(comments.c.id == comment_id).with_for_update(key_share=True))
+    count: int = conn.execute(
         sa.select(sa.func.count())
         .select_from(comment_flags)
         .where(comment_flags.c.comment_id == comment_id, comment_flags.c.resolved_at.is_(None))
-        .scalar_subquery()
-    )
-    conn.execute(comments.update().where(comments.c.id == comment_id).values(flag_count=open_flags))
-    count: int = conn.execute(
-        sa.select(comments.c.flag_count).where(comments.c.id == comment_id)
     ).scalar_one()
+    conn.execute(comments.update().where(comments.c.id == comment_id).values(flag_count=count))
     return count
 
 

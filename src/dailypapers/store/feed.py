@@ -19,18 +19,28 @@ _VOTES = papers.c.imported_upvotes + papers.c.vote_count
 UPVOTES = _VOTES.label("upvotes")
 
 
-def submitter(start: date | None = None, end: date | None = None) -> Any:
-    """The username of the member who submitted the paper (of the outer query's row) to its newest
-    feed day between start and end (any day when not given), as the column `submitted_by`: a
-    correlated subquery on the feed_entries index, part of the card query itself."""
-    q = (
-        sa.select(users.c.username)
-        .select_from(feed_entries.join(users, users.c.id == feed_entries.c.submitted_by))
-        .where(feed_entries.c.arxiv_id == papers.c.arxiv_id)
-    )
-    if start is not None and end is not None:
-        q = q.where(feed_entries.c.feed_date.between(start, end))
-    return q.order_by(feed_entries.c.feed_date.desc()).limit(1).scalar_subquery().label("submitted_by")
+def _with_submitters(
+    conn: Connection, rows: list[dict[str, Any]], start: date | None = None, end: date | None = None
+) -> list[dict[str, Any]]:
+    """Each row with `submitted_by`: the username of the member who submitted the paper to its newest
+    feed day between start and end (any day when not given), or None. One query for the rows of a
+    page, after the page is chosen (a correlated subquery in the page's query made PostgreSQL
+    evaluate it for every paper of a month before sorting)."""
+    names: dict[str, str] = {}
+    ids = [row["arxiv_id"] for row in rows]
+    if ids:
+        q = (
+            sa.select(feed_entries.c.arxiv_id, users.c.username)
+            .join(users, users.c.id == feed_entries.c.submitted_by)
+            .where(feed_entries.c.arxiv_id.in_(ids))
+            .order_by(feed_entries.c.feed_date)
+        )
+        if start is not None and end is not None:
+            q = q.where(feed_entries.c.feed_date.between(start, end))
+        names = {arxiv_id: username for arxiv_id, username in conn.execute(q)}  # the newest day wins
+    for row in rows:
+        row["submitted_by"] = names.get(row["arxiv_id"])
+    return rows
 
 
 def _order(sort: SortOrder) -> list[Any]:
@@ -77,16 +87,12 @@ def papers_in_period(
     """
     if sort == "trending" and end > start:
         first_day, order = _period_trending_order(start, end)
-        q = sa.select(papers, UPVOTES, submitter(start, end)).join(
-            first_day, first_day.c.arxiv_id == papers.c.arxiv_id
-        )
+        q = sa.select(papers, UPVOTES).join(first_day, first_day.c.arxiv_id == papers.c.arxiv_id)
     else:
-        q = sa.select(papers, UPVOTES, submitter(start, end)).where(
-            papers.c.arxiv_id.in_(_in_period(start, end))
-        )
+        q = sa.select(papers, UPVOTES).where(papers.c.arxiv_id.in_(_in_period(start, end)))
         order = _order(sort)
     q = q.order_by(*order).limit(limit).offset(offset)
-    return [row._asdict() for row in conn.execute(q)]
+    return _with_submitters(conn, [row._asdict() for row in conn.execute(q)], start, end)
 
 
 def count_in_period(conn: Connection, start: date, end: date) -> int:
@@ -117,10 +123,12 @@ def next_feed_day(conn: Connection, after: date) -> date | None:
 def paper_cards(conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
     """The rows (with `upvotes`, and `submitted_by` of the newest feed day) of these papers, for
     cards; unknown ids are left out."""
-    rows = conn.execute(sa.select(papers, UPVOTES, submitter()).where(papers.c.arxiv_id.in_(ids)))
-    return [dict(r._mapping) for r in rows]
+    rows = conn.execute(sa.select(papers, UPVOTES).where(papers.c.arxiv_id.in_(ids)))
+    return _with_submitters(conn, [dict(r._mapping) for r in rows])
 
 
 def submitter_of(conn: Connection, arxiv_id: str) -> str | None:
     """The username of the member who submitted the paper to its newest feed day, if one did."""
-    return conn.scalar(sa.select(submitter()).where(papers.c.arxiv_id == arxiv_id))
+    rows = _with_submitters(conn, [{"arxiv_id": arxiv_id}])
+    submitted_by: str | None = rows[0]["submitted_by"]
+    return submitted_by

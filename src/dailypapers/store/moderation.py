@@ -12,15 +12,6 @@ from sqlalchemy.engine import Connection, Row
 from dailypapers.store.tables import comment_flags, comments, feed_entries, moderation_log, papers, users
 
 
-def comment_with_author(conn: Connection, comment_id: int) -> Row[Any] | None:
-    """A comment row with its author's username (None when the account is gone)."""
-    return conn.execute(
-        sa.select(comments, users.c.username)
-        .select_from(comments.outerjoin(users, users.c.id == comments.c.user_id))
-        .where(comments.c.id == comment_id)
-    ).first()
-
-
 def set_hidden(
     conn: Connection, comment_id: int, hidden_at: datetime | None, hidden_by: int | None, reason: str | None
 ) -> None:
