@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from dailypapers.store.comments import recount_flags
 from dailypapers.store.tables import comment_flags, comments, feed_entries, moderation_log, papers, users
 
 
@@ -24,13 +25,14 @@ def set_hidden(
 
 
 def resolve_flags(conn: Connection, comment_id: int, moderator_id: int | None, now: datetime) -> int:
-    """Mark a comment's open flags resolved by a moderator, and its open-flag count 0; how many."""
+    """Mark a comment's open flags resolved by a moderator and recount its open flags (a flag given
+    meanwhile stays open and counted); how many were resolved."""
     resolved = conn.execute(
         comment_flags.update()
         .where(comment_flags.c.comment_id == comment_id, comment_flags.c.resolved_at.is_(None))
         .values(resolved_at=now, resolved_by=moderator_id)
     ).rowcount
-    conn.execute(comments.update().where(comments.c.id == comment_id).values(flag_count=0))
+    recount_flags(conn, comment_id)
     return int(resolved)
 
 

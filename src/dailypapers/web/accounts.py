@@ -28,7 +28,7 @@ from dailypapers.services.accounts import AccountError, SignInRefused
 from dailypapers.services.errors import BadRequest, Forbidden, NotFound
 from dailypapers.services.schemas import Member
 from dailypapers.services.subscriptions import InvalidToken
-from dailypapers.web.auth import current_member
+from dailypapers.web.auth import SignInNeeded, current_member
 from dailypapers.web.csrf import check_csrf, signer
 from dailypapers.web.forms import FormRefused, read_form, request_time, wake_outbox
 from dailypapers.web.render import message_page, render
@@ -496,10 +496,14 @@ def account_page(
     return _account_page(request, member, confirmed=bool(confirmed), done=done)
 
 
-async def _member_form(request: Request) -> tuple[Member | None, dict[str, str]]:
-    """The signed-in member (None: nobody) and the CSRF-checked form; FormRefused when unreadable."""
+async def _member_form(request: Request) -> tuple[Member, dict[str, str]]:
+    """The signed-in member and the CSRF-checked form of an account page's POST; FormRefused when
+    unreadable, SignInNeeded (the sign-in page, then the account page) when nobody is signed in."""
     fields = await _form(request)
-    return current_member(request), fields
+    member = current_member(request)
+    if member is None:
+        raise SignInNeeded("/account")
+    return member, fields
 
 
 def _field_error(exc: AccountError) -> str:
@@ -516,8 +520,6 @@ async def resend_confirmation(request: Request) -> Response:
         member, _ = await _member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
-    if member is None:
-        return _signin_redirect(request)
     state = request.app.state
     queued = await run_in_threadpool(
         accounts.resend_confirmation,
@@ -539,8 +541,6 @@ async def change_email(request: Request) -> Response:
         member, fields = await _member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
-    if member is None:
-        return _signin_redirect(request)
     state = request.app.state
     try:
         form = EmailChangeForm.model_validate(fields)
@@ -587,8 +587,6 @@ async def email_confirm(request: Request) -> Response:
         return _refused(request, str(exc))
     except ValidationError as exc:
         return message_page(request, "Link not valid", f"Not changed: {_problems(exc)}.", 400)
-    if member is None:
-        return _signin_redirect(request)
     state = request.app.state
     try:
         await run_in_threadpool(
@@ -613,8 +611,6 @@ async def save_preferences(request: Request) -> Response:
         member, fields = await _member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
-    if member is None:
-        return _signin_redirect(request)
     try:
         form = PreferencesForm.model_validate(fields)
     except ValidationError as exc:
@@ -636,8 +632,6 @@ async def subscribe_digest(request: Request) -> Response:
         member, _ = await _member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
-    if member is None:
-        return _signin_redirect(request)
     try:
         await run_in_threadpool(
             subscriptions.subscribe_member,
@@ -687,8 +681,6 @@ async def delete_account(request: Request) -> Response:
         member, fields = await _member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
-    if member is None:
-        return _signin_redirect(request)
     state = request.app.state
     try:
         confirmation = DeleteForm.model_validate(fields).password
@@ -715,12 +707,9 @@ def deleted_page(request: Request) -> Response:
 @router.post("/account", include_in_schema=False)
 async def save_account(request: Request) -> Response:
     try:
-        fields = await _form(request)
+        member, fields = await _member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
-    member = current_member(request)
-    if member is None:
-        return _signin_redirect(request)
     try:
         name = DisplayNameForm.model_validate(fields).display_name
         member = await run_in_threadpool(
