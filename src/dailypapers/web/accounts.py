@@ -30,7 +30,7 @@ from dailypapers.services.schemas import Member
 from dailypapers.services.subscriptions import InvalidToken
 from dailypapers.web.auth import SignInNeeded, current_member
 from dailypapers.web.csrf import check_csrf, signer
-from dailypapers.web.forms import FormRefused, read_form, request_time, wake_outbox
+from dailypapers.web.forms import FormRefused, read_fields, request_time, wake_outbox
 from dailypapers.web.render import message_page, render
 
 router = APIRouter()
@@ -168,7 +168,7 @@ class SessionMember:
 
 async def _form(request: Request) -> dict[str, str]:
     """The url-encoded form (first value of each field), CSRF-checked; FormRefused when unreadable."""
-    fields = {name: values[0] for name, values in (await read_form(request, MAX_FORM_FIELDS)).items()}
+    fields = await read_fields(request, MAX_FORM_FIELDS)
     check_csrf(request, fields.get("csrf_token"))
     return fields
 

@@ -25,7 +25,7 @@ from dailypapers.services.schemas import CommentView, Member
 from dailypapers.web.accounts import safe_return
 from dailypapers.web.auth import acting_member
 from dailypapers.web.csrf import check_csrf
-from dailypapers.web.forms import FormRefused, read_form, request_time, wake_outbox
+from dailypapers.web.forms import FormRefused, read_fields, request_time, wake_outbox
 from dailypapers.web.render import message_page, render, wants_json
 
 router = APIRouter()
@@ -74,7 +74,7 @@ class FlagForm(BaseModel):
 
 async def _fields(request: Request) -> dict[str, str]:
     """The url-encoded form (first value of each field), CSRF-checked; FormRefused when unreadable."""
-    fields = {name: values[0] for name, values in (await read_form(request, MAX_FORM_FIELDS)).items()}
+    fields = await read_fields(request, MAX_FORM_FIELDS)
     check_csrf(request, fields.get("csrf_token"))
     return fields
 

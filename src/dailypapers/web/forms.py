@@ -37,6 +37,11 @@ async def read_form(request: Request, max_fields: int) -> dict[str, list[str]]:
         ) from None
 
 
+async def read_fields(request: Request, max_fields: int) -> dict[str, str]:
+    """read_form with the first value of each field: the forms whose fields are all single."""
+    return {name: values[0] for name, values in (await read_form(request, max_fields)).items()}
+
+
 def request_time(request: Request) -> datetime:
     """The time of a change, aware and in UTC: the app's clock, app.state.clock, when set (tests run
     the flows at fixed instants), else real time."""

@@ -21,7 +21,7 @@ from dailypapers.services.errors import BadRequest
 from dailypapers.web.accounts import safe_return
 from dailypapers.web.auth import moderating_member
 from dailypapers.web.csrf import check_csrf
-from dailypapers.web.forms import FormRefused, read_form, request_time
+from dailypapers.web.forms import FormRefused, read_fields, request_time
 from dailypapers.web.render import render, wants_json
 
 router = APIRouter()
@@ -60,7 +60,7 @@ class BanForm(ReasonForm):
 async def _read(request: Request, model: type[ReasonForm]) -> Any:
     """The form as `model`, CSRF-checked; BadRequest for an unreadable or oversized form."""
     try:
-        fields = {name: values[0] for name, values in (await read_form(request, MAX_FORM_FIELDS)).items()}
+        fields = await read_fields(request, MAX_FORM_FIELDS)
     except FormRefused as exc:
         raise BadRequest(str(exc)) from None
     check_csrf(request, fields.get("csrf_token"))

@@ -25,7 +25,7 @@ from dailypapers.services.schemas import Member
 from dailypapers.web.accounts import safe_return
 from dailypapers.web.auth import acting_member
 from dailypapers.web.csrf import check_csrf
-from dailypapers.web.forms import FormRefused, read_form, request_time, wake_outbox
+from dailypapers.web.forms import FormRefused, read_fields, request_time, wake_outbox
 from dailypapers.web.render import error_response, render, wants_json
 
 router = APIRouter()
@@ -49,11 +49,6 @@ class SubmitForm(BaseModel):
     comment: str = Field("", max_length=200_000)  # the comment service applies the real limit
 
 
-async def _fields(request: Request) -> dict[str, str]:
-    """The form's fields (first value of each); FormRefused when unreadable."""
-    return {name: values[0] for name, values in (await read_form(request, MAX_FORM_FIELDS)).items()}
-
-
 def card_anchor(arxiv_id: str) -> str:
     """The id of a paper's card on a list page (cards and paper page carry it)."""
     return "paper-" + arxiv_id.replace("/", "-").replace(".", "-")
@@ -61,7 +56,7 @@ def card_anchor(arxiv_id: str) -> str:
 
 async def _vote(request: Request, arxiv_id: str) -> Response:
     try:
-        fields = await _fields(request)
+        fields = await read_fields(request, MAX_FORM_FIELDS)
         form = VoteForm.model_validate(fields)
     except FormRefused as exc:
         return error_response(request, 400, str(exc))
@@ -161,7 +156,7 @@ async def _first_comment(
 @router.post("/submit", include_in_schema=False)
 async def submit(request: Request) -> Response:
     try:
-        fields = await _fields(request)
+        fields = await read_fields(request, MAX_FORM_FIELDS)
         form = SubmitForm.model_validate(fields)
     except FormRefused as exc:
         return error_response(request, 400, str(exc))
