@@ -196,7 +196,14 @@ BAD_PAGES = [
 
 
 def _get_400(client: TestClient, url: str, needle: str) -> None:
-    """A 400 that says `needle`: as a page (unless the address asks for JSON) and as JSON."""
+    """A 400 that says `needle`: as a page (unless the address asks for JSON) and as JSON; the APIs
+    answer with an RFC 9457 problem."""
+    if url.startswith("/api/"):
+        problem = client.get(url)
+        assert problem.status_code == 400
+        assert problem.headers["content-type"] == "application/problem+json"
+        assert needle in problem.json()["detail"] and problem.json()["status"] == 400
+        return
     if not url.split("?")[0].endswith(".json"):
         page = client.get(url)
         assert page.status_code == 400, url[:120]

@@ -290,6 +290,27 @@ class Settings(BaseSettings):
         "openid email profile", description="Scopes asked of the OpenID Connect provider."
     )
 
+    # --- open interfaces: the APIs, tokens, feeds ----------------------------------------------------
+    api_rate_limit_token: str = Field(
+        "600/minute",
+        description="Requests one API token may make (a `limits` string such as 600/minute or 10000/day).",
+    )
+    api_rate_limit_address: str = Field(
+        "120/minute",
+        description="Requests to /api/ one client address may make without a token (a `limits` string).",
+    )
+    api_tokens_per_member: int = Field(20, ge=1, description="Active API tokens a member may hold.")
+    api_max_limit: int = Field(
+        100,
+        ge=1,
+        le=1000,
+        description="Most items one API page returns (`limit=`); the Hub API's default is 50.",
+    )
+    feed_items: int = Field(50, ge=1, le=500, description="Entries in one RSS/Atom feed.")
+    api_cache_seconds: int = Field(
+        60, ge=0, description="Cache-Control max-age of API reads and feeds, in seconds."
+    )
+
     def category_list(self) -> list[str]:
         """arxiv_categories as a list."""
         return [c.strip() for c in self.arxiv_categories.split(",") if c.strip()]

@@ -1,6 +1,6 @@
 """The errors every service raises for its callers to show: NotFound (404), BadRequest (400),
-Forbidden (403: the member may not do this), TooMany (429: a rate limit) and Busy (503: every database
-connection of the pool stayed in use for the pool's timeout)."""
+Unauthorized (401: no valid API token), Forbidden (403: the member may not do this), TooMany (429: a
+rate limit) and Busy (503: every database connection of the pool stayed in use for the pool's timeout)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ class BadRequest(ValueError):
     """A parameter is malformed; the message says what is wrong."""
 
 
+class Unauthorized(PermissionError):
+    """No credentials, or credentials that are not valid (an unknown, revoked or malformed API token):
+    401 with `WWW-Authenticate: Bearer`."""
+
+
 class Forbidden(PermissionError):
     """The member (or nobody signed in) may not do this; the message says why in words."""
 
@@ -33,4 +38,4 @@ class TooMany(PermissionError):
         self.retry_after = max(1, int(retry_after))
 
 
-__all__ = ["BadRequest", "Busy", "Forbidden", "NotFound", "TooMany"]
+__all__ = ["BadRequest", "Busy", "Forbidden", "NotFound", "TooMany", "Unauthorized"]

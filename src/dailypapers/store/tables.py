@@ -352,3 +352,23 @@ moderation_log = sa.Table(
     sa.Column("username", sa.String(64), nullable=True),
     sa.Column("reason", sa.Text, nullable=False, server_default=""),
 )
+
+# Personal API tokens: `token_hash` is the SHA-256 (hex) of the secret, never the secret, which the
+# member sees once; `prefix` (its first characters) names it on the account page. `scope` read or write
+# (write includes read); a revoked token keeps its row (revoked_at) for the account page's history.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("scope", sa.String(10), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_used_at", Timestamp, nullable=True),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+    sa.CheckConstraint("scope IN ('read', 'write')", name="scope"),
+)

@@ -16,15 +16,29 @@ from starlette.routing import BaseRoute, Match
 
 from dailypapers import __version__
 from dailypapers.core.settings import Settings
-from dailypapers.services.errors import BadRequest, Busy, Forbidden, NotFound, TooMany
+from dailypapers.services.errors import BadRequest, Busy, Forbidden, NotFound, TooMany, Unauthorized
 from dailypapers.services.runtime import Database, Wakeable
-from dailypapers.web import accounts, comments, members, moderation, pages, subscriptions, voting
+from dailypapers.web import (
+    accounts,
+    api_v1,
+    comments,
+    export,
+    feeds,
+    hub_api,
+    members,
+    moderation,
+    pages,
+    subscriptions,
+    tokens,
+    voting,
+)
 from dailypapers.web import mailbox as mailbox_pages
 from dailypapers.web.accounts import SessionMember
 from dailypapers.web.auth import SignInNeeded
 from dailypapers.web.csrf import CsrfCookie, CsrfError
+from dailypapers.web.ratelimit import ApiRateLimit
 from dailypapers.web.render import error_response, message_page, wants_json
-from dailypapers.web.security import HeadAsGet, RequestLimits, SecurityHeaders, security_headers
+from dailypapers.web.security import HeadAsGet, ReadCors, RequestLimits, SecurityHeaders, security_headers
 
 STATIC = Path(__file__).with_name("static")
 # Seconds a client is asked to wait when every database connection is busy.
@@ -98,6 +112,10 @@ def create_app(
     async def _bad_request(request: Request, exc: BadRequest) -> Response:
         return error_response(request, 400, str(exc))
 
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(request: Request, exc: Unauthorized) -> Response:
+        return error_response(request, 401, str(exc), {"WWW-Authenticate": 'Bearer realm="api"'})
+
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         return error_response(request, 403, str(exc))
@@ -161,14 +179,24 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/api/docs/assets", StaticFiles(directory=_swagger_assets()), name="api-docs-assets")
     app.state.signer = None  # made on first use (web.csrf.signer)
-    # The last added runs first: headers go on every answer, HEAD and the limits apply to all; the
-    # session's member is looked up last, for the pages only.
+    # The last added runs first: headers go on every answer, CORS on the reads of the APIs, feeds and
+    # exports, HEAD and the limits apply to all, the API's rate limits to /api/; the session's member is
+    # looked up last, for the pages only.
     app.add_middleware(SessionMember)
     app.add_middleware(CsrfCookie)
+    app.add_middleware(ApiRateLimit)
     app.add_middleware(RequestLimits)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(ReadCors)
     app.add_middleware(SecurityHeaders)
+    # The routes of addresses with a suffix (/papers/<id>.md, .bib, .ris, .atom, .rss) come before the
+    # pages' /papers/{arxiv_id}, which would take them otherwise.
+    app.include_router(hub_api.router)
+    app.include_router(feeds.router)
+    app.include_router(export.router)
     app.include_router(pages.router)
+    app.include_router(api_v1.router)
+    app.include_router(tokens.router)
     app.include_router(subscriptions.router)
     app.include_router(accounts.router)
     app.include_router(voting.router)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BeforeValidator, Field
 
 from dailypapers.core.periods import Period
 from dailypapers.core.settings import Settings
@@ -21,53 +18,10 @@ from dailypapers.services.feed import SortOrder
 from dailypapers.services.runtime import Database
 from dailypapers.web.auth import current_member
 from dailypapers.web.forms import request_time
+from dailypapers.web.params import DayParam, DbDep, ModeParam, PageParam, QueryParam, SettingsDep, SortParam
 from dailypapers.web.render import render, wants_json
 
 router = APIRouter()
-
-
-def _db(request: Request) -> Database:
-    return request.app.state.db
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def _blank_is_absent(value: object) -> object:
-    # An empty field (`?page=`, a form's empty input) means "the default", as browsers send it.
-    return None if value == "" else value
-
-
-# Every page parameter is validated here, by its declared type: a bad value is a 400 that names the
-# parameter and says what is wrong (the app's RequestValidationError handler), never a 500.
-DbDep = Annotated[Database, Depends(_db)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
-SortParam = Annotated[
-    SortOrder | None,
-    BeforeValidator(_blank_is_absent),
-    Query(description="trending (default), upvotes or newest"),
-]
-PageParam = Annotated[
-    Annotated[int, Field(ge=1, le=100_000)] | None,
-    BeforeValidator(_blank_is_absent),
-    Query(description="page number, from 1"),
-]
-QueryParam = Annotated[
-    str,
-    Query(
-        max_length=search_service.MAX_QUERY_CHARS,
-        description='the search query (words, "phrases", prefix*, -exclude, '
-        "title:/abstract:/author: fields, cat:, after:/before:)",
-    ),
-]
-ModeParam = Annotated[
-    Literal["hybrid", "keyword", "vector"] | None,
-    BeforeValidator(_blank_is_absent),
-    Query(description="hybrid (default setting), keyword or vector"),
-]
-# YYYY-MM-DD is 10 characters; the bound only stops absurd input before the date is parsed.
-DayParam = Annotated[str, Query(max_length=32, description="a day, YYYY-MM-DD")]
 
 
 def _voted(request: Request, db: Database, ids: list[str]) -> set[str]:
@@ -139,7 +93,6 @@ def _similar_json(request: Request, arxiv_id: str, db: Database, settings: Setti
 
 @router.get("/papers/{arxiv_id}/similar", summary="The ten papers nearest to one (JSON)")
 @router.get("/papers/{arxiv_id}/similar.json", include_in_schema=False)
-@router.get("/api/v1/papers/{arxiv_id}/similar", include_in_schema=False)
 def similar(request: Request, arxiv_id: str, db: DbDep, settings: SettingsDep):
     """Nearest papers by embedding, never the paper itself; [] until it has a vector. The id takes
     every form the paper page takes (a version, `.json`, an old-style id)."""
@@ -234,11 +187,3 @@ def search(
             "voted": _voted(request, db, [p.arxiv_id for p in result.papers]),
         },
     )
-
-
-@router.get("/api/v1/search", summary="Search papers (JSON)")
-def api_search(
-    db: DbDep, settings: SettingsDep, q: QueryParam = "", page: PageParam = None, mode: ModeParam = None
-):
-    """Hybrid (or keyword / vector) search; paper cards with the total, pages and matched terms."""
-    return JSONResponse(search_service.search(db, settings, q, page or 1, mode).model_dump(mode="json"))

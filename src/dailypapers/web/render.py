@@ -27,13 +27,46 @@ templates.env.globals["csrf_token"] = csrf_token
 
 ERROR_TITLES = {
     400: "Bad request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     413: "Request too large",
     414: "Address too long",
+    429: "Too many requests",
     503: "Busy",
 }
+PROBLEM_JSON = "application/problem+json"
+
+
+def is_api(request: Request) -> bool:
+    """True for the JSON APIs (/api/v1 and the Hub-compatible /api/...), whose errors are problem
+    details (RFC 9457); not for /api/docs, the Swagger page."""
+    path = request.url.path
+    return path.startswith("/api/") and not path.startswith("/api/docs")
+
+
+def problem_response(
+    request: Request,
+    status_code: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """An RFC 9457 problem (application/problem+json): type, title, status, detail, instance, plus
+    `error` (the same detail: the Hugging Face Hub's clients read this member) and `extra` members."""
+    body = {
+        "type": "about:blank",
+        "title": ERROR_TITLES.get(status_code, "Something went wrong"),
+        "status": status_code,
+        "detail": detail,
+        "instance": request.url.path,
+        "error": detail,
+        **(extra or {}),
+    }
+    response = JSONResponse(body, status_code, media_type=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
 
 
 def wants_json(request: Request) -> bool:
@@ -63,7 +96,10 @@ def message_page(request: Request, title: str, message: str, status_code: int = 
 def error_response(
     request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
 ) -> Response:
-    """An error as JSON or as a page, never a stack trace; `headers` (Allow, Retry-After) are kept."""
+    """An error as a problem (the APIs), JSON or a page, never a stack trace; `headers` (Allow,
+    Retry-After) are kept."""
+    if is_api(request):
+        return problem_response(request, status_code, message, headers)
     if wants_json(request):
         response: Response = JSONResponse({"error": {"status": status_code, "message": message}}, status_code)
     else:

@@ -197,3 +197,66 @@ class HeadAsGet:
             await send(message)
 
         await self.app(scope, receive, send_headers_only)
+
+
+# Reads anyone's page may make from another origin: the APIs, the feeds and the exports (public data;
+# no credentials are allowed, so a browser never sends the member's cookie along).
+_CORS_SUFFIXES = (".rss", ".atom", ".bib", ".ris", ".md")
+_CORS_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (
+        b"access-control-expose-headers",
+        b"ETag, Last-Modified, Link, Retry-After, RateLimit, RateLimit-Policy",
+    ),
+]
+
+
+def cors_readable(path: str) -> bool:
+    """True for a path whose GET other origins may read: /api/ (not its docs page), /openapi.json,
+    the feeds (.rss, .atom) and the exports (.bib, .ris, .md)."""
+    if path.startswith("/api/docs"):
+        return False
+    return path.startswith("/api/") or path == "/openapi.json" or path.endswith(_CORS_SUFFIXES)
+
+
+class ReadCors:
+    """CORS for reads (GET, HEAD and their preflight) on cors_readable paths; writes stay same-origin
+    unless the client needs no preflight (a token-authenticated script outside a browser)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not cors_readable(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request_headers = dict(scope.get("headers", []))
+        if scope["method"] == "OPTIONS" and b"access-control-request-method" in request_headers:
+            wanted = request_headers[b"access-control-request-method"].decode("latin-1").upper()
+            if wanted not in ("GET", "HEAD"):
+                await _send_plain(send, 403, "Only reads (GET, HEAD) are allowed from other origins.\n")
+                return
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 204,
+                    "headers": [
+                        (b"access-control-allow-origin", b"*"),
+                        (b"access-control-allow-methods", b"GET, HEAD"),
+                        (b"access-control-allow-headers", b"Authorization, If-None-Match, If-Modified-Since"),
+                        (b"access-control-max-age", b"86400"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_CORS_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
