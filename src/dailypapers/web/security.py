@@ -206,7 +206,8 @@ _CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (
         b"access-control-expose-headers",
-        b"ETag, Last-Modified, Link, Retry-After, RateLimit, RateLimit-Policy",
+        b"ETag, Last-Modified, Link, Retry-After, RateLimit, RateLimit-Policy, RateLimit-Limit, "
+        b"RateLimit-Remaining, RateLimit-Reset",
     ),
 ]
 
