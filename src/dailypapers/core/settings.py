@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+import limits
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -310,6 +311,16 @@ class Settings(BaseSettings):
     api_cache_seconds: int = Field(
         60, ge=0, description="Cache-Control max-age of API reads and feeds, in seconds."
     )
+
+    @field_validator("api_rate_limit_token", "api_rate_limit_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        """A rate limit the `limits` library reads (600/minute, 10/second, 10000 per day), checked at start."""
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit: {value!r} (write it as 600/minute or 10000/day)") from None
+        return value
 
     def category_list(self) -> list[str]:
         """arxiv_categories as a list."""

@@ -40,6 +40,7 @@ from dailypapers.digest.tokens import InvalidToken, Signer
 from dailypapers.services.errors import NotFound
 from dailypapers.services.schemas import Member
 from dailypapers.store import accounts as store
+from dailypapers.store import api_tokens as token_store
 from dailypapers.store.comments import delete_member_comments
 from dailypapers.store.db import Database
 from dailypapers.store.votes import remove_member_votes
@@ -511,6 +512,7 @@ class AccountExport(BaseModel):
     flags: list[dict[str, Any]]
     digest_subscription: dict[str, Any] | None
     moderation_log: list[dict[str, Any]]
+    api_tokens: list[dict[str, Any]]  # name, prefix, scope and times: never the hash
 
 
 def _row_of(conn: Connection, member_id: int) -> Row[Any]:
@@ -686,8 +688,15 @@ def _utc_values(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: as_utc(v) if isinstance(v, datetime) else v for k, v in r.items()} for r in rows]
 
 
+def _token_export(row: Any) -> dict[str, Any]:
+    """What the export says of an API token: never its hash."""
+    fields = ("name", "prefix", "scope", "created_at", "last_used_at", "revoked_at")
+    return {name: getattr(row, name) for name in fields}
+
+
 def export_account(db: Database, member_id: int) -> AccountExport:
-    """The member's data (never the password hash nor session ids), for its JSON export."""
+    """The member's data (never the password hash, session ids nor token hashes), for its JSON
+    export."""
     with db.read() as conn:
         row = _row_of(conn, member_id)
         profile = {
@@ -737,6 +746,7 @@ def export_account(db: Database, member_id: int) -> AccountExport:
             flags=_utc_values(store.export_flags(conn, row.id)),
             digest_subscription=digest,
             moderation_log=_utc_values(store.export_moderation(conn, row.username, row.id)),
+            api_tokens=_utc_values([_token_export(t) for t in token_store.member_tokens(conn, row.id)]),
         )
 
 

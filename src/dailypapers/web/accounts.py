@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dailypapers.services import accounts, oidc, subscriptions, votes
+from dailypapers.services import accounts, api_tokens, oidc, subscriptions, votes
 from dailypapers.services.accounts import AccountError, SignInRefused
 from dailypapers.services.errors import BadRequest, Forbidden, NotFound
 from dailypapers.services.schemas import Member
@@ -460,7 +460,7 @@ async def signout_everywhere(request: Request) -> Response:
     return _signed_out(request)
 
 
-def _account_page(
+def render_account(
     request: Request,
     member: Member,
     *,
@@ -469,6 +469,8 @@ def _account_page(
     error: str | None = None,
     done: str = "",
 ) -> Response:
+    """The account page of `member`, with what a form just did (`saved`, `confirmed`, `done`) or why
+    it was refused (`error`: a 400); its sections include the member's API tokens (web.tokens)."""
     db = request.app.state.db
     context = {
         "title": "Your account",
@@ -480,6 +482,7 @@ def _account_page(
         "has_password": accounts.has_password(db, member.id),
         "digest": subscriptions.member_subscription(db, signer(request), member),
         "can_act": member.can_act(request_time(request)),
+        "tokens": api_tokens.list_tokens(db, member),
     }
     return render(request, "account.html", context, 400 if error else 200)
 
@@ -493,10 +496,10 @@ def account_page(
     member = current_member(request)
     if member is None:
         return _signin_redirect(request)
-    return _account_page(request, member, confirmed=bool(confirmed), done=done)
+    return render_account(request, member, confirmed=bool(confirmed), done=done)
 
 
-async def _member_form(request: Request) -> tuple[Member, dict[str, str]]:
+async def member_form(request: Request) -> tuple[Member, dict[str, str]]:
     """The signed-in member and the CSRF-checked form of an account page's POST; FormRefused when
     unreadable, SignInNeeded (the sign-in page, then the account page) when nobody is signed in."""
     fields = await _form(request)
@@ -517,7 +520,7 @@ def _done(what: str) -> Response:
 @router.post("/account/confirm/resend", include_in_schema=False)
 async def resend_confirmation(request: Request) -> Response:
     try:
-        member, _ = await _member_form(request)
+        member, _ = await member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
     state = request.app.state
@@ -538,7 +541,7 @@ async def resend_confirmation(request: Request) -> Response:
 @router.post("/account/email", include_in_schema=False)
 async def change_email(request: Request) -> Response:
     try:
-        member, fields = await _member_form(request)
+        member, fields = await member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
     state = request.app.state
@@ -555,9 +558,9 @@ async def change_email(request: Request) -> Response:
             request_time(request),
         )
     except ValidationError as exc:
-        return _account_page(request, member, error=_problems(exc))
+        return render_account(request, member, error=_problems(exc))
     except AccountError as exc:
-        return _account_page(request, member, error=_field_error(exc))
+        return render_account(request, member, error=_field_error(exc))
     if queued:
         wake_outbox(request)
     return _done("email" if queued else "throttled")
@@ -581,7 +584,7 @@ def email_confirm_page(request: Request, token: TokenQuery = "") -> Response:
 @router.post("/account/email/confirm", include_in_schema=False)
 async def email_confirm(request: Request) -> Response:
     try:
-        member, fields = await _member_form(request)
+        member, fields = await member_form(request)
         token = TokenForm.model_validate(fields).token
     except FormRefused as exc:
         return _refused(request, str(exc))
@@ -608,13 +611,13 @@ async def email_confirm(request: Request) -> Response:
 @router.post("/account/preferences", include_in_schema=False)
 async def save_preferences(request: Request) -> Response:
     try:
-        member, fields = await _member_form(request)
+        member, fields = await member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
     try:
         form = PreferencesForm.model_validate(fields)
     except ValidationError as exc:
-        return _account_page(request, member, error=_problems(exc))
+        return render_account(request, member, error=_problems(exc))
     await run_in_threadpool(
         accounts.set_preferences,
         request.app.state.db,
@@ -629,7 +632,7 @@ async def save_preferences(request: Request) -> Response:
 @router.post("/account/digest", include_in_schema=False)
 async def subscribe_digest(request: Request) -> Response:
     try:
-        member, _ = await _member_form(request)
+        member, _ = await member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
     try:
@@ -641,7 +644,7 @@ async def subscribe_digest(request: Request) -> Response:
             request_time(request),
         )
     except Forbidden as exc:
-        return _account_page(request, member, error=str(exc))
+        return render_account(request, member, error=str(exc))
     return _done("digest")
 
 
@@ -678,7 +681,7 @@ def delete_page(request: Request) -> Response:
 @router.post("/account/delete", include_in_schema=False)
 async def delete_account(request: Request) -> Response:
     try:
-        member, fields = await _member_form(request)
+        member, fields = await member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
     state = request.app.state
@@ -707,7 +710,7 @@ def deleted_page(request: Request) -> Response:
 @router.post("/account", include_in_schema=False)
 async def save_account(request: Request) -> Response:
     try:
-        member, fields = await _member_form(request)
+        member, fields = await member_form(request)
     except FormRefused as exc:
         return _refused(request, str(exc))
     try:
@@ -716,11 +719,11 @@ async def save_account(request: Request) -> Response:
             accounts.set_display_name, request.app.state.db, member.id, name, request_time(request)
         )
     except ValidationError as exc:
-        return _account_page(request, member, error=_problems(exc))
+        return render_account(request, member, error=_problems(exc))
     except AccountError as exc:
-        return _account_page(request, member, error=f"{FIELD_LABELS.get(exc.field, exc.field)}: {exc}")
+        return render_account(request, member, error=f"{FIELD_LABELS.get(exc.field, exc.field)}: {exc}")
     request.state.member = member  # the header shows the new name at once
-    return _account_page(request, member, saved=True)
+    return render_account(request, member, saved=True)
 
 
 @router.get("/reset", summary="Ask for a password-reset link")
