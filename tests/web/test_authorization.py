@@ -1,5 +1,5 @@
 """The authorization matrix: every route of the app × {anonymous, member, another member, moderator,
-admin, banned member} → the expected outcome.
+admin, banned member, reader} → the expected outcome.
 
 The rows are checked against the app's own route table: a route without a row (or a row without a
 route) fails the suite, so a new page cannot ship without someone deciding who may use it. Each cell is
@@ -9,7 +9,12 @@ comment for each cell that could change one), on SQLite and PostgreSQL.
 Outcomes: OK (2xx, or a redirect anywhere but the sign-in page), SIGNIN (a redirect to /signin, or 401
 for JSON), BAD (400: a forged link token, refused alike for everyone), FORBIDDEN (403), NOTFOUND (404). "member" is the author/owner of the targets the row makes;
 "other" is another confirmed member; "banned" has a session cookie from before the ban (a ban ends the
-sessions, so the browser is signed out).
+sessions, so the browser is signed out); "reader" is a confirmed member whose API token is read-only.
+
+On the pages each role is a browser with its session cookie. On the APIs (/api/...) each role is a
+script with its own API token instead (`Authorization: Bearer`): write tokens for member, other,
+moderator and admin, a read-only token for the reader, a token made before the ban for the banned
+member, and none for anonymous; the APIs never take the session cookie.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from starlette.routing import Mount
 
 from dailypapers.core.settings import Settings
 from dailypapers.services import accounts, moderation
+from dailypapers.services import api_tokens as api_token_service
+from dailypapers.services.schemas import Member
 from dailypapers.services.subscriptions import CSRF, signer
 from dailypapers.store.db import Database
 from dailypapers.store.tables import comment_flags, comments, feed_entries, papers
 from dailypapers.web.app import create_app, site_routes
 
-ROLES = ("anonymous", "member", "other", "moderator", "admin", "banned")
+ROLES = ("anonymous", "member", "other", "moderator", "admin", "banned", "reader")
 OK, SIGNIN, BAD, FORBIDDEN, NOTFOUND = "ok", "signin", "400", "403", "404"
 PASSWORD = "correct horse battery staple 42"
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
@@ -49,6 +56,7 @@ class World:
     paper: str
     day: str
     token: str
+    api_tokens: dict[str, str] = field(default_factory=dict)  # role → its API token's secret
     counter: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -94,6 +102,11 @@ class World:
             conn.execute(comments.update().where(comments.c.id == cid).values(flag_count=1))
         return cid
 
+    def spare_token(self) -> int:
+        """A new read token of the member, to revoke."""
+        member = self.extra["members"]["member"]
+        return api_token_service.create_token(self.db, self.settings, member, "spare", "read", NOW).token.id
+
     def target_member(self, banned: bool = False) -> str:
         """A new member to ban or unban."""
         name = f"target{self.fresh()}"
@@ -131,12 +144,13 @@ class World:
 
 @dataclass
 class Cell:
-    """One request: method, path (formatted), form fields (POST) and headers."""
+    """One request: method, path (formatted), form fields (POST), a JSON body (the APIs) and headers."""
 
     method: str
     path: str
     form: dict[str, str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    json: dict[str, Any] | None = None
 
 
 Prepare = Callable[[World, str], Cell]
@@ -148,6 +162,22 @@ def get(path: str) -> Prepare:
 
 def post(path: str, **form: str) -> Prepare:
     return lambda w, role: Cell("POST", path.format(paper=w.paper, day=w.day), dict(form))
+
+
+def api(method: str, path: str, json: dict[str, Any] | None = None) -> Prepare:
+    """An API request with the role's token (none for anonymous)."""
+    return lambda w, role: Cell(method, path.format(paper=w.paper, day=w.day), json=json)
+
+
+def tokens(outcome: str, read_only: str = FORBIDDEN) -> dict[str, str]:
+    """An API write: `outcome` for write tokens, 403 for the read-only token and the banned member's,
+    401 (SIGNIN) without a token."""
+    return {
+        **dict.fromkeys(ROLES, outcome),
+        "anonymous": SIGNIN,
+        "banned": FORBIDDEN,
+        "reader": read_only,
+    }
 
 
 def everyone(outcome: str) -> dict[str, str]:
@@ -166,6 +196,7 @@ def moderators(outcome: str = OK) -> dict[str, str]:
         "banned": SIGNIN,
         "member": FORBIDDEN,
         "other": FORBIDDEN,
+        "reader": FORBIDDEN,
         "moderator": outcome,
         "admin": outcome,
     }
@@ -252,6 +283,12 @@ MATRIX: dict[str, tuple[Prepare, dict[str, str]]] = {
     "POST /account/preferences": (post("/account/preferences", public_votes="on"), signed_in(OK)),
     "POST /account/digest": (post("/account/digest"), signed_in(OK)),
     "POST /account/delete": (post("/account/delete", password="wrong password"), signed_in(BAD)),
+    "POST /account/tokens": (post("/account/tokens", name="matrix token", scope="read"), signed_in(OK)),
+    # Only its member revokes a token: another member's id is a 404, as an unknown one.
+    "POST /account/tokens/{token_id}/revoke": (
+        lambda w, role: Cell("POST", f"/account/tokens/{w.spare_token()}/revoke"),
+        {**signed_in(NOTFOUND), "member": OK},
+    ),
     "GET /signin/oidc": (get("/signin/oidc"), everyone(NOTFOUND)),
     "GET /signin/oidc/callback": (get("/signin/oidc/callback?code=c&state=s"), everyone(BAD)),
     # Comments: members who can act post and flag others' comments; only the author edits or deletes.
@@ -369,6 +406,8 @@ def world(demo_db: Database) -> Iterator[World]:
         database_url=demo_db.url,
         page_size=30,
         comment_rate_limit=1000,
+        api_rate_limit_address="100000/minute",
+        api_rate_limit_token="100000/minute",
         submit_daily_cap=1000,
         submit_max_age_days=0,
     )
@@ -377,12 +416,15 @@ def world(demo_db: Database) -> Iterator[World]:
     token = signer(demo_db, settings).sign(CSRF, CSRF_COOKIE)
     users: dict[str, int] = {}
     clients: dict[str, TestClient] = {}
+    api_tokens: dict[str, str] = {}
+    members: dict[str, Member] = {}
     roles = {
         "member": "member",
         "other": "member",
         "moderator": "moderator",
         "admin": "admin",
         "banned": "member",
+        "reader": "member",
     }
     with TestClient(app, base_url="http://testserver.local") as base:
         feed = base.get("/index.json").json()
@@ -401,11 +443,19 @@ def world(demo_db: Database) -> Iterator[World]:
                     NOW - timedelta(days=30),
                 )
                 users[role] = member.id
+                members[role] = member
                 session = accounts.sign_in(demo_db, settings, name, PASSWORD, f"matrix-{role}", NOW)
                 client.cookies.set("dp_session", session, domain="testserver.local")
+                scope = "read" if role == "reader" else "write"
+                api_tokens[role] = api_token_service.create_token(
+                    demo_db, settings, member, f"matrix {role}", scope, NOW
+                ).secret
             clients[role] = client
         moderation.operator_ban(demo_db, "matrix-banned", "matrix test", None, NOW)
-        world = World(demo_db, settings, clients, users, feed["papers"][0]["arxiv_id"], feed["key"], token)
+        world = World(
+            demo_db, settings, clients, users, feed["papers"][0]["arxiv_id"], feed["key"], token, api_tokens
+        )
+        world.extra["members"] = members
         world.stored_paper("hep-th/9901001")
         yield world
         for client in clients.values():
@@ -428,7 +478,15 @@ def test_route_answers_each_role_as_the_matrix_says(world: World, route: str) ->
     for role in ROLES:
         cell = prepare(world, role)
         client = world.clients[role]
-        if cell.method == "GET":
+        if cell.path.startswith("/api/") and not cell.path.startswith("/api/docs"):
+            # A script with the role's token, and no cookie: the APIs take tokens only.
+            headers = dict(cell.headers)
+            if role in world.api_tokens:
+                headers["Authorization"] = f"Bearer {world.api_tokens[role]}"
+            response = world.clients["anonymous"].request(
+                cell.method, cell.path, headers=headers, json=cell.json
+            )
+        elif cell.method == "GET":
             response = client.get(cell.path, headers=cell.headers)
         else:
             form = {**(cell.form or {}), "csrf_token": world.token}

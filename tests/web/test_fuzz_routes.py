@@ -1,6 +1,8 @@
 """Walks the app's own route table and sends hostile and generated values (hypothesis) to every path,
 query and form parameter of every route, GET, HEAD and POST, with and without a valid CSRF token, on
-SQLite and PostgreSQL: no answer may be a 5xx, and none may take longer than 2 s.
+SQLite and PostgreSQL: no answer may be a 5xx, and none may take longer than 2 s. The APIs' writes
+(POST, PUT, DELETE under /api/) get JSON bodies instead of forms (API_BODIES: a valid one, then each
+field hostile or of the wrong type), with and without a valid API token.
 
 A route the walker cannot exercise (a path parameter with no generator, a method it does not send, a
 POST route whose form no page renders) fails the suite: add what it needs here.
@@ -8,6 +10,7 @@ POST route whose form no page renders) fails the suite: add what it needs here.
 
 from __future__ import annotations
 
+import json
 import mailbox
 import re
 import time
@@ -32,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 from dailypapers.core.settings import Settings
 from dailypapers.digest import subscriptions as subs
 from dailypapers.digest.tokens import site_signer
-from dailypapers.services import accounts, comments, moderation
+from dailypapers.services import accounts, api_tokens, comments, moderation
 from dailypapers.services.schemas import Member
 from dailypapers.store.db import Database
 from dailypapers.store.tables import feed_entries, outbox, papers, sign_in_attempts, subscribers
@@ -40,7 +43,11 @@ from dailypapers.web.app import create_app, site_routes
 
 SLOWEST_S = 2.0
 WALKER_PASSWORD = "the walker's own passphrase 1"
-METHODS = {"GET", "HEAD", "POST"}
+METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE"}
+# A valid JSON body of each API write, by route (a new one without a body here fails the suite).
+API_BODIES: dict[str, dict[str, Any]] = {}
+# Values of the wrong type or size for a JSON field.
+JSON_HOSTILE: list[Any] = [None, 0, -1, 2**63, 1.5, True, [], {}, ["x"], {"a": 1}, "", "x" * 70_000, "\x00"]
 # Every value below is already percent-encoded, as it goes on the wire.
 NASTY = [
     "",
@@ -304,6 +311,10 @@ class Site:
             if plan.path_format.endswith("/unban"):
                 moderation.ban_member(self.db, self.settings, admin, target, "walker", None, now)
             self.path_values["username"] = [target, "walkerbystander", "WalkerBystander"]
+        if "{token_id}" in plan.path_format:
+            # A spare token to revoke: never the walker's own, which every API request carries.
+            spare = api_tokens.create_token(self.db, self.settings, admin, "spare", "read", now).token.id
+            self.path_values["token_id"] = [str(spare), "2147483647"]
         if "{day}" in plan.path_format:
             day = now.date()
             with self.db.write() as conn:
@@ -398,7 +409,14 @@ def site(demo_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     mail.add_alternative("<p><a href='http://testserver/'>Confirm</a></p>", subtype="html")
     key = mailbox.Maildir(folder, create=True).add(mail)
     settings = Settings(
-        database_url=demo_db.url, page_size=30, comment_rate_limit=100_000, submit_max_age_days=0
+        database_url=demo_db.url,
+        page_size=30,
+        comment_rate_limit=100_000,
+        submit_max_age_days=0,
+        submit_daily_cap=100_000,
+        api_tokens_per_member=100_000,
+        api_rate_limit_address="1000000/minute",
+        api_rate_limit_token="1000000/minute",
     )
     app = create_app(settings, demo_db, mailbox=folder)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -416,6 +434,8 @@ def site(demo_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "comment_id": ["1", "2147483647"],
             "username": ["walkerbystander", "WalkerBystander"],  # never the author: it may be banned
             "day": [day.isoformat(), "2026-02-30"],
+            "token_id": ["2147483647"],
+            "category": ["cs.CL", "cs.LG", "math.AG", "hep-th"],
         }
         now = datetime.now(UTC)
         author, flagger, admin = (
@@ -432,6 +452,10 @@ def site(demo_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             now,
         )
         _old_style_paper_on_the_feed(demo_db, day, now)
+        # Every request carries the walker admin's write token (the APIs read it, the pages ignore it);
+        # the hostile requests also go without it, or with a forged one.
+        token = api_tokens.create_token(demo_db, settings, admin, "walker", "write", now).secret
+        client.headers["authorization"] = f"Bearer {token}"
         # The first search in each mode loads the embedder and the vector index: not a request's cost.
         for mode in ("hybrid", "keyword", "vector"):
             assert client.get(f"/search?q=learning&mode={mode}").status_code == 200
@@ -479,6 +503,8 @@ class Sent:
     seconds: float = 0.0
     body_length: int = 0
 
+    headers: dict[str, str] = field(default_factory=dict)
+
     def describe(self) -> str:
         # The start and the end of the body: the sweep puts the value it tries last.
         shown = (
@@ -493,6 +519,7 @@ class Sent:
 def send(client: TestClient, request: Sent) -> Sent:
     """Send `request`, recording its status and time."""
     headers = {"content-type": request.content_type} if request.content_type else {}
+    headers.update(request.headers)
     started = time.perf_counter()
     response = client.request(request.method, request.url, content=request.body, headers=headers)
     request.seconds = time.perf_counter() - started
@@ -526,6 +553,50 @@ def _plan(site: Site, plan_id: str) -> Plan:
     pytest.fail(f"{plan_id} is no longer in the app's route table")
 
 
+def is_api_write(plan: Plan) -> bool:
+    """A write of the APIs: a JSON body (or none) and a token, not a form."""
+    return plan.path_format.startswith("/api/") and plan.method in ("POST", "PUT", "DELETE")
+
+
+def api_body(plan: Plan) -> dict[str, Any] | None:
+    """The valid JSON body of an API write (None: the route takes no body); fails for a route without one."""
+    if plan.id not in API_BODIES:
+        pytest.fail(f"{plan.id}: an API write without a valid body in API_BODIES")
+    return API_BODIES[plan.id] or None
+
+
+def json_sent(method: str, url: str, body: Any, headers: dict[str, str] | None = None) -> Sent:
+    """A request with a JSON body (or none)."""
+    if body is None:
+        return Sent(method, url, headers=headers or {})
+    return Sent(method, url, json.dumps(body).encode(), "application/json", headers=headers or {})
+
+
+NO_TOKEN = [{"authorization": ""}, {"authorization": "Bearer dp_forged"}, {"authorization": "Basic eDp5"}]
+
+
+def api_write_requests(plan: Plan, path: dict[str, str], query: list[tuple[str, str]]) -> list[Sent]:
+    """The sweep of an API write: the valid body; each field hostile or of the wrong type; no body, a
+    body that is not JSON or not an object, an oversized one; and no token or a forged one."""
+    body = api_body(plan)
+    url = _url(plan, path, query)
+    sent = [json_sent(plan.method, url, body)]
+    for name in body or {}:
+        for value in [*(unquote(v) for v in SWEEP), *JSON_HOSTILE]:
+            sent.append(json_sent(plan.method, url, {**(body or {}), name: value}))
+        sent.append(json_sent(plan.method, url, {k: v for k, v in (body or {}).items() if k != name}))
+    sent += [
+        Sent(plan.method, url, b"{not json", "application/json"),
+        Sent(plan.method, url, b"[1, 2]", "application/json"),
+        Sent(plan.method, url, b"\xff\xfe", "application/json"),
+        Sent(plan.method, url, _encode([("body", "x")]), "application/x-www-form-urlencoded"),
+        json_sent(plan.method, url, {**(body or {}), "big": "x" * 70_000}),
+        json_sent(plan.method, url, {f"f{i}": 1 for i in range(201)}),
+    ]
+    sent += [json_sent(plan.method, url, body, headers) for headers in NO_TOKEN]
+    return sent
+
+
 def _url(plan: Plan, path: dict[str, str], query: list[tuple[str, str]]) -> str:
     url = plan.path_format
     for name, value in path.items():
@@ -548,7 +619,7 @@ def _baseline(
     query = [(q, QUERY_VALUES[q][0]) for q in plan.query_params if q in QUERY_VALUES]
     if "token" in plan.query_params:
         query.append(("token", site.token_for(plan.path_format)))
-    if plan.method != "POST":
+    if plan.method not in ("POST", "PUT", "DELETE") or is_api_write(plan):
         return path, query, None
     forms = _forms_for(site, _url(plan, path, []))
     if not forms:
@@ -585,6 +656,17 @@ def test_one_hostile_value_at_a_time(site: Site, plan_id: str) -> None:
             )
         )
 
+    if is_api_write(plan):
+        requests += api_write_requests(plan, path, query)
+        body = api_body(plan)
+        for name in path:
+            for value in SWEEP:
+                requests.append(json_sent(plan.method, _url(plan, {**path, name: value}, query), body))
+        failures = [
+            f"{fault(r)}: {r.describe()}" for r in (send(site.client, r) for r in requests) if fault(r)
+        ]
+        assert not failures, f"{len(failures)} of {len(requests)} requests failed:\n" + "\n".join(failures)
+        return
     add(path, query, form)
     if plan.method == "GET":
         add(path, query, form, "HEAD")
@@ -622,8 +704,23 @@ def hostile_requests(draw: st.DrawFn, site: Site, plan: Plan, form: list[tuple[s
     if draw(st.integers(0, 9)) == 0:
         query += [(f"x{i}", "1") for i in range(draw(st.sampled_from([5, 201])))]
     method = plan.method if plan.method != "GET" else draw(st.sampled_from(["GET", "HEAD"]))
+    headers = draw(st.sampled_from([{}, {}, *NO_TOKEN]))
+    if is_api_write(plan):
+        valid = api_body(plan) or {}
+        json_values = st.one_of(
+            st.sampled_from(JSON_HOSTILE),
+            st.text(max_size=40),
+            st.integers(),
+            st.sampled_from(list(valid.values()) or [""]),
+        )
+        body = draw(st.dictionaries(st.sampled_from([*valid, "x"]), json_values, max_size=4))
+        return json_sent(
+            method, _url(plan, path, query), draw(st.sampled_from([body, {**valid, **body}])), headers
+        )
     if form is None:
-        return Sent(method, _url(plan, path, query))
+        return Sent(
+            method, _url(plan, path, query), headers=headers if plan.path_format.startswith("/api/") else {}
+        )
     fields = []
     csrf = draw(st.sampled_from(["valid", "missing", "forged"]))
     for name, value in form:
