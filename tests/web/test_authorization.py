@@ -356,6 +356,22 @@ MATRIX: dict[str, tuple[Prepare, dict[str, str]]] = {
         lambda w, role: Cell("POST", "/submit", {"arxiv": w.stored_paper(), "comment": ""}),
         signed_in(OK),
     ),
+    # The Hub-compatible API: reads are public; submitting takes a write token.
+    "GET /api/daily_papers": (api("GET", "/api/daily_papers?date={day}"), everyone(OK)),
+    "GET /api/papers/search": (api("GET", "/api/papers/search?q=learning&limit=3"), everyone(OK)),
+    "GET /api/papers/{arxiv_id:arxiv}": (api("GET", "/api/papers/{paper}"), everyone(OK)),
+    "GET /api/papers/{archive}/{number}": (api("GET", "/api/papers/hep-th/9901001"), everyone(OK)),
+    "GET /api/papers/{arxiv_id:arxiv}/comments": (api("GET", "/api/papers/{paper}/comments"), everyone(OK)),
+    "GET /api/papers/{archive}/{number}/comments": (
+        api("GET", "/api/papers/hep-th/9901001/comments"),
+        everyone(OK),
+    ),
+    "GET /papers/{arxiv_id}.md": (get("/papers/{paper}.md"), everyone(OK)),
+    "GET /papers/{archive}/{number}.md": (get("/papers/hep-th/9901001.md"), everyone(OK)),
+    "POST /api/papers/submit": (
+        lambda w, role: Cell("POST", "/api/papers/submit", json={"paperId": w.stored_paper()}),
+        tokens(OK),
+    ),
     # Member pages and avatars are public.
     "GET /users/{username}": (get("/users/matrix-member"), everyone(OK)),
     "GET /users/{username}/avatar.svg": (get("/users/matrix-member/avatar.svg"), everyone(OK)),

@@ -45,7 +45,9 @@ SLOWEST_S = 2.0
 WALKER_PASSWORD = "the walker's own passphrase 1"
 METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE"}
 # A valid JSON body of each API write, by route (a new one without a body here fails the suite).
-API_BODIES: dict[str, dict[str, Any]] = {}
+API_BODIES: dict[str, dict[str, Any]] = {
+    "POST /api/papers/submit": {"paperId": "2606.31315", "comment": "A first comment, $x^2$."},
+}
 # Values of the wrong type or size for a JSON field.
 JSON_HOSTILE: list[Any] = [None, 0, -1, 2**63, 1.5, True, [], {}, ["x"], {"a": 1}, "", "x" * 70_000, "\x00"]
 # Every value below is already percent-encoded, as it goes on the wire.

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -43,6 +45,11 @@ from dailypapers.web.security import HeadAsGet, ReadCors, RequestLimits, Securit
 STATIC = Path(__file__).with_name("static")
 # Seconds a client is asked to wait when every database connection is busy.
 RETRY_AFTER_S = 5
+API_DESCRIPTION = (
+    "The machine interfaces of the site: the Hugging Face Hub-compatible paper API, our own versioned "
+    "API (/api/v1), RSS/Atom feeds and citation exports. Writes take a personal API token "
+    "(`Authorization: Bearer dp_...`, made on the account page). See docs/api.md."
+)
 
 
 def site_routes(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
@@ -92,6 +99,44 @@ def api_docs_html(title: str, openapi_url: str) -> str:
 </body>
 </html>
 """
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "An RFC 9457 problem; `error` repeats `detail` for the Hugging Face Hub's clients.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "example": "about:blank"},
+        "title": {"type": "string", "example": "Not found"},
+        "status": {"type": "integer", "example": 404},
+        "detail": {"type": "string", "example": "there is no paper 2401.99999 here"},
+        "instance": {"type": "string", "example": "/api/v1/papers/2401.99999"},
+        "error": {"type": "string", "example": "there is no paper 2401.99999 here"},
+    },
+    "additionalProperties": True,
+}
+
+
+def site_openapi(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document as the app really answers: a malformed parameter is a 400 problem
+    (not FastAPI's 422 shape), and every other error of an operation (404, 401, 403, 429, 503, ...) is
+    a problem too, which the `default` response says."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes, description=API_DESCRIPTION)
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", {"description": "A parameter is malformed", "content": problem})
+            responses.setdefault("default", {"description": "An error, as a problem", "content": problem})
+    app.openapi_schema = schema
+    return schema
 
 
 def create_app(
@@ -194,15 +239,21 @@ def create_app(
     app.include_router(hub_api.router)
     app.include_router(feeds.router)
     app.include_router(export.router)
-    app.include_router(pages.router)
     app.include_router(api_v1.router)
-    app.include_router(tokens.router)
-    app.include_router(subscriptions.router)
-    app.include_router(accounts.router)
-    app.include_router(voting.router)
-    app.include_router(comments.router)
-    app.include_router(moderation.router)
-    app.include_router(members.router)
+    # The HTML pages (and their .json twins) are for browsers: /openapi.json describes the machine
+    # interfaces only (the APIs, feeds and exports), each answer as it is.
+    for router in (
+        pages.router,
+        tokens.router,
+        subscriptions.router,
+        accounts.router,
+        voting.router,
+        comments.router,
+        moderation.router,
+        members.router,
+    ):
+        app.include_router(router, include_in_schema=False)
+    app.openapi = lambda: site_openapi(app)  # type: ignore[method-assign]
     app.state.mailbox = mailbox
     if mailbox is not None:
         app.include_router(mailbox_pages.router)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BeforeValidator, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from dailypapers.core.settings import Settings
 from dailypapers.services import search as search_service
@@ -57,3 +58,52 @@ ModeParam = Annotated[
 ]
 # YYYY-MM-DD is 10 characters; the bound only stops absurd input before the date is parsed.
 DayParam = Annotated[str, Query(max_length=32, description="a day, YYYY-MM-DD")]
+
+# The API routes' arXiv ids, as the schema states them (a fuzzer holds the server to it): a new-style id
+# with an optional version and `arXiv:` prefix; old-style ids (hep-th/9901001) have their own routes with
+# the two parts below.
+ARXIV_ID_PATTERN = r"^(?:[aA][rR][xX][iI][vV]:)?[0-9]{4}\.[0-9]{4,5}(?:v[0-9]{1,4})?$"
+ArxivIdPath = Annotated[
+    str,
+    Path(
+        pattern=ARXIV_ID_PATTERN,
+        max_length=40,
+        description="an arXiv id (2606.00001, with a version 2606.00001v2, or arXiv:2606.00001)",
+        examples=["2606.00001"],
+    ),
+]
+ArchivePath = Annotated[
+    str,
+    Path(
+        pattern=r"^[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?$",
+        max_length=20,
+        description="an old-style arXiv id's archive (hep-th, math.AG)",
+        examples=["hep-th"],
+    ),
+]
+NumberPath = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9]{7}(?:v[0-9]{1,4})?$",
+        max_length=12,
+        description="an old-style arXiv id's number (9901001, with a version 9901001v2)",
+        examples=["9901001"],
+    ),
+]
+
+
+class ArxivSegment(Convertor[str]):
+    """`{arxiv_id:arxiv}`: a path segment that may be an arXiv id, i.e. one with a digit in it, so that
+    the words beside ids (/api/papers/search, /api/papers/submit) never match an id route (which would
+    add its methods to their 405's Allow header)."""
+
+    regex = "[^/]*[0-9][^/]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("arxiv", ArxivSegment())

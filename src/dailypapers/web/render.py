@@ -14,7 +14,7 @@ from dailypapers import __version__
 from dailypapers.core.settings import Settings
 from dailypapers.core.text import abstract_html, author_search_url, highlight, title_html
 from dailypapers.web.csrf import csrf_token
-from dailypapers.web.security import is_loopback
+from dailypapers.web.security import is_loopback, machine_path
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -31,19 +31,21 @@ ERROR_TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    409: "Conflict",
     413: "Request too large",
     414: "Address too long",
     429: "Too many requests",
+    502: "Bad gateway",
     503: "Busy",
 }
 PROBLEM_JSON = "application/problem+json"
 
 
 def is_api(request: Request) -> bool:
-    """True for the JSON APIs (/api/v1 and the Hub-compatible /api/...), whose errors are problem
-    details (RFC 9457); not for /api/docs, the Swagger page."""
-    path = request.url.path
-    return path.startswith("/api/") and not path.startswith("/api/docs")
+    """True for the machine interfaces, whose errors are problem details (RFC 9457): the JSON APIs
+    (/api/v1 and the Hub-compatible /api/...; not /api/docs, the Swagger page), the feeds and the
+    exports (a feed reader or reference manager has no use for an error page)."""
+    return machine_path(request.url.path)
 
 
 def problem_response(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -101,16 +102,46 @@ class BodyTooLarge(Exception):
     """A request body over MAX_BODY_BYTES, found while it was being read."""
 
 
+MACHINE_SUFFIXES = (".rss", ".atom", ".bib", ".ris", ".md")
+PROBLEM_TITLES = {403: "Forbidden", 413: "Request too large", 414: "Address too long"}
+
+
+def machine_path(path: str) -> bool:
+    """True for the machine interfaces, whose errors are RFC 9457 problems: the JSON APIs (/api/...,
+    not /api/docs, the Swagger page), the feeds and the exports."""
+    if path.endswith(MACHINE_SUFFIXES):
+        return True
+    return path.startswith("/api/") and not path.startswith("/api/docs")
+
+
 async def _send_plain(
-    send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    text: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    path: str | None = None,
 ) -> None:
-    body = text.encode()
+    """An answer of the middleware itself: plain text, or a problem (application/problem+json) on a
+    machine path."""
+    if path is not None and machine_path(path):
+        detail = text.strip()
+        problem = {
+            "type": "about:blank",
+            "title": PROBLEM_TITLES.get(status, "Error"),
+            "status": status,
+            "detail": detail,
+            "instance": path,
+            "error": detail,
+        }
+        body, content_type = json.dumps(problem).encode(), b"application/problem+json"
+    else:
+        body, content_type = text.encode(), b"text/plain; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 *(headers or []),
             ],
@@ -134,12 +165,14 @@ class RequestLimits:
             return
         url_bytes = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
         if url_bytes > self.max_url:
-            await _send_plain(send, 414, f"This address is too long: at most {self.max_url} bytes.\n")
+            await _send_plain(
+                send, 414, f"This address is too long: at most {self.max_url} bytes.\n", path=scope["path"]
+            )
             return
         declared = dict(scope.get("headers", [])).get(b"content-length", b"").strip()
         # The length check comes first: int() refuses a digit string over 4,300 characters.
         if declared.isdigit() and (len(declared) > 12 or int(declared) > self.max_body):
-            await self._too_large(send)
+            await self._too_large(send, scope["path"])
             return
         received = 0
         started = False
@@ -164,15 +197,16 @@ class RequestLimits:
         except BodyTooLarge:
             if started:
                 raise
-            await self._too_large(send)
+            await self._too_large(send, scope["path"])
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, path: str) -> None:
         # Connection: close, because the rest of the body is left unread.
         await _send_plain(
             send,
             413,
             f"This request is too large: at most {self.max_body // 1024} KiB.\n",
             [(b"connection", b"close")],
+            path,
         )
 
 
@@ -235,7 +269,9 @@ class ReadCors:
         if scope["method"] == "OPTIONS" and b"access-control-request-method" in request_headers:
             wanted = request_headers[b"access-control-request-method"].decode("latin-1").upper()
             if wanted not in ("GET", "HEAD"):
-                await _send_plain(send, 403, "Only reads (GET, HEAD) are allowed from other origins.\n")
+                await _send_plain(
+                    send, 403, "Only reads (GET, HEAD) are allowed from other origins.\n", path=scope["path"]
+                )
                 return
             await send(
                 {
