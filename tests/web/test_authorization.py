@@ -372,6 +372,15 @@ MATRIX: dict[str, tuple[Prepare, dict[str, str]]] = {
         lambda w, role: Cell("POST", "/api/papers/submit", json={"paperId": w.stored_paper()}),
         tokens(OK),
     ),
+    # Exports are public (a member's upvotes only when the member made them public: 404 otherwise).
+    "GET /papers/{arxiv_id}.bib": (get("/papers/{paper}.bib"), everyone(OK)),
+    "GET /papers/{kind}/{key}.bib": (get("/papers/date/{day}.bib"), everyone(OK)),
+    "GET /search.bib": (get("/search.bib?q=learning&mode=keyword"), everyone(OK)),
+    "GET /users/{username}/upvotes.bib": (get("/users/matrix-member/upvotes.bib"), everyone(NOTFOUND)),
+    "GET /papers/{arxiv_id}.ris": (get("/papers/{paper}.ris"), everyone(OK)),
+    "GET /papers/{kind}/{key}.ris": (get("/papers/date/{day}.ris"), everyone(OK)),
+    "GET /search.ris": (get("/search.ris?q=learning&mode=keyword"), everyone(OK)),
+    "GET /users/{username}/upvotes.ris": (get("/users/matrix-member/upvotes.ris"), everyone(NOTFOUND)),
     # Member pages and avatars are public.
     "GET /users/{username}": (get("/users/matrix-member"), everyone(OK)),
     "GET /users/{username}/avatar.svg": (get("/users/matrix-member/avatar.svg"), everyone(OK)),
