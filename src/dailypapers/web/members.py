@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from dailypapers.services import members
+from dailypapers.services import feeds, members
 from dailypapers.web.auth import current_member
 from dailypapers.web.forms import request_time
 from dailypapers.web.render import render, wants_json
@@ -35,4 +35,9 @@ def member_page(request: Request, username: str) -> Response:
         return RedirectResponse(f"{page.url}{suffix}", status_code=301)
     if wants_json(request):
         return JSONResponse(page.model_dump(mode="json"))
-    return render(request, "member.html", {"title": page.name, "page": page})
+    context = {
+        "title": page.name,
+        "page": page,
+        "feeds": feeds.submissions_feed_links(page.username, page.name),
+    }
+    return render(request, "member.html", context)

@@ -10,6 +10,7 @@ from dailypapers.core.settings import Settings
 from dailypapers.core.text import latex_to_unicode
 from dailypapers.services import comments as comment_service
 from dailypapers.services import feed as feed_service
+from dailypapers.services import feeds as feeds_service
 from dailypapers.services import papers as paper_service
 from dailypapers.services import search as search_service
 from dailypapers.services import votes as vote_service
@@ -51,6 +52,7 @@ def _feed_response(
     period: Period,
     sort: SortOrder | None,
     page: int | None,
+    home: bool = False,
 ) -> Response:
     try:
         result = feed_service.feed_page(db, settings, period, sort or "trending", page or 1)
@@ -59,7 +61,11 @@ def _feed_response(
     if wants_json(request):
         return JSONResponse(result.model_dump(mode="json"))
     voted = _voted(request, db, [p.arxiv_id for p in result.papers])
-    return render(request, "feed.html", {"feed": result, "title": result.label, "voted": voted})
+    # The home page offers the daily list's feed first: the one to subscribe to.
+    feeds = feeds_service.daily_feed_links(settings) if home else []
+    feeds += feeds_service.period_feed_links(settings, result.kind, result.key, result.label)
+    context = {"feed": result, "title": result.label, "voted": voted, "feeds": feeds}
+    return render(request, "feed.html", context)
 
 
 @router.get("/", summary="The latest feed day")
@@ -73,7 +79,7 @@ def home(request: Request, db: DbDep, settings: SettingsDep, sort: SortParam = N
         if wants_json(request):
             raise
         return render(request, "empty.html", {"title": "Welcome"})
-    return _feed_response(request, db, settings, period, sort, page)
+    return _feed_response(request, db, settings, period, sort, page, home=True)
 
 
 @router.get("/papers/date", summary="Jump to a day (the date picker)")
@@ -155,6 +161,7 @@ def paper(request: Request, arxiv_id: str, db: DbDep, settings: SettingsDep):
             "similar": similar_cards,
             "thread": thread,
             "voted": _voted(request, db, [detail.arxiv_id]),
+            "feeds": feeds_service.comments_feed_links(detail.arxiv_id, detail.title),
         },
     )
 
@@ -185,5 +192,6 @@ def search(
             "q": q,
             "mode": mode,
             "voted": _voted(request, db, [p.arxiv_id for p in result.papers]),
+            "feeds": feeds_service.search_feed_links(settings, q),
         },
     )
