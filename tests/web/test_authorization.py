@@ -107,6 +107,17 @@ class World:
         member = self.extra["members"]["member"]
         return api_token_service.create_token(self.db, self.settings, member, "spare", "read", NOW).token.id
 
+    def with_digest(self, role: str, cell: Cell) -> Cell:
+        """`cell`, after the role's member subscribed to the digest through the API (a write token)."""
+        if role in self.api_tokens and role not in ("reader", "banned"):
+            answer = self.clients["anonymous"].put(
+                "/api/v1/me/subscription",
+                json={"frequency": "daily"},
+                headers={"Authorization": f"Bearer {self.api_tokens[role]}"},
+            )
+            assert answer.status_code == 200, answer.text
+        return cell
+
     def target_member(self, banned: bool = False) -> str:
         """A new member to ban or unban."""
         name = f"target{self.fresh()}"
@@ -214,7 +225,6 @@ MATRIX: dict[str, tuple[Prepare, dict[str, str]]] = {
     "GET /index.json": (get("/index.json"), everyone(OK)),
     "GET /": (get("/"), everyone(OK)),
     "GET /papers/date": (get("/papers/date?day={day}"), everyone(OK)),
-    "GET /api/v1/papers/{arxiv_id}/similar": (get("/api/v1/papers/{paper}/similar"), everyone(OK)),
     "GET /papers/{arxiv_id}/similar.json": (get("/papers/{paper}/similar.json"), everyone(OK)),
     "GET /papers/{arxiv_id}/similar": (get("/papers/{paper}/similar"), everyone(OK)),
     "GET /papers/{archive}/{number}/similar.json": (
@@ -226,7 +236,6 @@ MATRIX: dict[str, tuple[Prepare, dict[str, str]]] = {
     "GET /papers/{arxiv_id}": (get("/papers/{paper}"), everyone(OK)),
     "GET /search.json": (get("/search.json?q=learning&mode=keyword"), everyone(OK)),
     "GET /search": (get("/search?q=learning&mode=keyword"), everyone(OK)),
-    "GET /api/v1/search": (get("/api/v1/search?q=learning&mode=keyword"), everyone(OK)),
     # Digest subscriptions: anyone with an address; the links' tokens are the authority.
     "GET /subscribe": (get("/subscribe"), everyone(OK)),
     "POST /subscribe": (
@@ -372,6 +381,79 @@ MATRIX: dict[str, tuple[Prepare, dict[str, str]]] = {
         lambda w, role: Cell("POST", "/api/papers/submit", json={"paperId": w.stored_paper()}),
         tokens(OK),
     ),
+    # API v1: reads are public (a banned member's token is refused where the answer depends on who
+    # asks); writes take a write token; "me" takes any token.
+    "GET /api/v1/feeds/latest": (api("GET", "/api/v1/feeds/latest?limit=3"), everyone(OK)),
+    "GET /api/v1/feeds/{kind}/{key}": (api("GET", "/api/v1/feeds/date/{day}?limit=3"), everyone(OK)),
+    "GET /api/v1/search": (api("GET", "/api/v1/search?q=learning&mode=keyword"), everyone(OK)),
+    "GET /api/v1/papers/{arxiv_id}": (api("GET", "/api/v1/papers/{paper}"), everyone(OK)),
+    "GET /api/v1/papers/{archive}/{number:arxiv_number}": (
+        api("GET", "/api/v1/papers/hep-th/9901001"),
+        everyone(OK),
+    ),
+    "GET /api/v1/papers/{arxiv_id}/similar": (api("GET", "/api/v1/papers/{paper}/similar"), everyone(OK)),
+    "GET /api/v1/papers/{archive}/{number:arxiv_number}/similar": (
+        api("GET", "/api/v1/papers/hep-th/9901001/similar"),
+        everyone(OK),
+    ),
+    "GET /api/v1/papers/{arxiv_id}/comments": (
+        api("GET", "/api/v1/papers/{paper}/comments"),
+        {**everyone(OK), "banned": FORBIDDEN},
+    ),
+    "GET /api/v1/papers/{archive}/{number:arxiv_number}/comments": (
+        api("GET", "/api/v1/papers/hep-th/9901001/comments"),
+        {**everyone(OK), "banned": FORBIDDEN},
+    ),
+    "POST /api/v1/papers/{arxiv_id}/comments": (
+        api("POST", "/api/v1/papers/{paper}/comments", {"body": "A comment, $x^2$."}),
+        tokens(OK),
+    ),
+    "POST /api/v1/papers/{archive}/{number:arxiv_number}/comments": (
+        api("POST", "/api/v1/papers/hep-th/9901001/comments", {"body": "A comment."}),
+        tokens(OK),
+    ),
+    "PUT /api/v1/papers/{arxiv_id}/vote": (api("PUT", "/api/v1/papers/{paper}/vote"), tokens(OK)),
+    "DELETE /api/v1/papers/{arxiv_id}/vote": (api("DELETE", "/api/v1/papers/{paper}/vote"), tokens(OK)),
+    "PUT /api/v1/papers/{archive}/{number:arxiv_number}/vote": (
+        api("PUT", "/api/v1/papers/hep-th/9901001/vote"),
+        tokens(OK),
+    ),
+    "DELETE /api/v1/papers/{archive}/{number:arxiv_number}/vote": (
+        api("DELETE", "/api/v1/papers/hep-th/9901001/vote"),
+        tokens(OK),
+    ),
+    "POST /api/v1/submissions": (
+        lambda w, role: Cell("POST", "/api/v1/submissions", json={"arxiv_id": w.stored_paper()}),
+        tokens(OK),
+    ),
+    "GET /api/v1/members/{username}": (
+        api("GET", "/api/v1/members/matrix-member"),
+        {**everyone(OK), "banned": FORBIDDEN},
+    ),
+    "GET /api/v1/members/{username}/submissions": (
+        api("GET", "/api/v1/members/matrix-member/submissions"),
+        everyone(OK),
+    ),
+    "GET /api/v1/me": (api("GET", "/api/v1/me"), {**everyone(OK), "anonymous": SIGNIN, "banned": FORBIDDEN}),
+    # A member's digest: any token reads it, a write token changes or ends it (made first, so that
+    # there is one to read or end).
+    "GET /api/v1/me/subscription": (
+        lambda w, role: w.with_digest(role, Cell("GET", "/api/v1/me/subscription")),
+        {**everyone(OK), "anonymous": SIGNIN, "banned": FORBIDDEN, "reader": NOTFOUND},
+    ),
+    "PUT /api/v1/me/subscription": (
+        api("PUT", "/api/v1/me/subscription", {"frequency": "weekly", "weekday": 0}),
+        tokens(OK),
+    ),
+    "DELETE /api/v1/me/subscription": (
+        lambda w, role: w.with_digest(role, Cell("DELETE", "/api/v1/me/subscription")),
+        tokens(OK, read_only=FORBIDDEN),
+    ),
+    "POST /api/v1/subscriptions": (
+        lambda w, role: Cell("POST", "/api/v1/subscriptions", json={"email": f"api{w.fresh()}@example.org"}),
+        everyone(OK),
+    ),
+    "GET /api/v1/moderation/log": (api("GET", "/api/v1/moderation/log"), everyone(OK)),
     # Feeds are public.
     "GET /feed.atom": (get("/feed.atom"), everyone(OK)),
     "GET /papers/{arxiv_id}/comments.atom": (get("/papers/{paper}/comments.atom"), everyone(OK)),

@@ -47,6 +47,26 @@ METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE"}
 # A valid JSON body of each API write, by route (a new one without a body here fails the suite).
 API_BODIES: dict[str, dict[str, Any]] = {
     "POST /api/papers/submit": {"paperId": "2606.31315", "comment": "A first comment, $x^2$."},
+    "POST /api/v1/papers/{arxiv_id}/comments": {"body": "A comment, $x^2$.", "parent_id": None},
+    "POST /api/v1/papers/{archive}/{number}/comments": {"body": "A comment."},
+    "PUT /api/v1/papers/{arxiv_id}/vote": {},
+    "DELETE /api/v1/papers/{arxiv_id}/vote": {},
+    "PUT /api/v1/papers/{archive}/{number}/vote": {},
+    "DELETE /api/v1/papers/{archive}/{number}/vote": {},
+    "POST /api/v1/submissions": {"arxiv_id": "2606.31315", "comment": "Worth a read."},
+    "PUT /api/v1/me/subscription": {
+        "frequency": "weekly",
+        "weekday": 0,
+        "send_hour": 8,
+        "timezone": "Europe/Berlin",
+        "max_papers": 10,
+        "categories": ["cs.CL"],
+        "min_upvotes": 0,
+        "paused": False,
+        "searches": [{"include": "contrastive", "exclude": "medical"}],
+    },
+    "DELETE /api/v1/me/subscription": {},
+    "POST /api/v1/subscriptions": {"email": "walker-api@example.org"},
 }
 # Values of the wrong type or size for a JSON field.
 JSON_HOSTILE: list[Any] = [None, 0, -1, 2**63, 1.5, True, [], {}, ["x"], {"a": 1}, "", "x" * 70_000, "\x00"]

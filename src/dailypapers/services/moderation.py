@@ -461,7 +461,7 @@ def queue(db: Database, settings: Settings, moderator: Member, now: datetime) ->
     )
 
 
-def _entry_url(row: Any, comments: set[int], papers: set[str], names: set[str]) -> str | None:
+def entry_url(row: Any, comments: set[int], papers: set[str], names: set[str]) -> str | None:
     if row.target_kind == "comment" and row.comment_id in comments:
         return f"/papers/{row.arxiv_id}#c{row.comment_id}"
     if row.target_kind == "submission" and row.arxiv_id in papers:
@@ -499,7 +499,7 @@ def log(db: Database, page: int = 1) -> ModerationLogPage:
                 action_label=ACTION_LABELS.get(row.action, row.action),
                 target_kind=row.target_kind,
                 target=row.target,
-                url=_entry_url(row, comments, papers, names),
+                url=entry_url(row, comments, papers, names),
                 reason=row.reason,
             )
             for row in rows

@@ -51,7 +51,7 @@ class PaperCard(BaseModel):
             code_url=(row["code_urls"] or [None])[0],
             withdrawn=row["withdrawn"],
             trending_score=row["trending_score"],
-            first_featured_at=row["first_featured_at"],
+            first_featured_at=as_utc(row["first_featured_at"]),
             url=f"/papers/{row['arxiv_id']}",
         )
 
@@ -128,8 +128,8 @@ class PaperPublic(BaseModel):
             comment=row["comment"],
             journal_ref=row["journal_ref"],
             doi=row["doi"],
-            published_at=row["published_at"],
-            updated_at=row["updated_at"],
+            published_at=as_utc(row["published_at"]),
+            updated_at=as_utc(row["updated_at"]),
             feed_days=feed_days,
             upvotes=row["imported_upvotes"] + row["vote_count"],
             upvotes_local=row["vote_count"],

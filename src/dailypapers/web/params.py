@@ -62,7 +62,7 @@ DayParam = Annotated[str, Query(max_length=32, description="a day, YYYY-MM-DD")]
 # The API routes' arXiv ids, as the schema states them (a fuzzer holds the server to it): a new-style id
 # with an optional version and `arXiv:` prefix; old-style ids (hep-th/9901001) have their own routes with
 # the two parts below.
-ARXIV_ID_PATTERN = r"^(?:[aA][rR][xX][iI][vV]:)?[0-9]{4}\.[0-9]{4,5}(?:v[0-9]{1,4})?$"
+ARXIV_ID_PATTERN = r"^(?:[aA][rR][xX][iI][vV]:)?[0-9]{4}\.[0-9]{4,5}(?:v[1-9][0-9]{0,3})?$"
 ArxivIdPath = Annotated[
     str,
     Path(
@@ -75,7 +75,7 @@ ArxivIdPath = Annotated[
 ArchivePath = Annotated[
     str,
     Path(
-        pattern=r"^[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?$",
+        pattern=r"^[a-z][a-z-]{0,15}(?:\.[A-Z]{2})?$",
         max_length=20,
         description="an old-style arXiv id's archive (hep-th, math.AG)",
         examples=["hep-th"],
@@ -84,7 +84,7 @@ ArchivePath = Annotated[
 NumberPath = Annotated[
     str,
     Path(
-        pattern=r"^[0-9]{7}(?:v[0-9]{1,4})?$",
+        pattern=r"^[0-9]{7}(?:v[1-9][0-9]{0,3})?$",
         max_length=12,
         description="an old-style arXiv id's number (9901001, with a version 9901001v2)",
         examples=["9901001"],
