@@ -28,6 +28,13 @@ TARGETS = {
     "search keyword": "/search?q=contrastive+learning&mode=keyword",
     "search hybrid": "/search?q=contrastive+learning",
     "search vector": "/search?q=contrastive+learning&mode=vector",
+    "hub daily": "/api/daily_papers?date=2026-06-30&limit=50",
+    "hub paper": "/api/papers/2606.31315",
+    "v1 feed day": "/api/v1/feeds/date/2026-06-30?limit=50",
+    "v1 paper": "/api/v1/papers/2606.31315",
+    "atom daily": "/feed.atom",
+    "atom search": "/search.atom?q=contrastive+learning",
+    "bibtex day": "/papers/date/2026-06-30.bib",
 }
 
 
@@ -81,7 +88,12 @@ def main() -> None:
             url = f"sqlite:///{Path(tmp) / 'demo.db'}"
             build_demo_db(Database(url))
         port = free_port()
-        env = {**os.environ, "DAILYPAPERS_DATABASE_URL": url}
+        # One address makes every request: the per-address API limit would answer most of them 429.
+        env = {
+            **os.environ,
+            "DAILYPAPERS_DATABASE_URL": url,
+            "DAILYPAPERS_API_RATE_LIMIT_ADDRESS": "100000000/minute",
+        }
         log_path = Path(tmp) / "server.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(

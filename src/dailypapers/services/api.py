@@ -24,7 +24,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
-from dailypapers.core.models import as_utc
 from dailypapers.core.periods import Period, PeriodKind, period_containing
 from dailypapers.core.settings import Settings
 from dailypapers.digest import subscriptions as digest_subs
@@ -37,7 +36,7 @@ from dailypapers.services import subscriptions as subscription_service
 from dailypapers.services.errors import BadRequest, Forbidden, NotFound, TooMany
 from dailypapers.services.feed import SortOrder
 from dailypapers.services.members import MemberPage, MemberSubmission, valid_username
-from dailypapers.services.moderation import ACTION_LABELS, ModerationLogEntry, entry_url
+from dailypapers.services.moderation import ModerationLogEntry, log_entries
 from dailypapers.services.runtime import Database
 from dailypapers.services.schemas import (
     CommentThread,
@@ -834,27 +833,10 @@ def moderation_log(db: Database, settings: Settings, limit: int | None, cursor: 
         rows, start, more = _page_after(
             lambda offset, count: moderation_q.log_rows(conn, offset, count), key, at, size
         )
-        comments = moderation_q.live_comment_ids(
-            conn, [r.comment_id for r in rows if r.comment_id is not None]
-        )
-        papers = moderation_q.live_paper_ids(conn, [r.arxiv_id for r in rows if r.arxiv_id])
-        names = moderation_q.live_usernames(conn, [r.username for r in rows if r.username])
+        items = log_entries(conn, rows)
     return ModerationLog(
         total=total,
-        items=[
-            ModerationLogEntry(
-                id=row.id,
-                created_at=as_utc(row.created_at),
-                moderator=row.moderator_name,
-                action=row.action,
-                action_label=ACTION_LABELS.get(row.action, row.action),
-                target_kind=row.target_kind,
-                target=row.target,
-                url=entry_url(row, comments, papers, names),
-                reason=row.reason,
-            )
-            for row in rows
-        ],
+        items=items,
         next_cursor=_next_cursor("log", (), rows, start, more, key),
     )
 

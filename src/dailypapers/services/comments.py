@@ -113,7 +113,7 @@ def thread(
     )
 
 
-def _paper(conn: Connection, arxiv_id: str) -> dict[str, Any]:
+def paper_row(conn: Connection, arxiv_id: str) -> dict[str, Any]:
     """The papers row of any spelling of a stored paper's id; NotFound otherwise."""
     try:
         parsed = parse_arxiv_id(arxiv_id)
@@ -172,7 +172,7 @@ def post_comment(
     mention mails change in the same transaction. Forbidden, NotFound, BadRequest or TooMany."""
     _may_act(member, now)
     with db.write() as conn:
-        paper = _paper(conn, arxiv_id)
+        paper = paper_row(conn, arxiv_id)
         text = _checked_body(settings, body)
         depth = 0
         if parent_id is not None:
@@ -281,7 +281,7 @@ def edit_comment(
         if text != row.body:
             comments_q.update_body(conn, comment_id, text, now)
             before = {name.lower() for name in mentions(row.body)}
-            paper = _paper(conn, row.arxiv_id)
+            paper = paper_row(conn, row.arxiv_id)
             _mention_mails(conn, settings, member, paper, comment_id, text, before, now)
         row = comments_q.comment_row(conn, comment_id)
     return _view(row, settings, member, now)
@@ -337,7 +337,7 @@ def comment_page(
         row = comments_q.comment_row(conn, comment_id)
         if row is None:
             raise NotFound(f"comment {comment_id} does not exist")
-        paper = _paper(conn, row.arxiv_id)
+        paper = paper_row(conn, row.arxiv_id)
     own = row.user_id == viewer.id and row.deleted_at is None
     return CommentPage(
         comment=_view(row, settings, viewer, now),

@@ -19,20 +19,20 @@ from markupsafe import Markup
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from dailypapers.core.arxiv_ids import InvalidArxivId, abs_url, parse_arxiv_id, pdf_url
+from dailypapers.core.arxiv_ids import abs_url, pdf_url
 from dailypapers.core.markdown import render_comment
 from dailypapers.core.models import as_utc
 from dailypapers.core.settings import Settings
 from dailypapers.core.text import abstract_html, latex_to_unicode
 from dailypapers.search.keyword import term_conditions
 from dailypapers.search.query import ParsedQuery, parse_query
+from dailypapers.services.comments import paper_row
 from dailypapers.services.errors import BadRequest, NotFound
 from dailypapers.services.feed import feed_period
 from dailypapers.services.members import valid_username
 from dailypapers.services.runtime import Database
 from dailypapers.store import accounts as accounts_q
 from dailypapers.store import feed as feed_q
-from dailypapers.store import papers as papers_q
 from dailypapers.store import syndication
 
 FeedFormat = Literal["atom", "rss"]
@@ -363,22 +363,11 @@ def submissions_feed(db: Database, settings: Settings, username: str, fmt: FeedF
     return _write(feed, settings, fmt)
 
 
-def _paper_row(conn: Connection, arxiv_id: str) -> dict[str, Any]:
-    try:
-        parsed = parse_arxiv_id(arxiv_id)
-    except InvalidArxivId:
-        raise NotFound(f"{arxiv_id[:80]!r} is not an arXiv id") from None
-    row = papers_q.get_paper_row(conn, parsed.id)
-    if row is None:
-        raise NotFound(f"paper {parsed.id} is not in this feed")
-    return row
-
-
 def comments_feed(db: Database, settings: Settings, arxiv_id: str, fmt: FeedFormat) -> FeedDocument:
     """A paper's comments that are neither deleted nor hidden, newest first (any spelling of the id);
     NotFound for a paper not stored here."""
     with db.read() as conn:
-        paper = _paper_row(conn, arxiv_id)
+        paper = paper_row(conn, arxiv_id)
         rows = syndication.visible_comments(conn, paper["arxiv_id"], settings.feed_items)
     title = latex_to_unicode(paper["title"])
     path = f"/papers/{paper['arxiv_id']}"

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import Connection
 
 from dailypapers.core.markdown import comment_excerpt
 from dailypapers.core.models import as_utc
@@ -461,7 +462,7 @@ def queue(db: Database, settings: Settings, moderator: Member, now: datetime) ->
     )
 
 
-def entry_url(row: Any, comments: set[int], papers: set[str], names: set[str]) -> str | None:
+def _entry_url(row: Any, comments: set[int], papers: set[str], names: set[str]) -> str | None:
     if row.target_kind == "comment" and row.comment_id in comments:
         return f"/papers/{row.arxiv_id}#c{row.comment_id}"
     if row.target_kind == "submission" and row.arxiv_id in papers:
@@ -469,6 +470,28 @@ def entry_url(row: Any, comments: set[int], papers: set[str], names: set[str]) -
     if row.target_kind == "member" and row.username and row.username.lower() in names:
         return f"/users/{row.username}"
     return None
+
+
+def log_entries(conn: Connection, rows: list[Any]) -> list[ModerationLogEntry]:
+    """moderation_log rows as public entries, each linking its item while the item still exists
+    (read on the caller's connection: the log page's and the API's)."""
+    comments = store.live_comment_ids(conn, [r.comment_id for r in rows if r.comment_id is not None])
+    papers = store.live_paper_ids(conn, [r.arxiv_id for r in rows if r.arxiv_id])
+    names = store.live_usernames(conn, [r.username for r in rows if r.username])
+    return [
+        ModerationLogEntry(
+            id=row.id,
+            created_at=as_utc(row.created_at),
+            moderator=row.moderator_name,
+            action=row.action,
+            action_label=ACTION_LABELS.get(row.action, row.action),
+            target_kind=row.target_kind,
+            target=row.target,
+            url=_entry_url(row, comments, papers, names),
+            reason=row.reason,
+        )
+        for row in rows
+    ]
 
 
 def log(db: Database, page: int = 1) -> ModerationLogPage:
@@ -482,26 +505,5 @@ def log(db: Database, page: int = 1) -> ModerationLogPage:
         if page > pages:
             raise NotFound(f"The moderation log has {pages} page{'s' if pages != 1 else ''}.")
         rows = store.log_rows(conn, (page - 1) * LOG_PAGE_SIZE, LOG_PAGE_SIZE)
-        comments = store.live_comment_ids(conn, [r.comment_id for r in rows if r.comment_id is not None])
-        papers = store.live_paper_ids(conn, [r.arxiv_id for r in rows if r.arxiv_id])
-        names = store.live_usernames(conn, [r.username for r in rows if r.username])
-    return ModerationLogPage(
-        page=page,
-        pages=pages,
-        page_size=LOG_PAGE_SIZE,
-        total=total,
-        entries=[
-            ModerationLogEntry(
-                id=row.id,
-                created_at=as_utc(row.created_at),
-                moderator=row.moderator_name,
-                action=row.action,
-                action_label=ACTION_LABELS.get(row.action, row.action),
-                target_kind=row.target_kind,
-                target=row.target,
-                url=entry_url(row, comments, papers, names),
-                reason=row.reason,
-            )
-            for row in rows
-        ],
-    )
+        entries = log_entries(conn, rows)
+    return ModerationLogPage(page=page, pages=pages, page_size=LOG_PAGE_SIZE, total=total, entries=entries)
