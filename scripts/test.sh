@@ -32,5 +32,7 @@ gate .venv/bin/ruff check src tests bench scripts
 gate .venv/bin/ruff format --check src tests bench scripts
 gate .venv/bin/lint-imports
 gate .venv/bin/mypy
-echo "== pytest $*"
-exec .venv/bin/pytest "$@"
+# Every core runs tests (pytest-xdist): a test file's tests on one database stay together on one worker
+# (tests/conftest.py names the groups). Later arguments win: `./scripts/test.sh -n 0` runs in one process.
+echo "== pytest -n auto --dist loadgroup $*"
+exec .venv/bin/pytest -n auto --dist loadgroup "$@"

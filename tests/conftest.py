@@ -34,9 +34,25 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+def _worker_database(server_url: str) -> str:
+    """Under pytest-xdist, a database of this worker's own on the server (workers given one server by
+    URL would otherwise empty each other's tables); the server's URL otherwise."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return server_url
+    name = f"dailypapers_test_{worker}"
+    admin = sa.create_engine(Database(server_url).url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if not exists:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return make_url(Database(server_url).url).set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def _postgres_db(postgres_url: str) -> Iterator[Database]:
-    db = Database(postgres_url)
+    db = Database(_worker_database(postgres_url))
     with db.engine.begin() as conn:
         # Start from nothing, even on a reused server given by URL.
         conn.exec_driver_sql("DROP SCHEMA public CASCADE")
@@ -116,3 +132,19 @@ def mail_settings(db: Database, smtp: LoopbackSMTP) -> Callable[..., Settings]:
         )
 
     return make
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Work units for pytest-xdist (`--dist loadgroup`, as scripts/test.sh runs it): a test file's tests
+    on one database stay on one worker, so that its module fixtures (the demo database, a server) are
+    made once; the route walker is split by test too, so that no single file holds up the run's end."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec else []
+        group = item.nodeid.split("::")[0]
+        database = next((p for p in params if p in ("sqlite", "postgresql")), None)
+        if database:
+            group += f"::{database}"
+        if group.startswith("tests/web/test_fuzz_routes.py"):
+            group += f"::{getattr(item, 'originalname', item.name)}"
+        item.add_marker(pytest.mark.xdist_group(group))
