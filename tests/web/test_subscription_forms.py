@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -310,3 +311,18 @@ def test_the_demo_mailbox_is_shown_on_this_machine(mailbox_app, host: str) -> No
     page = client.get("/demo/mailbox")
     assert page.status_code == 200 and "Confirm your subscription to Daily Papers" in page.text
     assert "token=secret" in client.get(f"/demo/mailbox/{key}.txt").text
+
+
+def test_each_saved_search_is_offered_as_a_feed(client: TestClient, db: Database, settings: Settings) -> None:
+    token = reader(db, settings)
+    fields = [("token", token), ("csrf_token", csrf_of(client)), ("frequency", "daily"), ("send_hour", "8")]
+    fields += [("timezone", "UTC"), ("max_papers", "10"), ("min_upvotes", "0")]
+    fields += [("include", 'contrastive "vision language"'), ("exclude", "medical  x-ray")]
+    fields += [("include", ""), ("exclude", "")]
+    assert client.post("/subscription", **form_body(fields)).status_code in (200, 303)  # type: ignore[arg-type]
+    page = client.get("/subscription", params={"token": token}).text
+    wanted = quote('contrastive "vision language" -medical -x-ray')
+    assert f'href="/search.atom?q={wanted}"' in page and f'href="/search.rss?q={wanted}"' in page
+    assert page.count("/search.atom?q=") == 1  # none for the empty search row
+    feed = client.get(f"/search.atom?q={wanted}")
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("application/atom+xml")
