@@ -219,6 +219,8 @@ MATRIX: dict[str, tuple[Prepare, dict[str, str]]] = {
     "GET /openapi.json": (get("/openapi.json"), everyone(OK)),
     "GET /api/docs": (get("/api/docs"), everyone(OK)),
     "GET /favicon.ico": (get("/favicon.ico"), everyone(OK)),
+    "GET /healthz": (get("/healthz"), everyone(OK)),
+    "GET /readyz": (get("/readyz"), everyone(OK)),
     "GET /static": (get("/static/site.css"), everyone(OK)),
     "GET /api/docs/assets": (get("/api/docs/assets/swagger-ui.css"), everyone(OK)),
     "GET /.json": (get("/.json"), everyone(OK)),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -30,3 +32,13 @@ def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None before the first migration."""
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest revision of the migration history this code carries."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None  # the history is never empty
+    return head

@@ -26,6 +26,7 @@ from dailypapers.web import (
     comments,
     export,
     feeds,
+    health,
     hub_api,
     members,
     moderation,
@@ -251,6 +252,7 @@ def create_app(
         comments.router,
         moderation.router,
         members.router,
+        health.router,
     ):
         app.include_router(router, include_in_schema=False)
     app.openapi = lambda: site_openapi(app)  # type: ignore[method-assign]
