@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from dailypapers.core.settings import Settings
@@ -132,3 +133,21 @@ def test_each_app_counts_on_its_own(settings: Settings, db: Database, client: Te
         answer = other.get("/api/nothing-here")
         assert answer.status_code == 404
         check_headers(answer, "address", 3, 2)
+
+
+def test_a_request_reads_its_token_once(client: TestClient, db: Database, secrets: list[str]) -> None:
+    """The rate limits look the token up; the route's gate (api_member) uses that lookup."""
+    client.app.state.clock = lambda: START  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "api_tokens" in statement and statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        answer = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secrets[0]}"})
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert answer.status_code == 200 and answer.json()["username"] == "ada"
+    assert len(statements) == 1

@@ -125,37 +125,55 @@ def _well_formed(secret: str) -> bool:
     )
 
 
-def authenticate(db: Database, settings: Settings, secret: str, scope: Scope, now: datetime) -> Member:
-    """The member of an active token that allows `scope` (write includes read), its use recorded.
-    Unauthorized for a malformed, unknown or revoked token (one message for all); Forbidden for a
-    read token on a write, or a member who may not act (banned, unconfirmed)."""
+class TokenHolder(BaseModel):
+    """An active token as the API's gate needs it: its member, id, scope and last use."""
+
+    member: Member
+    token_id: int
+    scope: str
+    last_used_at: datetime | None
+
+
+def token_holder(db: Database, secret: str) -> TokenHolder | None:
+    """The active token `secret` with its member, or None for a malformed, unknown or revoked one;
+    records nothing. One read: the rate limits and the gate share it within a request."""
     if not _well_formed(secret or ""):
-        raise Unauthorized(INVALID)
+        return None
     with db.read() as conn:
         row = store.active_token_member(conn, secret_hash(secret))
     if row is None:
+        return None
+    return TokenHolder(
+        member=Member.from_row(row),
+        token_id=row.token_id,
+        scope=row.token_scope,
+        last_used_at=as_utc(row.token_last_used_at),
+    )
+
+
+def authorize(db: Database, holder: TokenHolder | None, scope: Scope, now: datetime) -> Member:
+    """The holder's member, if the token allows `scope` (write includes read) and the member may act;
+    its use recorded. Unauthorized for no active token (one message for all); Forbidden for a read
+    token on a write, or a member who may not act (banned, unconfirmed)."""
+    if holder is None:
         raise Unauthorized(INVALID)
-    member = Member.from_row(row)
+    member = holder.member
     if member.banned_at(now):
         raise Forbidden(f"This token's account is banned: {member.ban_reason or 'no reason given'}.")
     if not member.email_confirmed:
         raise Forbidden("This token's account has no confirmed address.")
-    if scope == "write" and row.token_scope != "write":
+    if scope == "write" and holder.scope != "write":
         raise Forbidden("This token is read-only: make a write token on your account page.")
-    last = as_utc(row.token_last_used_at)
-    if last is None or now - last >= TOUCH_EVERY:
+    if holder.last_used_at is None or now - holder.last_used_at >= TOUCH_EVERY:
         with db.write() as conn:
-            store.touch_token(conn, row.token_id, now)
+            store.touch_token(conn, holder.token_id, now)
     return member
 
 
-def is_active(db: Database, secret: str) -> bool:
-    """Whether `secret` is an active token of this site (the rate limits give a made-up token no
-    bucket of its own); records nothing."""
-    if not _well_formed(secret or ""):
-        return False
-    with db.read() as conn:
-        return store.active_token_member(conn, secret_hash(secret)) is not None
+def authenticate(db: Database, settings: Settings, secret: str, scope: Scope, now: datetime) -> Member:
+    """The member of the active token `secret`, checked for `scope` and recorded as used (authorize
+    after token_holder)."""
+    return authorize(db, token_holder(db, secret), scope, now)
 
 
 def list_tokens(db: Database, member: Member) -> list[ApiToken]:

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dailypapers.services import api_tokens
 from dailypapers.services.errors import Busy
 from dailypapers.web.render import problem_response
-from dailypapers.web.tokens import bearer_token
+from dailypapers.web.tokens import bearer_token, remember_holder
 
 
 @dataclass
@@ -67,10 +67,12 @@ async def bucket(scope: Scope) -> tuple[str, str]:
     secret = bearer_token(Headers(scope=scope))
     if secret:
         try:
-            active = await run_in_threadpool(api_tokens.is_active, scope["app"].state.db, secret)
+            holder = await run_in_threadpool(api_tokens.token_holder, scope["app"].state.db, secret)
         except Busy:  # no connection free: count it against the address, as an unknown token
-            active = False
-        if active:
+            holder = None
+        else:  # the route's gate (web.tokens.api_member) uses it rather than reading it again
+            remember_holder(scope, secret, holder)
+        if holder is not None:
             return "token", api_tokens.secret_hash(secret)[:32]
     client = scope.get("client")
     return "address", client[0] if client else "unknown"

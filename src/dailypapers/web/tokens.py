@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.types import Scope as ASGIScope
 
 from dailypapers.services import api_tokens
 from dailypapers.services.errors import BadRequest, Forbidden, Unauthorized
@@ -55,11 +56,17 @@ def api_member(request: Request, scope: Scope = "read", *, required: bool = True
     if checked is None:
         checked = request.state.api_members = {}
     if scope not in checked:
-        state = request.app.state
-        checked[scope] = api_tokens.authenticate(
-            state.db, state.settings, secret, scope, request_time(request)
-        )
+        db = request.app.state.db
+        known: tuple[str, api_tokens.TokenHolder | None] | None = getattr(request.state, "api_token", None)
+        holder = known[1] if known and known[0] == secret else api_tokens.token_holder(db, secret)
+        checked[scope] = api_tokens.authorize(db, holder, scope, request_time(request))
     return checked[scope]
+
+
+def remember_holder(scope: ASGIScope, secret: str, holder: api_tokens.TokenHolder | None) -> None:
+    """Keep a request's token lookup (made by the rate limits) for api_member, so that a request
+    reads its token once."""
+    scope.setdefault("state", {})["api_token"] = (secret, holder)
 
 
 class TokenCreateForm(BaseModel):
