@@ -477,19 +477,8 @@ class Me(BaseModel):
     @classmethod
     def of(cls, member: Member) -> Me:
         """What /api/v1/me shows of a member."""
-        return cls(
-            id=member.id,
-            username=member.username,
-            display_name=member.display_name,
-            role=member.role,
-            email=member.email,
-            email_confirmed=member.email_confirmed,
-            pending_email=member.pending_email,
-            created_at=member.created_at,
-            public_votes=member.public_votes,
-            notify_mentions=member.notify_mentions,
-            url=f"/users/{member.username}",
-        )
+        shown = member.model_dump(include=set(cls.model_fields) - {"url"})
+        return cls(**shown, url=f"/users/{member.username}")
 
 
 class SavedSearch(BaseModel):
