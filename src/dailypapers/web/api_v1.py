@@ -18,7 +18,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
-from starlette.convertors import Convertor, register_url_convertor
 
 from dailypapers.core.settings import Settings
 from dailypapers.services import api
@@ -58,20 +57,6 @@ class ProblemRoute(APIRoute):
         return handle
 
 
-class OldStyleNumber(Convertor[str]):
-    """The number of an old-style arXiv id (9901001, 9901001v2) as a path segment: only such a segment
-    matches an old-style route, so that `/api/v1/papers/2606.00001/vote` is never taken for the paper
-    `2606.00001/vote` (whose GET would then be advertised in that address's Allow header)."""
-
-    regex = "[0-9]{7}(?:v[0-9]+)?"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
 def _once_each(request: Request) -> None:
     """BadRequest for a query parameter given more than once (FastAPI would take the last silently)."""
     params = request.query_params
@@ -80,7 +65,6 @@ def _once_each(request: Request) -> None:
         raise BadRequest(f"{', '.join(repeated)}: give each parameter once")
 
 
-register_url_convertor("arxiv_number", OldStyleNumber())
 router = APIRouter(tags=["API v1"], route_class=ProblemRoute, dependencies=[Depends(_once_each)])
 
 # --- parameters --------------------------------------------------------------------------------------

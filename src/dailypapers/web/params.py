@@ -107,3 +107,20 @@ class ArxivSegment(Convertor[str]):
 
 
 register_url_convertor("arxiv", ArxivSegment())
+
+
+class OldStyleNumber(Convertor[str]):
+    """The number of an old-style arXiv id (9901001, 9901001v2) as a path segment: only such a segment
+    matches an old-style route, so that `/api/v1/papers/2606.00001/vote` is never taken for the paper
+    `2606.00001/vote` (whose GET would then be advertised in that address's Allow header)."""
+
+    regex = "[0-9]{7}(?:v[0-9]+)?"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("arxiv_number", OldStyleNumber())
